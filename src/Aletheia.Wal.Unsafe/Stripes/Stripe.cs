@@ -1,0 +1,261 @@
+using System.Runtime.CompilerServices;
+using Aletheia.Wal.Flush;
+using Aletheia.Wal.Native;
+using Aletheia.Wal.Ring;
+using Aletheia.Wal.Storage;
+
+namespace Aletheia.Wal.Stripes;
+
+/// <summary>
+/// One partition of the striped log: a ring of framed records in a native slab, plus its figures. Any number of threads
+/// append; only the flush thread (or a test standing in for it) drains. Appends frame the record in place
+/// (header, payload, CRC-32C) and take the LSN from the log's one counter only once the payload is written, so a
+/// failed or abandoned append never consumes an LSN and a thread holding an LSN never waits for space.
+/// </summary>
+/// <remarks>
+/// Port of aletheiadb's <c>storage/wal/stripe.rs</c> without its per-entry allocations: no byte array and no completion
+/// object per record. Completion is the <see cref="DurableWatermark"/>; counts come from the consumer's released counters
+/// plus the records still in the ring, so appends touch no shared counter besides the ring's tail.
+/// </remarks>
+internal sealed unsafe class Stripe : IDisposable
+{
+    /// <summary>The ring capacity of <c>WalStripe::new</c>: 1 MiB.</summary>
+    public const int DefaultCapacityBytes = 1 << 20;
+
+    private const long DisposingBit = 1L << 62;
+
+    private readonly ByteRing _ring;
+    private PaddedInt64 _users; // mutable struct: do not make this readonly. Appenders inside the ring, plus DisposingBit.
+
+    public Stripe(int id, int capacityBytes = DefaultCapacityBytes, IRingConsumerSignal? consumerSignal = null)
+    {
+        Id = id;
+        _ring = new ByteRing(capacityBytes, consumerSignal);
+        MaxPayloadLength = _ring.MaxBodyLength - FrameHeader.Size;
+    }
+
+    /// <summary>The stripe's index, 0-based.</summary>
+    public int Id { get; }
+
+    /// <summary>The ring's capacity in bytes (the requested capacity rounded up to a power of two).</summary>
+    public int CapacityBytes => _ring.Capacity;
+
+    /// <summary>The largest payload a record in this stripe can carry.</summary>
+    public int MaxPayloadLength { get; }
+
+    internal ByteRing Ring => _ring;
+
+    /// <summary>True when nothing is waiting in the ring (approximate while appenders run).</summary>
+    public bool IsEmpty => _ring.IsEmptyApproximately;
+
+    /// <summary>Records published and not yet drained (approximate while running, exact when quiet).</summary>
+    public int PendingCount => _ring.ApproximateRecordCount;
+
+    /// <summary>Records appended successfully: drained ones plus pending ones. Failed appends are not counted.</summary>
+    public long TotalAppends => _ring.ReleasedRecords + PendingCount;
+
+    /// <summary>Payload bytes of the records appended successfully.</summary>
+    public long TotalBytes
+    {
+        get
+        {
+            var pending = new PendingPayloadBytes();
+            _ring.VisitPublishedApproximately(ref pending);
+            return _ring.ReleasedBytes + pending.Bytes;
+        }
+    }
+
+    public bool IsClosed => _ring.IsClosed;
+
+    /// <summary>Appends without waiting (the seed's <c>append_async</c>).</summary>
+    /// <returns><see cref="RingStatus.Full"/> or <see cref="RingStatus.Closed"/> without side effects, or Success with the LSN.</returns>
+    public RingStatus TryAppend(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn) =>
+        AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, out lsn);
+
+    /// <summary>Appends, waiting for space (the seed's <c>append_blocking</c>); fails only when closed or on timeout.</summary>
+    public RingStatus AppendBlocking(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn, int millisecondsTimeout = Timeout.Infinite) =>
+        AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, out lsn);
+
+    /// <summary>Appends without waiting and returns a handle to wait on for durability (the seed's <c>append_sync</c>).</summary>
+    public RingStatus TryAppendSync(ReadOnlySpan<byte> payload, LsnSequence lsns, DurableWatermark durability, out DurableHandle handle)
+    {
+        RingStatus status = AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, out Lsn lsn);
+        handle = new DurableHandle(durability, lsn);
+        return status;
+    }
+
+    /// <summary>Appends, waiting for space, and returns a handle to wait on for durability (the seed's <c>append_sync_blocking</c>).</summary>
+    public RingStatus AppendSyncBlocking(
+        ReadOnlySpan<byte> payload, LsnSequence lsns, DurableWatermark durability, out DurableHandle handle, int millisecondsTimeout = Timeout.Infinite)
+    {
+        RingStatus status = AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, out Lsn lsn);
+        handle = new DurableHandle(durability, lsn);
+        return status;
+    }
+
+    /// <summary>
+    /// Appends a record that <paramref name="writer"/> serializes in place, into ring memory, waiting for space. If the
+    /// writer throws, the reservation is abandoned, no LSN is taken and the exception propagates.
+    /// </summary>
+    public RingStatus AppendBlocking<TState>(
+        int length, TState state, WalPayloadWriter<TState> writer, LsnSequence lsns, out Lsn lsn, int millisecondsTimeout = Timeout.Infinite)
+        where TState : allows ref struct
+    {
+        CheckPayloadLength(length);
+        Enter();
+        try
+        {
+            RingStatus status = _ring.Reserve(FrameHeader.FrameSize(length), out RingReservation reservation, millisecondsTimeout);
+            if (status != RingStatus.Success)
+            {
+                lsn = default;
+                return status;
+            }
+
+            try
+            {
+                writer(new Span<byte>(reservation.Body + FrameHeader.Size, length), state);
+            }
+            catch
+            {
+                _ring.Abandon(reservation);
+                throw;
+            }
+
+            lsn = Seal(reservation, length, lsns);
+            return RingStatus.Success;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Consumer only. Hands every published record, in ring order, to <paramref name="handler"/>, then releases them.</summary>
+    /// <returns>The number of records drained.</returns>
+    public int Drain<THandler>(ref THandler handler)
+        where THandler : struct, IFrameHandler
+    {
+        long position = _ring.Head;
+        int records = 0;
+        long payloadBytes = 0;
+        while (_ring.TryRead(position, out RingRecord record))
+        {
+            var header = (FrameHeader*)record.Body;
+            handler.OnFrame(new Lsn(header->Lsn), new ReadOnlySpan<byte>(record.Body + FrameHeader.Size, (int)header->PayloadLength));
+            records++;
+            payloadBytes += header->PayloadLength;
+            position = record.Next;
+        }
+
+        _ring.Release(position, records, payloadBytes);
+        return records;
+    }
+
+    /// <summary>Consumer only: releases ring space up to <paramref name="upTo"/>, counting <paramref name="records"/> and their payload bytes.</summary>
+    public void Release(long upTo, int records, long payloadBytes) => _ring.Release(upTo, records, payloadBytes);
+
+    /// <summary>Refuses further appends; what was published stays drainable.</summary>
+    public void Close() => _ring.Close();
+
+    public StripeMetrics GetMetrics() => new(Id, TotalAppends, TotalBytes, PendingCount);
+
+    /// <summary>
+    /// Closes the stripe, waits until no appender is inside it (they finish or fail promptly once closed), then frees
+    /// the slab. Appends after this throw <see cref="ObjectDisposedException"/>. What was not drained is dropped.
+    /// </summary>
+    public void Dispose()
+    {
+        // Full fence: after this, every Enter sees the bit and backs out, so the count can only fall.
+        long before = Interlocked.Or(ref _users.Value, DisposingBit);
+        if ((before & DisposingBit) != 0)
+        {
+            return;
+        }
+
+        _ring.Close();
+        SpinWait spinner = default;
+        while ((Volatile.Read(ref _users.Value) & ~DisposingBit) != 0)
+        {
+            spinner.SpinOnce(); // appenders inside are copying or failing on the closed ring: short
+        }
+
+        _ring.Dispose();
+    }
+
+    private RingStatus AppendCopy(ReadOnlySpan<byte> payload, LsnSequence lsns, bool blocking, int millisecondsTimeout, out Lsn lsn)
+    {
+        CheckPayloadLength(payload.Length);
+        Enter();
+        try
+        {
+            int frameSize = FrameHeader.FrameSize(payload.Length);
+            RingStatus status = blocking
+                ? _ring.Reserve(frameSize, out RingReservation reservation, millisecondsTimeout)
+                : _ring.TryReserve(frameSize, out reservation);
+            if (status != RingStatus.Success)
+            {
+                lsn = default;
+                return status;
+            }
+
+            payload.CopyTo(new Span<byte>(reservation.Body + FrameHeader.Size, payload.Length));
+            lsn = Seal(reservation, payload.Length, lsns);
+            return RingStatus.Success;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Takes the LSN, frames the record and publishes it. Nothing here can fail, so no LSN is ever lost.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Lsn Seal(in RingReservation reservation, int payloadLength, LsnSequence lsns)
+    {
+        Lsn lsn = lsns.Next();
+        FrameHeader.Seal(reservation.Body, payloadLength, lsn.Value);
+        _ring.Publish(reservation);
+        return lsn;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Enter()
+    {
+        // Full fence: the increment is visible before we touch the slab; Dispose sets DisposingBit and then waits for
+        // the count to reach zero before freeing. An appender that did not see the bit is therefore waited for.
+        if ((Interlocked.Increment(ref _users.Value) & DisposingBit) != 0)
+        {
+            Exit();
+            ThrowDisposed();
+        }
+    }
+
+    // Full fence: every store into the slab by this appender happens-before Dispose observes the decremented count.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Exit() => Interlocked.Decrement(ref _users.Value);
+
+    private void CheckPayloadLength(int length)
+    {
+        if ((uint)length > (uint)MaxPayloadLength)
+        {
+            ThrowPayloadTooLarge(length);
+        }
+    }
+
+    private void ThrowPayloadTooLarge(int length) => throw new ArgumentException(
+        length < 0
+            ? $"A payload length must be 0 or more; got {length}."
+            : $"A payload of {length} bytes does not fit stripe {Id}: its ring holds {CapacityBytes} bytes, so the largest payload is {MaxPayloadLength} bytes.",
+        nameof(length));
+
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(Stripe), "The stripe was disposed; it takes no more records.");
+
+    private struct PendingPayloadBytes : IRingRecordHandler
+    {
+        public long Bytes;
+
+        public void OnRecord(ReadOnlySpan<byte> body) =>
+            Bytes += body.Length >= FrameHeader.Size ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(body) : 0;
+    }
+}
