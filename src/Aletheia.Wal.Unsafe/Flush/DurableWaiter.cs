@@ -10,7 +10,7 @@ namespace Aletheia.Wal.Flush;
 /// </summary>
 internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, IThreadPoolWorkItem
 {
-    private const int SpinCountBeforePark = 10;
+    private const int SpinCountBeforePark = 1;
 
     private readonly DurableWatermark _owner;
     private readonly ManualResetEventSlim _signal = new(initialState: false, SpinCountBeforePark);

@@ -1,0 +1,299 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Aletheia.Wal.Native;
+using Aletheia.Wal.Ring;
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Stripes;
+
+namespace Aletheia.Wal.Flush;
+
+/*
+ * The flush thread. Each round:
+ *  1. Index. For every stripe, read the records published since the last round (in ring order, in place) and put a
+ *     pointer to each frame in a table indexed by LSN modulo its size. Within a stripe LSNs are not in ring order
+ *     (producers take the LSN after reserving), so this is how the merge finds LSN n in O(1) without sorting.
+ *  2. Copy. From the next LSN to write, copy frames into the native write buffer while the table has them: a
+ *     contiguous LSN prefix. A missing LSN is being written by a producer; the records after it wait for a later round.
+ *  3. Release. Give back each stripe's ring space up to its first record not yet copied.
+ *  4. Write. One RandomAccess.Write of [segment header][batch header][frames] to the write-through segment; when it
+ *     returns, the batch is durable: advance DurableLsn, which releases the waiters.
+ * While a write is in flight, producers keep appending into the rings: the next round takes all of it (group commit).
+ *
+ * Why the merge cannot deadlock: a producer reserves its ring space first and takes its LSN only once its payload is
+ * written, and nothing between taking the LSN and publishing can wait or fail. So every LSN handed out is published
+ * within a bounded number of the producer's own steps, whatever the flush thread does; the LSN the merge waits for
+ * always arrives. Records that wait for it occupy ring space, and a producer blocked on a full ring holds no LSN, so no
+ * LSN ever waits for ring space. The table is large enough for every record the rings can hold: an LSN handed out
+ * and not yet copied occupies ring space, so at most (total ring bytes / smallest record) of them exist at once, and no
+ * two of them share a table slot.
+ */
+
+/// <summary>The single flush thread: drains every stripe, merges in LSN order, writes with write-through, advances durability.</summary>
+internal sealed unsafe class FlushCoordinator : IDisposable
+{
+    private const int ParkMilliseconds = 100;
+
+    private readonly Stripe[] _stripes;
+    private readonly long[] _scanPositions;
+    private readonly NativeSlab _tableSlab;
+    private readonly byte** _table;
+    private readonly ulong _tableMask;
+    private readonly NativeSlab _bufferSlab;
+    private readonly byte* _buffer;
+    private readonly int _bufferCapacity;
+    private readonly LsnSequence _lsns;
+    private readonly DurableWatermark _watermark;
+    private readonly FlushDoorbell _doorbell;
+    private readonly SegmentWriter _segments;
+    private readonly ulong _logId;
+    private readonly Thread _thread;
+    private volatile bool _stopRequested;
+
+    // Flush thread only.
+    private ulong _nextLsn;
+    private int _used;
+    private int _batchStart;
+    private int _batchRecords;
+    private ulong _batchFirstLsn;
+
+    // Written by the flush thread, read by GetMetrics with Volatile.
+    private long _batches;
+    private long _bytesWritten;
+    private long _recordsWritten;
+    private long _lastWriteTicks;
+
+    public FlushCoordinator(
+        Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, ulong logId, int writeBufferBytes, string name)
+    {
+        _stripes = stripes;
+        _lsns = lsns;
+        _watermark = watermark;
+        _doorbell = doorbell;
+        _segments = segments;
+        _logId = logId;
+        _nextLsn = lsns.Last.Value + 1;
+        _scanPositions = new long[stripes.Length];
+
+        long ringBytes = 0;
+        foreach (Stripe stripe in stripes)
+        {
+            ringBytes += stripe.CapacityBytes;
+        }
+
+        ulong slots = System.Numerics.BitOperations.RoundUpToPowerOf2((ulong)(ringBytes / MinRecordBytes) + 1);
+        _tableSlab = new NativeSlab((nuint)(slots * (ulong)sizeof(byte*)));
+        _table = (byte**)_tableSlab.Pointer;
+        _tableMask = slots - 1;
+
+        _bufferCapacity = writeBufferBytes;
+        _bufferSlab = new NativeSlab((nuint)writeBufferBytes);
+        _buffer = _bufferSlab.Pointer;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
+    }
+
+    /// <summary>Headers written in front of the frames of a write, at most: segment header and batch header.</summary>
+    public const int MaxHeaderBytes = SegmentHeader.Size + BatchHeader.Size;
+
+    /// <summary>The smallest ring record: an empty frame and its ring header.</summary>
+    private static int MinRecordBytes => RingRecordHeader.RecordSize(FrameHeader.Size);
+
+    public long Batches => Volatile.Read(ref _batches);
+
+    public long BytesWritten => Volatile.Read(ref _bytesWritten);
+
+    public long RecordsWritten => Volatile.Read(ref _recordsWritten);
+
+    public TimeSpan LastWriteLatency => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _lastWriteTicks));
+
+    public void Start() => _thread.Start();
+
+    /// <summary>
+    /// Asks the flush thread to write everything appended and exit, and waits for it. The stripes must be closed first
+    /// (so that what "everything" means stops growing).
+    /// </summary>
+    public void Stop()
+    {
+        _stopRequested = true;
+        _doorbell.Ring();
+        _thread.Join();
+    }
+
+    public void Dispose()
+    {
+        _tableSlab.Dispose();
+        _bufferSlab.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            SpinWait idle = default;
+            while (true)
+            {
+                bool stopping = _stopRequested;
+                _doorbell.TakeDrainRequest();
+                CollectUnsynchronized();
+                if (_batchRecords > 0)
+                {
+                    WriteBatchUnsynchronized();
+                    idle = default;
+                    continue;
+                }
+
+                if (_nextLsn <= _lsns.Last.Value || stopping)
+                {
+                    if (stopping && _nextLsn > _lsns.Last.Value && AllRingsEmpty())
+                    {
+                        return;
+                    }
+
+                    // An LSN handed out is being published, or (stopping) a reservation is being completed:
+                    // both take a bounded number of the producer's steps. Yield the core to it; never sleep.
+                    idle.SpinOnce(sleep1Threshold: -1);
+                    continue;
+                }
+
+                _doorbell.Park(static self => self.HasWork(), this, ParkMilliseconds);
+                idle = default;
+            }
+        }
+        catch (Exception e)
+        {
+            // No retry: after a failed write-through write the state of the page cache is unknown. Nothing copied
+            // after the last successful write is reported durable. Closing the stripes wakes appenders parked for space.
+            _watermark.SetFaulted(e);
+            foreach (Stripe stripe in _stripes)
+            {
+                stripe.Close();
+            }
+        }
+    }
+
+    private bool HasWork() => _stopRequested || _nextLsn <= _lsns.Last.Value;
+
+    private bool AllRingsEmpty()
+    {
+        foreach (Stripe stripe in _stripes)
+        {
+            if (!stripe.Ring.IsEmptyApproximately)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Flush thread only: index new records, copy the contiguous LSN prefix into the write buffer, release ring space.</summary>
+    private void CollectUnsynchronized()
+    {
+        for (int i = 0; i < _stripes.Length; i++)
+        {
+            ByteRing ring = _stripes[i].Ring;
+            long position = _scanPositions[i];
+            RingRecord record;
+            while (ring.TryRead(position, out record))
+            {
+                ulong lsn = ((FrameHeader*)record.Body)->Lsn;
+                Debug.Assert(lsn >= _nextLsn && lsn - _nextLsn <= _tableMask, "Every LSN in a ring is uncopied and within the table's window.");
+                _table[lsn & _tableMask] = record.Body;
+                position = record.Next;
+            }
+
+            _scanPositions[i] = record.Position;
+        }
+
+        while (true)
+        {
+            byte* frame = _table[_nextLsn & _tableMask];
+            if (frame is null)
+            {
+                break;
+            }
+
+            int size = FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
+            if (!FitsUnsynchronized(size))
+            {
+                if (_batchRecords > 0)
+                {
+                    break; // write this batch first; the frame opens the next one
+                }
+
+                // An empty batch that cannot take the frame: the segment is full. The buffer always fits one frame.
+                _segments.Rotate();
+                _used = 0;
+                continue;
+            }
+
+            if (_batchRecords == 0)
+            {
+                _batchFirstLsn = _nextLsn;
+                _batchStart = _segments.IsFresh ? SegmentHeader.Size : 0;
+                _used = _batchStart + BatchHeader.Size;
+            }
+
+            Unsafe.CopyBlockUnaligned(_buffer + _used, frame, (uint)size);
+            _used += size;
+            _batchRecords++;
+            _table[_nextLsn & _tableMask] = null;
+            _nextLsn++;
+        }
+
+        for (int i = 0; i < _stripes.Length; i++)
+        {
+            ByteRing ring = _stripes[i].Ring;
+            long position = ring.Head;
+            int records = 0;
+            long payloadBytes = 0;
+            RingRecord record;
+            while (ring.TryRead(position, out record) && ((FrameHeader*)record.Body)->Lsn < _nextLsn)
+            {
+                records++;
+                payloadBytes += ((FrameHeader*)record.Body)->PayloadLength;
+                position = record.Next;
+            }
+
+            _stripes[i].Release(record.Position, records, payloadBytes);
+        }
+    }
+
+    private bool FitsUnsynchronized(int frameSize)
+    {
+        int used = _batchRecords > 0 ? _used : (_segments.IsFresh ? SegmentHeader.Size : 0) + BatchHeader.Size;
+        return used + frameSize <= _bufferCapacity && _segments.Offset + used + frameSize <= _segments.CurrentLength;
+    }
+
+    /// <summary>Flush thread only: seals the batch (and the segment header of a fresh segment), writes it, advances durability.</summary>
+    private void WriteBatchUnsynchronized()
+    {
+        BatchHeader.Write(_buffer + _batchStart, _used - _batchStart - BatchHeader.Size, _batchFirstLsn, _batchRecords);
+        if (_batchStart == SegmentHeader.Size)
+        {
+            SegmentHeader.Write(
+                new Span<byte>(_buffer, SegmentHeader.Size),
+                _segments.CurrentNumber,
+                _batchFirstLsn,
+                _logId,
+                (ulong)Random.Shared.NextInt64(),
+                (ulong)_segments.CurrentLength,
+                (uint)_bufferCapacity);
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used));
+        long elapsed = Stopwatch.GetTimestamp() - started;
+
+        ulong durable = _nextLsn - 1;
+        Volatile.Write(ref _batches, _batches + 1);
+        Volatile.Write(ref _bytesWritten, _bytesWritten + _used);
+        Volatile.Write(ref _recordsWritten, _recordsWritten + _batchRecords);
+        Volatile.Write(ref _lastWriteTicks, elapsed);
+        _used = 0;
+        _batchRecords = 0;
+
+        // The write returned from a write-through write: only now is the batch durable.
+        _watermark.Advance(new Lsn(durable));
+    }
+}

@@ -1,0 +1,176 @@
+using System.Buffers.Binary;
+using Aletheia.Wal.Reading;
+using Aletheia.Wal.Storage;
+
+namespace Aletheia.Wal.Recovery;
+
+/// <summary>
+/// Recovery at open: reads every segment in order with a <see cref="LogCursor"/> (which checks every byte up to the end
+/// of the log), then applies the recovery mode to the damage it reports, durably, and says where the writer continues.
+/// Like RocksDB's <c>kTolerateCorruptedTailRecords</c> and etcd's WAL repair, a torn last write is cut off and the cut
+/// bytes are re-zeroed with write-through writes before anything new is appended.
+/// </summary>
+internal static class LogRecovery
+{
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes)
+    {
+        DeleteLeftovers(storage, directory);
+
+        using var cursor = new LogCursor(storage, directory);
+        var segments = new List<(ulong Number, ulong FirstLsn)>();
+        while (cursor.MoveNext())
+        {
+        }
+
+        LogDamage? damage = cursor.Damage;
+        ulong lastLsn = cursor.NextLsn == 0 ? 0 : cursor.NextLsn - 1;
+        int lastUsed = cursor.LastUsedIndex;
+        long writeOffset = cursor.EndOffset;
+        ulong droppedFrom = 0;
+        ulong droppedTo = 0;
+        bool deletedAny = false;
+
+        if (damage is not null)
+        {
+            bool tolerated = mode == WalRecoveryMode.PointInTime || (mode == WalRecoveryMode.TruncateTornTail && damage.IsTornTail);
+            if (!tolerated)
+            {
+                throw damage.ToException();
+            }
+
+            droppedFrom = damage.NextLsn;
+            droppedTo = damage.HighestLsnAfter >= damage.NextLsn ? damage.HighestLsnAfter : 0;
+            Cut(storage, damage, damage.IsTornTail ? cursor.DamagedWriteEnd : -1);
+            if (damage.CutOffset > 0)
+            {
+                lastUsed = damage.SegmentIndex;
+                writeOffset = damage.CutOffset;
+            }
+
+            // Everything after the damage goes (for a torn tail there is nothing there but prepared, empty segments).
+            for (int later = damage.SegmentIndex + 1; later < cursor.Segments.Count; later++)
+            {
+                if (!damage.IsTornTail)
+                {
+                    storage.Delete(SegmentNames.PathOf(directory, cursor.Segments[later]));
+                    deletedAny = true;
+                }
+            }
+        }
+
+        if (deletedAny)
+        {
+            storage.SyncDirectory(directory);
+        }
+
+        List<ulong> numbers = SegmentNames.List(storage, directory);
+        for (int i = 0; i <= lastUsed && i < numbers.Count; i++)
+        {
+            if (cursor.PeekHeaderOf(numbers[i]) is { } header)
+            {
+                segments.Add((numbers[i], header.FirstLsn));
+            }
+        }
+
+        ulong writeSegment = lastUsed >= 0 ? cursor.Segments[lastUsed] : 0;
+        var reusable = new List<ulong>();
+        bool deletedUnusable = false;
+        foreach (ulong number in numbers)
+        {
+            if (number <= writeSegment)
+            {
+                continue;
+            }
+
+            string path = SegmentNames.PathOf(directory, number);
+            bool contiguous = number == (reusable.Count > 0 ? reusable[^1] : writeSegment) + 1 || (writeSegment == 0 && reusable.Count == 0);
+            if (contiguous && cursor.PeekHeaderOf(number) is null && LengthOf(storage, path) == segmentBytes && IsAllZeroHeader(storage, path))
+            {
+                reusable.Add(number);
+            }
+            else
+            {
+                storage.Delete(path);
+                deletedUnusable = true;
+            }
+        }
+
+        if (deletedUnusable)
+        {
+            storage.SyncDirectory(directory);
+        }
+
+        return new RecoveredLog
+        {
+            LogId = cursor.LogId,
+            FirstLsn = segments.Count > 0 ? segments[0].FirstLsn : 0,
+            LastLsn = segments.Count > 0 ? lastLsn : 0,
+            WriteSegment = writeSegment,
+            WriteOffset = writeSegment == 0 ? 0 : writeOffset,
+            Reusable = reusable,
+            Segments = segments,
+            DroppedFrom = droppedFrom,
+            DroppedTo = droppedTo,
+        };
+    }
+
+    /// <summary>
+    /// Cuts the log at the damage, durably: keeps the valid frames before it (rewriting their batch header to end there),
+    /// and zeroes what follows: to the end of the damaged write for a torn tail, to the end of the segment otherwise.
+    /// </summary>
+    private static void Cut(WalStorage storage, LogDamage damage, long damagedWriteEnd)
+    {
+        using WalFile file = storage.OpenWrite(damage.Path, writeThrough: true);
+        long length = file.Length;
+        if (damage.KeptInBatch.Frames > 0)
+        {
+            Span<byte> header = stackalloc byte[BatchHeader.Size];
+            unsafe
+            {
+                fixed (byte* p = header)
+                {
+                    BatchHeader.Write(p, damage.KeptInBatch.Bytes, damage.NextLsn - (ulong)damage.KeptInBatch.Frames, damage.KeptInBatch.Frames);
+                }
+            }
+
+            file.Write(header, damage.KeptInBatch.BatchStart);
+        }
+
+        long zeroTo = damagedWriteEnd > 0 ? Math.Min(length, damagedWriteEnd) : length;
+        byte[] zeros = new byte[1 << 20];
+        for (long offset = damage.CutOffset; offset < zeroTo; offset += zeros.Length)
+        {
+            file.Write(zeros.AsSpan(0, (int)Math.Min(zeros.Length, zeroTo - offset)), offset);
+        }
+
+        file.Sync();
+    }
+
+    private static void DeleteLeftovers(WalStorage storage, string directory)
+    {
+        string[] leftovers = storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension);
+        foreach (string name in leftovers)
+        {
+            storage.Delete(Path.Combine(directory, name));
+        }
+
+        if (leftovers.Length > 0)
+        {
+            storage.SyncDirectory(directory);
+        }
+    }
+
+    private static long LengthOf(WalStorage storage, string path)
+    {
+        using WalFile file = storage.OpenRead(path);
+        return file.Length;
+    }
+
+    private static bool IsAllZeroHeader(WalStorage storage, string path)
+    {
+        using WalFile file = storage.OpenRead(path);
+        Span<byte> header = stackalloc byte[SegmentHeader.Size + BatchHeader.Size];
+        int read = file.Read(header, 0);
+        return read == header.Length && !header.ContainsAnyExcept((byte)0) && BinaryPrimitives.ReadUInt64LittleEndian(header) == 0;
+    }
+}

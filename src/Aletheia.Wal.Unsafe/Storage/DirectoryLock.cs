@@ -1,0 +1,34 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Aletheia.Wal.Storage;
+
+/// <summary>
+/// The writer's exclusive lock on a log directory: <c>wal.lock</c> held open with <see cref="FileShare.None"/>, which .NET
+/// maps to <c>flock(LOCK_EX | LOCK_NB)</c> on Unix (per open file description, so a second open in the same process
+/// conflicts too) and to a share-mode denial on Windows. The OS drops it when the process dies.
+/// </summary>
+internal sealed class DirectoryLock : IDisposable
+{
+    private readonly SafeFileHandle _handle;
+
+    private DirectoryLock(SafeFileHandle handle) => _handle = handle;
+
+    public static DirectoryLock Acquire(string directory)
+    {
+        string path = Path.Combine(directory, SegmentNames.LockFileName);
+        try
+        {
+            return new DirectoryLock(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+        }
+        catch (IOException e)
+        {
+            throw new WalException($"The log directory '{directory}' is locked by another writer (in this process or another): only one WriteAheadLog may open it at a time.", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new WalException($"Cannot create the lock file '{path}': the log directory is not writable.", e);
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+}

@@ -1,0 +1,41 @@
+using System.Globalization;
+
+namespace Aletheia.Wal.Storage;
+
+/// <summary>Segment file names: <c>{number:D20}.wal</c>, zero-padded so that names sort in log order.</summary>
+internal static class SegmentNames
+{
+    public const string Extension = ".wal";
+
+    /// <summary>A segment being zero-filled; renamed to its final name once durable. Leftovers are deleted at open.</summary>
+    public const string PreparingExtension = ".wal.tmp";
+
+    public const string LockFileName = "wal.lock";
+
+    public static string PathOf(string directory, ulong number) =>
+        Path.Combine(directory, number.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+
+    public static bool TryParse(string fileName, out ulong number)
+    {
+        number = 0;
+        return fileName.Length == 20 + Extension.Length
+            && fileName.EndsWith(Extension, StringComparison.Ordinal)
+            && ulong.TryParse(fileName.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out number);
+    }
+
+    /// <summary>The segment numbers in <paramref name="directory"/>, ascending.</summary>
+    public static List<ulong> List(WalStorage storage, string directory)
+    {
+        var numbers = new List<ulong>();
+        foreach (string name in storage.ListFiles(directory, "*" + Extension))
+        {
+            if (TryParse(name, out ulong number))
+            {
+                numbers.Add(number);
+            }
+        }
+
+        numbers.Sort();
+        return numbers;
+    }
+}

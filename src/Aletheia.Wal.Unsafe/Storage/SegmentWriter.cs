@@ -1,0 +1,119 @@
+namespace Aletheia.Wal.Storage;
+
+/// <summary>
+/// The segment the flush thread writes into, and the next one, prepared ahead of need in the background: created under
+/// a temporary name, filled with real zeros (so no hot-path write extends the file or lands in an unwritten extent,
+/// which would make the file system commit metadata), fsynced, renamed to <c>{number:D20}.wal</c>, and the directory
+/// fsynced. Flush thread only, except the preparation task.
+/// </summary>
+internal sealed class SegmentWriter : IDisposable
+{
+    private const int ZeroChunkBytes = 1 << 20;
+    private static readonly byte[] s_zeros = new byte[ZeroChunkBytes];
+
+    private readonly WalStorage _storage;
+    private readonly string _directory;
+    private readonly long _segmentBytes;
+    private readonly Queue<ulong> _reusable;
+    private WalFile _current;
+    private Task<WalFile>? _next;
+
+    /// <summary>
+    /// Continues in <paramref name="current"/> (open for write-through) at <paramref name="offset"/>; <paramref name="reusable"/>
+    /// are segment files after it that are prepared but unused (zero), in order.
+    /// </summary>
+    public SegmentWriter(WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, IEnumerable<ulong> reusable)
+    {
+        _storage = storage;
+        _directory = directory;
+        _segmentBytes = segmentBytes;
+        _current = current;
+        CurrentNumber = currentNumber;
+        Offset = offset;
+        CurrentLength = current.Length;
+        _reusable = new Queue<ulong>(reusable);
+        PrepareNextInBackground();
+    }
+
+    public ulong CurrentNumber { get; private set; }
+
+    /// <summary>Where the next write into the current segment goes.</summary>
+    public long Offset { get; private set; }
+
+    public long CurrentLength { get; private set; }
+
+    /// <summary>True until the first write into the current segment (which must start with its header).</summary>
+    public bool IsFresh => Offset == 0;
+
+    /// <summary>Writes at <see cref="Offset"/> (write-through: durable on return) and advances it.</summary>
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        _current.Write(data, Offset);
+        Offset += data.Length;
+    }
+
+    /// <summary>Switches to the prepared next segment, waiting for its preparation if it is not done yet.</summary>
+    /// <exception cref="IOException">The next segment could not be prepared.</exception>
+    public void Rotate()
+    {
+        WalFile next = _next!.GetAwaiter().GetResult();
+        _current.Dispose();
+        _current = next;
+        CurrentNumber++;
+        CurrentLength = next.Length;
+        Offset = 0;
+        PrepareNextInBackground();
+    }
+
+    /// <summary>Waits until the next segment is prepared (tests: keeps the preparation's allocations out of a measurement).</summary>
+    internal void TestHookWaitForPreparedSegment() => _next?.Wait();
+
+    public void Dispose()
+    {
+        _current.Dispose();
+        try
+        {
+            _next?.GetAwaiter().GetResult().Dispose();
+        }
+        catch (IOException)
+        {
+            // A failed preparation leaves at most a temporary file, deleted at the next open.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Creates, zero-fills and syncs segment <paramref name="number"/>, then opens it write-through.</summary>
+    internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes)
+    {
+        string path = SegmentNames.PathOf(directory, number);
+        string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
+        using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
+        {
+            for (long offset = 0; offset < bytes; offset += ZeroChunkBytes)
+            {
+                file.Write(s_zeros.AsSpan(0, (int)Math.Min(ZeroChunkBytes, bytes - offset)), offset);
+            }
+
+            file.Sync();
+        }
+
+        storage.Move(temporary, path);
+        storage.SyncDirectory(directory);
+        return storage.OpenWrite(path, writeThrough: true);
+    }
+
+    private void PrepareNextInBackground()
+    {
+        ulong number = CurrentNumber + 1;
+        if (_reusable.Count > 0 && _reusable.Peek() == number)
+        {
+            _reusable.Dequeue();
+            _next = Task.FromResult(_storage.OpenWrite(SegmentNames.PathOf(_directory, number), writeThrough: true));
+            return;
+        }
+
+        _next = Task.Run(() => Prepare(_storage, _directory, number, _segmentBytes));
+    }
+}

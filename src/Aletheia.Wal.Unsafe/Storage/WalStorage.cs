@@ -1,0 +1,31 @@
+namespace Aletheia.Wal.Storage;
+
+/// <summary>
+/// The seam between the log and the file system: every file and directory operation the log makes goes through it,
+/// so that tests can tear, drop or fail writes, fail fsyncs and fail segment creation (as RocksDB's FaultInjectionTestFS).
+/// </summary>
+internal abstract class WalStorage
+{
+    /// <summary>The real file system.</summary>
+    public static WalStorage Files { get; } = new FileWalStorage();
+
+    /// <summary>Opens an existing file for reading and writing; <paramref name="writeThrough"/> makes every write durable on return.</summary>
+    public abstract WalFile OpenWrite(string path, bool writeThrough);
+
+    /// <summary>Creates a new file (fails if it exists) for reading and writing.</summary>
+    public abstract WalFile CreateNew(string path, bool writeThrough);
+
+    /// <summary>Opens an existing file for reading only, sharing it with a writer.</summary>
+    public abstract WalFile OpenRead(string path);
+
+    public abstract void Delete(string path);
+
+    /// <summary>Renames <paramref name="from"/> to <paramref name="to"/>, replacing nothing.</summary>
+    public abstract void Move(string from, string to);
+
+    /// <summary>Makes the directory's entries durable (creations, renames, deletions).</summary>
+    public abstract void SyncDirectory(string directory);
+
+    /// <summary>The names (not paths) of the files in <paramref name="directory"/> matching <paramref name="searchPattern"/>.</summary>
+    public abstract string[] ListFiles(string directory, string searchPattern);
+}

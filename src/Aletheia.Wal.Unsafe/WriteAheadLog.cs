@@ -1,0 +1,446 @@
+using System.Runtime.CompilerServices;
+using Aletheia.Wal.Flush;
+using Aletheia.Wal.Recovery;
+using Aletheia.Wal.Ring;
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Stripes;
+
+namespace Aletheia.Wal;
+
+/// <summary>
+/// A write-ahead log: appends from any number of threads into striped native rings, one flush thread that merges them in
+/// LSN order and writes them write-through, and durability reported by watermark. LSNs are 1, 2, 3, ... with no hole,
+/// across reopen too. Thread-safe.
+/// </summary>
+public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
+{
+    [ThreadStatic]
+    private static int t_stripeSlot;
+    private static int s_nextStripeSlot;
+
+    private readonly WalStorage _storage;
+    private readonly string _directory;
+    private readonly int _maxEntryBytes;
+    private readonly DirectoryLock _lock;
+    private readonly Stripe[] _stripes;
+    private readonly LsnSequence _lsns;
+    private readonly DurableWatermark _watermark;
+    private readonly FlushDoorbell _doorbell;
+    private readonly SegmentWriter _segments;
+    private readonly FlushCoordinator _flusher;
+    private readonly RecoveredLog _recovered;
+    private readonly object _truncateGate = new();
+    private int _disposed;
+
+    private WriteAheadLog(
+        WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, SegmentWriter segments, ulong logId)
+    {
+        _storage = storage;
+        _directory = directory;
+        _maxEntryBytes = options.MaxEntryBytes;
+        _lock = directoryLock;
+        _recovered = recovered;
+        _segments = segments;
+        _lsns = new LsnSequence(recovered.LastLsn);
+        _watermark = new DurableWatermark(new Lsn(recovered.LastLsn));
+        _doorbell = new FlushDoorbell();
+        _stripes = new Stripe[options.StripeCount];
+        for (int i = 0; i < _stripes.Length; i++)
+        {
+            _stripes[i] = new Stripe(i, options.StripeCapacityBytes, _doorbell);
+        }
+
+        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, logId, options.WriteBufferBytes, "wal");
+        _flusher.Start();
+    }
+
+    /// <summary>The highest LSN handed out (<see cref="Lsn.None"/> for an empty log).</summary>
+    public Lsn LastLsn => _lsns.Last;
+
+    /// <summary>Every record at or below this LSN has returned from a write-through write: it is on disk.</summary>
+    public Lsn DurableLsn => _watermark.Durable;
+
+    /// <summary>The log directory (full path).</summary>
+    public string Directory => _directory;
+
+    /// <summary>
+    /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed, takes the writer's lock,
+    /// recovers (see <see cref="WalOptions.RecoveryMode"/>) and starts the flush thread. On return the log continues after
+    /// the last record recovery kept.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it and the allowed range).</exception>
+    /// <exception cref="WalException">
+    /// Another writer holds the directory, in this process or another; the directory is a file or cannot be written;
+    /// or the log cannot be read.
+    /// </exception>
+    /// <exception cref="WalCorruptionException">The log is damaged beyond what the recovery mode accepts.</exception>
+    public static WriteAheadLog Open(WalOptions options) => Open(options, WalStorage.Files);
+
+    internal static WriteAheadLog Open(WalOptions options, WalStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Aletheia.Wal.Unsafe writes little-endian frames in place and runs on little-endian platforms only.");
+        }
+
+        string directory = Path.GetFullPath(options.Directory);
+        if (File.Exists(directory))
+        {
+            throw new WalException($"The log directory '{directory}' is a file, not a directory.");
+        }
+
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WalException($"Cannot create the log directory '{directory}': {e.Message}", e);
+        }
+
+        DirectoryLock directoryLock = DirectoryLock.Acquire(directory);
+        SegmentWriter? segments = null;
+        try
+        {
+            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes);
+            ulong logId = recovered.LogId != 0 ? recovered.LogId : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
+            List<ulong> reusable = recovered.Reusable;
+            ulong number;
+            long offset = 0;
+            WalFile current;
+            if (recovered.WriteSegment != 0)
+            {
+                number = recovered.WriteSegment;
+                offset = recovered.WriteOffset;
+                current = storage.OpenWrite(SegmentNames.PathOf(directory, number), writeThrough: true);
+            }
+            else if (reusable.Count > 0)
+            {
+                number = reusable[0];
+                reusable.RemoveAt(0);
+                current = storage.OpenWrite(SegmentNames.PathOf(directory, number), writeThrough: true);
+            }
+            else
+            {
+                number = 1;
+                current = SegmentWriter.Prepare(storage, directory, number, options.SegmentSizeBytes);
+            }
+
+            segments = new SegmentWriter(storage, directory, options.SegmentSizeBytes, current, number, offset, reusable);
+            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments, logId);
+        }
+        catch (Exception e)
+        {
+            segments?.Dispose();
+            directoryLock.Dispose();
+            if (e is WalException or ArgumentException)
+            {
+                throw;
+            }
+
+            if (e is IOException or UnauthorizedAccessException)
+            {
+                throw new WalException($"Cannot open the log in '{directory}': {e.Message}", e);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Appends a record. On return it is in a stripe and has its LSN; it becomes durable soon, unprompted (no
+    /// <see cref="Flush"/> needed). Blocks while the calling thread's stripe is full (backpressure on this caller only).
+    /// </summary>
+    /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/> (both sizes named).</exception>
+    /// <exception cref="WalException">The log is faulted.</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed).</exception>
+    public Lsn Append(ReadOnlySpan<byte> payload)
+    {
+        CheckAppend(payload.Length);
+        RingStatus status = CurrentStripe().AppendBlocking(payload, _lsns, out Lsn lsn);
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended();
+        }
+
+        _doorbell.OnPublished();
+        return lsn;
+    }
+
+    /// <summary>Appends a record if the calling thread's stripe has room now; never blocks.</summary>
+    /// <returns>False (and <see cref="Lsn.None"/>) when the stripe is full; nothing was appended and no LSN taken.</returns>
+    /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
+    /// <exception cref="WalException">The log is faulted.</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed.</exception>
+    public bool TryAppend(ReadOnlySpan<byte> payload, out Lsn lsn)
+    {
+        CheckAppend(payload.Length);
+        RingStatus status = CurrentStripe().TryAppend(payload, _lsns, out lsn);
+        if (status == RingStatus.Success)
+        {
+            _doorbell.OnPublished();
+            return true;
+        }
+
+        if (status == RingStatus.Closed)
+        {
+            ThrowNotAppended();
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Appends a record of <paramref name="length"/> bytes that <paramref name="writer"/> serializes in place, straight into
+    /// ring memory (no copy). If the writer throws, nothing is appended, no LSN is consumed and the exception propagates.
+    /// Otherwise as <see cref="Append(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    public Lsn Append<TState>(int length, TState state, WalPayloadWriter<TState> writer)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        CheckAppend(length);
+        RingStatus status = CurrentStripe().AppendBlocking(length, state, writer, _lsns, out Lsn lsn);
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended();
+        }
+
+        _doorbell.OnPublished();
+        return lsn;
+    }
+
+    /// <summary>Appends a record and waits until it is on disk (returned from a write-through write).</summary>
+    /// <exception cref="WalException">The log is faulted: the record is not acknowledged.</exception>
+    public Lsn AppendDurable(ReadOnlySpan<byte> payload)
+    {
+        Lsn lsn = Append(payload);
+        _watermark.Wait(lsn);
+        return lsn;
+    }
+
+    /// <summary>
+    /// Appends a record and completes once it is on disk. The append itself happens before this returns; cancellation
+    /// cancels only the wait (the record stays appended and becomes durable). Completions never run on the flush thread.
+    /// </summary>
+    public ValueTask<Lsn> AppendDurableAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        Lsn lsn = Append(payload.Span);
+        return _watermark.WaitAsync(lsn, cancellationToken);
+    }
+
+    /// <summary>Waits until every record up to <paramref name="lsn"/> is durable. Spins briefly, then parks.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out.</exception>
+    /// <exception cref="WalException">The log is faulted.</exception>
+    public void WaitForDurable(Lsn lsn)
+    {
+        CheckWait(lsn);
+        _watermark.Wait(lsn);
+    }
+
+    /// <summary>Completes when every record up to <paramref name="lsn"/> is durable; cancellation cancels the wait only.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out.</exception>
+    public ValueTask WaitForDurableAsync(Lsn lsn, CancellationToken cancellationToken = default)
+    {
+        CheckWait(lsn);
+        return _watermark.WaitWithoutResultAsync(lsn, cancellationToken);
+    }
+
+    /// <summary>Returns once every record appended before the call is durable.</summary>
+    /// <exception cref="WalException">The log is faulted.</exception>
+    public void Flush()
+    {
+        CheckOpen();
+        Lsn last = LastLsn;
+        if (last != Lsn.None)
+        {
+            _watermark.Wait(last);
+        }
+    }
+
+    /// <summary>
+    /// Deletes, durably (directory fsync), every segment whose records all lie below <paramref name="lsn"/>; never the
+    /// segment holding <paramref name="lsn"/>, a later one, or the one being written.
+    /// </summary>
+    public void TruncateBefore(Lsn lsn)
+    {
+        CheckOpen();
+        lock (_truncateGate)
+        {
+            List<ulong> numbers = SegmentNames.List(_storage, _directory);
+            ulong writing = _segments.CurrentNumber;
+            bool deleted = false;
+            var headers = new List<(ulong Number, ulong FirstLsn)>();
+            using (var cursor = new Reading.LogCursor(_storage, _directory))
+            {
+                foreach (ulong number in numbers)
+                {
+                    if (number <= writing && cursor.PeekHeaderOf(number) is { } header)
+                    {
+                        headers.Add((number, header.FirstLsn));
+                    }
+                }
+            }
+
+            // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn.
+            for (int i = 0; i + 1 < headers.Count; i++)
+            {
+                if (headers[i + 1].FirstLsn <= lsn.Value && headers[i].Number < writing)
+                {
+                    _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
+                    deleted = true;
+                }
+            }
+
+            if (deleted)
+            {
+                _storage.SyncDirectory(_directory);
+            }
+        }
+    }
+
+    /// <summary>Reads the durable records of this log from <paramref name="from"/>, in LSN order.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="from"/> was truncated away (the message says the oldest LSN kept).</exception>
+    public WalReader ReadFrom(Lsn from)
+    {
+        CheckOpen();
+        return WalReader.Open(_storage, _directory, from, WalRecoveryMode.TruncateTornTail, DurableLsn.Value);
+    }
+
+    /// <summary>A snapshot of per-stripe and flush figures.</summary>
+    public WalMetrics GetMetrics()
+    {
+        var stripes = new StripeMetrics[_stripes.Length];
+        for (int i = 0; i < stripes.Length; i++)
+        {
+            stripes[i] = _stripes[i].GetMetrics();
+        }
+
+        return new WalMetrics
+        {
+            Stripes = stripes,
+            Batches = _flusher.Batches,
+            BytesWritten = _flusher.BytesWritten,
+            RecordsWritten = _flusher.RecordsWritten,
+            LastWriteLatency = _flusher.LastWriteLatency,
+            LastLsn = LastLsn,
+            DurableLsn = DurableLsn,
+            RecoveryDroppedFrom = new Lsn(_recovered.DroppedFrom),
+            RecoveryDroppedTo = new Lsn(_recovered.DroppedTo),
+        };
+    }
+
+    /// <summary>
+    /// Stops taking appends (racing appenders get <see cref="ObjectDisposedException"/>), makes everything appended
+    /// durable (unless the log is faulted), stops the flush thread, frees the native memory and releases the lock.
+    /// Waiters for records that became durable return; others get <see cref="ObjectDisposedException"/>. Idempotent.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (Stripe stripe in _stripes)
+        {
+            stripe.Close();
+        }
+
+        _flusher.Stop();
+        _watermark.Dispose();
+        foreach (Stripe stripe in _stripes)
+        {
+            stripe.Dispose();
+        }
+
+        _flusher.Dispose();
+        _segments.Dispose();
+        _lock.Dispose();
+    }
+
+    /// <summary>As <see cref="Dispose"/>, off the caller's thread.</summary>
+    public ValueTask DisposeAsync() => new(Task.Run(Dispose));
+
+    /// <summary>Waits until the segment after the current one is prepared (tests: keeps that work out of a measurement).</summary>
+    internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
+
+    internal ulong TestHookWriteSegment => _segments.CurrentNumber;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Stripe CurrentStripe()
+    {
+        int slot = t_stripeSlot;
+        if (slot == 0)
+        {
+            slot = NewStripeSlot();
+        }
+
+        return _stripes[(uint)slot % (uint)_stripes.Length];
+    }
+
+    private static int NewStripeSlot()
+    {
+        // Interlocked only to hand out distinct slots round-robin; no ordering is needed.
+        int slot = Interlocked.Increment(ref s_nextStripeSlot) & int.MaxValue;
+        t_stripeSlot = slot == 0 ? 1 : slot;
+        return t_stripeSlot;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckAppend(int length)
+    {
+        CheckOpen();
+        if ((uint)length > (uint)_maxEntryBytes)
+        {
+            ThrowTooLarge(length);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckOpen()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowDisposed();
+        }
+
+        if (_watermark.Fault is { } fault)
+        {
+            ThrowFaulted(fault);
+        }
+    }
+
+    private void CheckWait(Lsn lsn)
+    {
+        CheckOpen();
+        Lsn last = LastLsn;
+        if (lsn > last)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lsn), lsn.Value, $"LSN {lsn} was never handed out: the highest LSN handed out is {last}.");
+        }
+    }
+
+    private void ThrowNotAppended()
+    {
+        if (_watermark.Fault is { } fault)
+        {
+            ThrowFaulted(fault);
+        }
+
+        ThrowDisposed();
+    }
+
+    private void ThrowTooLarge(int length) => throw new ArgumentException(
+        length < 0
+            ? $"A record length must be 0 or more; got {length}."
+            : $"A record of {length} bytes is larger than WalOptions.MaxEntryBytes ({_maxEntryBytes} bytes).",
+        nameof(length));
+
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(WriteAheadLog), "The log is disposed; it takes no more calls.");
+
+    private static void ThrowFaulted(Exception fault) =>
+        throw new WalException($"The log is faulted and acknowledges nothing more: {fault.Message}. Reopen it to recover.", fault);
+}
