@@ -225,9 +225,20 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// Appends a record and completes once it is on disk. The append itself happens before this returns; cancellation
     /// cancels only the wait (the record stays appended and becomes durable). Completions never run on the flush thread.
     /// </summary>
+    /// <exception cref="ArgumentException">Thrown at once: the payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
+    /// <remarks>A faulted or disposed log fails the returned task (with <see cref="WalException"/> or <see cref="ObjectDisposedException"/>).</remarks>
     public ValueTask<Lsn> AppendDurableAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        Lsn lsn = Append(payload.Span);
+        Lsn lsn;
+        try
+        {
+            lsn = Append(payload.Span);
+        }
+        catch (Exception e) when (e is WalException or ObjectDisposedException)
+        {
+            return ValueTask.FromException<Lsn>(e);
+        }
+
         return _watermark.WaitAsync(lsn, cancellationToken);
     }
 
@@ -310,8 +321,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>A snapshot of per-stripe and flush figures.</summary>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed).</exception>
     public WalMetrics GetMetrics()
     {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowDisposed();
+        }
+
         var stripes = new StripeMetrics[_stripes.Length];
         for (int i = 0; i < stripes.Length; i++)
         {

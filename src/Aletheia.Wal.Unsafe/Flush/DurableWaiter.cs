@@ -110,6 +110,7 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
 
     Lsn IValueTaskSource<Lsn>.GetResult(short token)
     {
+        ThrowIfNotCompleted(token);
         try
         {
             return _core.GetResult(token);
@@ -122,6 +123,7 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
 
     void IValueTaskSource.GetResult(short token)
     {
+        ThrowIfNotCompleted(token);
         try
         {
             _core.GetResult(token);
@@ -143,4 +145,16 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
         _core.OnCompleted(continuation, state, token, flags);
 
     private void OnCanceled() => _owner.Cancel(this);
+
+    /// <summary>
+    /// A misused ValueTask (GetResult before completion, or twice) throws without recycling the waiter: it may still be
+    /// registered, and returning it to the pool then would let two waits share it.
+    /// </summary>
+    private void ThrowIfNotCompleted(short token)
+    {
+        if (_core.GetStatus(token) == ValueTaskSourceStatus.Pending) // GetStatus throws for a stale token
+        {
+            throw new InvalidOperationException("The durable wait has not completed: await the ValueTask (once) instead of reading its result.");
+        }
+    }
 }

@@ -254,8 +254,8 @@ internal sealed class DurableWatermark : IDisposable
         {
             if (waiter.CancelRequested || _stopping)
             {
-                waiter.Complete(waiter.CancelRequested
-                    ? new OperationCanceledException(waiter.CancellationToken)
+                waiter.Complete(waiter.CancelRequested ? new OperationCanceledException(waiter.CancellationToken)
+                    : (ulong)Volatile.Read(ref _durable.Value) >= waiter.Target ? null
                     : new ObjectDisposedException("WriteAheadLog", "The log was disposed."));
                 return true; // completed already: the caller waits for that completion, never completes it again
             }
@@ -263,8 +263,11 @@ internal sealed class DurableWatermark : IDisposable
             _waiters.Add(waiter);
             waiter.IsRegistered = true;
 
-            // Full fence: the count is visible before the re-check of _durable below (pairs with Advance).
+            // Full fence: the count is visible before the re-check of _durable below (pairs with Advance). On Arm64 the
+            // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
+            // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
             Interlocked.Increment(ref _waiterCount);
+            FullFenceOnArm();
         }
 
         if ((ulong)Volatile.Read(ref _durable.Value) < waiter.Target && Fault is null)
@@ -340,8 +343,10 @@ internal sealed class DurableWatermark : IDisposable
                         break;
                     }
 
-                    ready[count++] = waiter;
-                    RemoveUnderLock(waiter);
+                    if (RemoveUnderLock(waiter))
+                    {
+                        ready[count++] = waiter;
+                    }
                 }
             }
 
@@ -375,6 +380,20 @@ internal sealed class DurableWatermark : IDisposable
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// A full fence on Arm64 only: there, interlocked RMWs are acquire-release and a later Volatile.Read may be an RCPC
+    /// load that passes the RMW's store (dotnet/runtime#45970). On x64 a locked RMW is already a full fence and
+    /// <see cref="System.Runtime.Intrinsics.Arm.ArmBase.IsSupported"/> is a JIT-time constant, so this compiles away.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void FullFenceOnArm()
+    {
+        if (System.Runtime.Intrinsics.Arm.ArmBase.IsSupported)
+        {
+            Interlocked.MemoryBarrier();
+        }
     }
 
     /// <summary>A new exception per throw: one shared instance would have its stack trace rewritten by every thread.</summary>

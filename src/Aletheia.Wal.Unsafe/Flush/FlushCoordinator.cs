@@ -23,7 +23,9 @@ namespace Aletheia.Wal.Flush;
  * Why the merge cannot deadlock: a producer reserves its ring space first and takes its LSN only once its payload is
  * written, and nothing between taking the LSN and publishing can wait or fail. So every LSN handed out is published
  * within a bounded number of the producer's own steps, whatever the flush thread does; the LSN the merge waits for
- * always arrives. Records that wait for it occupy ring space, and a producer blocked on a full ring holds no LSN, so no
+ * always arrives. (The scan reads a ring in order and stops at the first unpublished record, so a caller's in-place
+ * payload writer that is still running delays the records behind it in its stripe; it never blocks them for good,
+ * because the writer runs before its LSN is taken and must not wait on the log.) Records that wait for it occupy ring space, and a producer blocked on a full ring holds no LSN, so no
  * LSN ever waits for ring space. The table is large enough for every record the rings can hold: an LSN handed out
  * and not yet copied occupies ring space, so at most (total ring bytes / smallest record) of them exist at once, and no
  * two of them share a table slot.
@@ -255,7 +257,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 position = record.Next;
             }
 
-            _stripes[i].Release(record.Position, records, payloadBytes);
+            // Never past the scan position: a producer may have published padding there after this round's scan,
+            // and TryRead skips padding. Releasing over it would zero the header the next scan starts from, and the
+            // records after it would never be indexed. Only padding can lie past the scan position here.
+            _stripes[i].Release(Math.Min(record.Position, _scanPositions[i]), records, payloadBytes);
         }
     }
 

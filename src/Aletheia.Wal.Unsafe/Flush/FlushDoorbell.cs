@@ -25,7 +25,9 @@ internal sealed class FlushDoorbell : IRingConsumerSignal
     /// <summary>Producer, after publishing a record: wakes the flush thread if it parked.</summary>
     public void OnPublished()
     {
-        // Acquire read, ordered after the producer's LSN increment (a full fence); see the class remarks.
+        // Acquire read, ordered after the producer's LSN increment (a full fence; on Arm64 made one explicitly, since
+        // the JIT's acquire-release RMW does not order its store before a later RCPC load); see the class remarks.
+        DurableWatermark.FullFenceOnArm();
         if (Volatile.Read(ref _parked.Value) != 0)
         {
             Ring();
@@ -37,6 +39,7 @@ internal sealed class FlushDoorbell : IRingConsumerSignal
     {
         // Full fence: the request is visible before we read _parked; the flush thread announces, then reads the request.
         Interlocked.Exchange(ref _drainRequested, 1);
+        DurableWatermark.FullFenceOnArm();
         if (Volatile.Read(ref _parked.Value) != 0)
         {
             Ring();
@@ -79,6 +82,7 @@ internal sealed class FlushDoorbell : IRingConsumerSignal
 
         // Full fence: the announcement is visible before hasWork reads the LSN counter and the drain request.
         Interlocked.Exchange(ref _parked.Value, 1);
+        DurableWatermark.FullFenceOnArm();
         if (Volatile.Read(ref _drainRequested) == 0 && !hasWork(state))
         {
             _bell.Wait(millisecondsTimeout);

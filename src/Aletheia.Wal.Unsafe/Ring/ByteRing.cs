@@ -452,6 +452,7 @@ internal sealed unsafe class ByteRing : IDisposable
                 // Full fence: this increment is visible before the Head load inside TryReserve below; Release stores
                 // Head, fences, then reads _parkedProducers. One of the two sides must see the other (Dekker).
                 Interlocked.Increment(ref _parkedProducers);
+                Flush.DurableWatermark.FullFenceOnArm();
                 try
                 {
                     status = TryReserve(bodyLength, out reservation);

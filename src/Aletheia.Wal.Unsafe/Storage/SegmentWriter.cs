@@ -114,6 +114,9 @@ internal sealed class SegmentWriter : IDisposable
             return;
         }
 
-        _next = Task.Run(() => Prepare(_storage, _directory, number, _segmentBytes));
+        // A thread of its own, not the thread pool: an engine that starves its pool (blocking calls on pool threads)
+        // must not stall the log's rotation behind its own work items.
+        _next = Task.Factory.StartNew(
+            () => Prepare(_storage, _directory, number, _segmentBytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 }

@@ -45,25 +45,37 @@ internal sealed unsafe class Stripe : IDisposable
 
     internal ByteRing Ring => _ring;
 
+    // The figures read the slab: like appends, they hold the dispose guard, so a racing Dispose cannot free it under them.
+
     /// <summary>True when nothing is waiting in the ring (approximate while appenders run).</summary>
-    public bool IsEmpty => _ring.IsEmptyApproximately;
-
-    /// <summary>Records published and not yet drained (approximate while running, exact when quiet).</summary>
-    public int PendingCount => _ring.ApproximateRecordCount;
-
-    /// <summary>Records appended successfully: drained ones plus pending ones. Failed appends are not counted.</summary>
-    public long TotalAppends => _ring.ReleasedRecords + PendingCount;
-
-    /// <summary>Payload bytes of the records appended successfully.</summary>
-    public long TotalBytes
+    /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
+    public bool IsEmpty
     {
         get
         {
-            var pending = new PendingPayloadBytes();
-            _ring.VisitPublishedApproximately(ref pending);
-            return _ring.ReleasedBytes + pending.Bytes;
+            Enter();
+            try
+            {
+                return _ring.IsEmptyApproximately;
+            }
+            finally
+            {
+                Exit();
+            }
         }
     }
+
+    /// <summary>Records published and not yet drained (approximate while running, exact when quiet).</summary>
+    /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
+    public int PendingCount => GetMetrics().PendingCount;
+
+    /// <summary>Records appended successfully: drained ones plus pending ones. Failed appends are not counted.</summary>
+    /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
+    public long TotalAppends => GetMetrics().TotalAppends;
+
+    /// <summary>Payload bytes of the records appended successfully.</summary>
+    /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
+    public long TotalBytes => GetMetrics().TotalBytes;
 
     public bool IsClosed => _ring.IsClosed;
 
@@ -158,7 +170,24 @@ internal sealed unsafe class Stripe : IDisposable
     /// <summary>Refuses further appends; what was published stays drainable.</summary>
     public void Close() => _ring.Close();
 
-    public StripeMetrics GetMetrics() => new(Id, TotalAppends, TotalBytes, PendingCount);
+    /// <summary>A snapshot of the stripe's figures: one walk of the pending records, under the dispose guard.</summary>
+    /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
+    public StripeMetrics GetMetrics()
+    {
+        Enter();
+        try
+        {
+            long releasedRecords = _ring.ReleasedRecords;
+            long releasedBytes = _ring.ReleasedBytes;
+            var pending = new PendingRecords();
+            _ring.VisitPublishedApproximately(ref pending);
+            return new StripeMetrics(Id, releasedRecords + pending.Count, releasedBytes + pending.Bytes, pending.Count);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
 
     /// <summary>
     /// Closes the stripe, waits until no appender is inside it (they finish or fail promptly once closed), then frees
@@ -251,11 +280,15 @@ internal sealed unsafe class Stripe : IDisposable
 
     private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(Stripe), "The stripe was disposed; it takes no more records.");
 
-    private struct PendingPayloadBytes : IRingRecordHandler
+    private struct PendingRecords : IRingRecordHandler
     {
+        public int Count;
         public long Bytes;
 
-        public void OnRecord(ReadOnlySpan<byte> body) =>
+        public void OnRecord(ReadOnlySpan<byte> body)
+        {
+            Count++;
             Bytes += body.Length >= FrameHeader.Size ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(body) : 0;
+        }
     }
 }

@@ -1,0 +1,70 @@
+using Aletheia.Wal.Storage;
+
+namespace Aletheia.Wal.Tests.Support;
+
+/// <summary>
+/// The real file system with faults on demand, through the log's storage seam: writes to segment files fail after a
+/// number of successful ones (with the exception the test chooses), and segment preparation can fail.
+/// </summary>
+internal sealed class FaultyStorage : WalStorage
+{
+    private readonly WalStorage _inner = Files;
+    private int _writesLeft = int.MaxValue;
+
+    /// <summary>The exception a failing write throws.</summary>
+    public Exception WriteFault { get; set; } = new IOException("Injected write failure (EIO).");
+
+    /// <summary>Segment writes that happened, successful or not.</summary>
+    public int SegmentWrites;
+
+    /// <summary>Runs before every segment write (a test holds writes back with it).</summary>
+    public Action? BeforeWrite { get; set; }
+
+    /// <summary>When set, creating a new file fails with this exception.</summary>
+    public Exception? CreateFault { get; set; }
+
+    /// <summary>The next <paramref name="successes"/> segment writes succeed; every one after fails.</summary>
+    public void FailSegmentWritesAfter(int successes) => Volatile.Write(ref _writesLeft, successes);
+
+    public override WalFile OpenWrite(string path, bool writeThrough) => Wrap(_inner.OpenWrite(path, writeThrough));
+
+    public override WalFile CreateNew(string path, bool writeThrough) =>
+        CreateFault is { } fault ? throw fault : Wrap(_inner.CreateNew(path, writeThrough));
+
+    public override WalFile OpenRead(string path) => _inner.OpenRead(path);
+
+    public override void Delete(string path) => _inner.Delete(path);
+
+    public override void Move(string from, string to) => _inner.Move(from, to);
+
+    public override void SyncDirectory(string directory) => _inner.SyncDirectory(directory);
+
+    public override string[] ListFiles(string directory, string searchPattern) => _inner.ListFiles(directory, searchPattern);
+
+    private WalFile Wrap(WalFile file) => file.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal) ? new FaultyFile(this, file) : file;
+
+    private sealed class FaultyFile(FaultyStorage owner, WalFile inner) : WalFile
+    {
+        public override string Path => inner.Path;
+
+        public override long Length => inner.Length;
+
+        public override void Write(ReadOnlySpan<byte> data, long offset)
+        {
+            owner.BeforeWrite?.Invoke();
+            Interlocked.Increment(ref owner.SegmentWrites);
+            if (Interlocked.Decrement(ref owner._writesLeft) < 0)
+            {
+                throw owner.WriteFault;
+            }
+
+            inner.Write(data, offset);
+        }
+
+        public override int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);
+
+        public override void Sync() => inner.Sync();
+
+        public override void Dispose() => inner.Dispose();
+    }
+}

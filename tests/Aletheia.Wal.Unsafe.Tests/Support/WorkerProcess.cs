@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Support;
+
+/// <summary>Starts the worker program (built next to the tests) as a child process.</summary>
+internal static class WorkerProcess
+{
+    public static Process Start(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "Aletheia.Wal.Unsafe.Worker.dll");
+        Assert.True(File.Exists(dll), $"The worker is built next to the tests: {dll}");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(info)!;
+    }
+
+    /// <summary>The worker's next line of output, or a failed assertion after <paramref name="seconds"/>.</summary>
+    public static string ReadLine(Process worker, int seconds = 60)
+    {
+        Task<string?> line = worker.StandardOutput.ReadLineAsync();
+        Assert.True(line.Wait(TimeSpan.FromSeconds(seconds)), $"The worker printed nothing within {seconds} s: {TryReadError(worker)}");
+        return line.Result ?? throw new InvalidOperationException($"The worker exited: {TryReadError(worker)}");
+    }
+
+    private static string TryReadError(Process worker) => worker.HasExited ? worker.StandardError.ReadToEnd() : "(still running)";
+}
