@@ -386,6 +386,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal ulong TestHookWriteSegment => _segments.CurrentNumber;
 
+    internal long TestHookBatches => _flusher.Batches;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Stripe CurrentStripe()
     {

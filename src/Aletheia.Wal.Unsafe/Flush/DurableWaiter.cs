@@ -3,17 +3,19 @@ using System.Threading.Tasks.Sources;
 namespace Aletheia.Wal.Flush;
 
 /// <summary>
-/// A pooled wait for "LSN n is durable": one object serves a sync wait (a <see cref="ManualResetEventSlim"/> that spins
-/// briefly, then parks) or an async one (an <see cref="IValueTaskSource{TResult}"/>), then goes back to the pool.
+/// A pooled wait for "LSN n is durable": one object serves a sync wait (parked on its own monitor) or an async one (an
+/// <see cref="IValueTaskSource{TResult}"/>), then goes back to the pool.
 /// Async completions run on the thread pool (this object is the work item, so queueing allocates nothing), never on
 /// the flush or notifier thread.
 /// </summary>
 internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, IThreadPoolWorkItem
 {
-    private const int SpinCountBeforePark = 1;
-
     private readonly DurableWatermark _owner;
-    private readonly ManualResetEventSlim _signal = new(initialState: false, SpinCountBeforePark);
+
+    // The sync park: a monitor on an object made here, not lazily (ManualResetEventSlim creates its lock object on the
+    // first blocking wait, an allocation in the middle of steady state). The watermark already spun before parking.
+    private readonly object _parkGate = new();
+    private bool _signaled; // guarded by _parkGate for writes; read without it as a fast path
     private ManualResetValueTaskSourceCore<Lsn> _core; // mutable struct: do not make this readonly
     private CancellationTokenRegistration _cancellation;
     private Exception? _error;
@@ -68,12 +70,40 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
         }
         else
         {
-            _signal.Set();
+            lock (_parkGate)
+            {
+                _signaled = true;
+                Monitor.Pulse(_parkGate);
+            }
         }
     }
 
     /// <summary>Sync waits only: parks until completed or the timeout passes.</summary>
-    public bool WaitSignal(int millisecondsTimeout) => _signal.Wait(millisecondsTimeout);
+    public bool WaitSignal(int millisecondsTimeout)
+    {
+        // Acquire: pairs with the lock release in Complete, so the error written before it is visible.
+        if (Volatile.Read(ref _signaled))
+        {
+            return true;
+        }
+
+        long deadline = millisecondsTimeout == Timeout.Infinite ? long.MaxValue : Environment.TickCount64 + millisecondsTimeout;
+        lock (_parkGate)
+        {
+            while (!_signaled)
+            {
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0)
+                {
+                    return false;
+                }
+
+                Monitor.Wait(_parkGate, millisecondsTimeout == Timeout.Infinite ? Timeout.Infinite : (int)remaining);
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Sync waits only: after the signal, the completion's error, if any.</summary>
     public Exception? Error => _error;
@@ -81,7 +111,7 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
     /// <summary>Clears the waiter for its next use; called by its last user before returning it to the pool.</summary>
     public void Reset()
     {
-        _signal.Reset();
+        _signaled = false;
         _error = null;
         _cancellation = default;
         CancellationToken = default;

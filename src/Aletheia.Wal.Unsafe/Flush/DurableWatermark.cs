@@ -20,6 +20,10 @@ internal sealed class DurableWatermark : IDisposable
     public const int WakesPerStep = 2;
 
     private const int SpinChecksBeforePark = 2;
+    private const int MaxPooledWaiters = 1024;
+
+    /// <summary>Waiters made at construction: enough for every thread of a large machine parking at once.</summary>
+    private static readonly int InitialPooledWaiters = Math.Clamp(Environment.ProcessorCount * 8, 16, 256);
 
     /// <summary>How long the one spinning waiter may spin (yielding) before it parks too: about a few writes.</summary>
     private static readonly long s_spinnerBudgetTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 500 us
@@ -36,7 +40,20 @@ internal sealed class DurableWatermark : IDisposable
     public DurableWatermark(Lsn durable)
     {
         _durable.Value = (long)durable.Value;
-        _pool = new DefaultObjectPool<DurableWaiter>(new WaiterPolicy(this), maximumRetained: 1024);
+        _pool = new DefaultObjectPool<DurableWaiter>(new WaiterPolicy(this), maximumRetained: MaxPooledWaiters);
+
+        // Fill the pool now (and with it the pool's internal queue), so that the first parks of steady state take
+        // waiters instead of allocating them.
+        var initial = new DurableWaiter[InitialPooledWaiters];
+        for (int i = 0; i < initial.Length; i++)
+        {
+            initial[i] = _pool.Get();
+        }
+
+        foreach (DurableWaiter waiter in initial)
+        {
+            _pool.Return(waiter);
+        }
     }
 
     /// <summary>Every record with an LSN at or below this is durable.</summary>

@@ -1,0 +1,137 @@
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Wal;
+
+/// <summary>
+/// Zero allocation in steady state, after warm-up: on the appending thread for each append and wait form
+/// (<see cref="GC.GetAllocatedBytesForCurrentThread"/>, in the serial collection), and in the whole process, flush thread
+/// and thread pool included, for the flush path and the async form (<see cref="GC.GetTotalAllocatedBytes(bool)"/>, in the
+/// worker process, where no test-runner thread allocates meanwhile).
+/// </summary>
+[Collection(SerialCollection.Name)]
+public sealed class WriteAheadLogAllocationTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    public static TheoryData<string, int> ThreadKinds => new()
+    {
+        { "Append", 100_000 },
+        { "TryAppend", 100_000 },
+        { "AppendInPlace", 100_000 },
+        { "AppendDurable", 2_000 },
+        { "WaitForDurable", 2_000 },
+        { "Flush", 2_000 },
+    };
+
+    private WriteAheadLog OpenLog()
+    {
+        // Segments large enough that the measured window never rotates (rotation opens a file, which allocates).
+        var log = WriteAheadLog.Open(new WalOptions { Directory = _temp.Log(), StripeCount = 2, SegmentSizeBytes = 256L << 20 });
+        log.TestHookWaitForPreparedSegment();
+        return log;
+    }
+
+    [Theory]
+    [MemberData(nameof(ThreadKinds))]
+    public void Appending_thread_allocates_nothing(string kind, int count)
+    {
+        using WriteAheadLog log = OpenLog();
+        byte[] payload = new byte[64];
+        void Run(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                switch (kind)
+                {
+                    case "Append":
+                        log.Append(payload);
+                        break;
+                    case "TryAppend":
+                        while (!log.TryAppend(payload, out _))
+                        {
+                            Thread.Yield();
+                        }
+
+                        break;
+                    case "AppendInPlace":
+                        log.Append(64, (byte)i, static (span, b) => span.Fill(b));
+                        break;
+                    case "AppendDurable":
+                        log.AppendDurable(payload);
+                        break;
+                    case "WaitForDurable":
+                        log.WaitForDurable(log.Append(payload));
+                        break;
+                    default:
+                        log.Append(payload);
+                        log.Flush();
+                        break;
+                }
+            }
+        }
+
+        // Warm-up, with three other threads making durable appends meanwhile, so that this thread also parks
+        // (the first park of a thread sets up the runtime's wait state once).
+        var contenders = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                log.AppendDurable(payload);
+            }
+        })).ToArray();
+        foreach (Thread contender in contenders)
+        {
+            contender.Start();
+        }
+
+        Run(Math.Min(count, 5_000));
+        foreach (Thread contender in contenders)
+        {
+            Assert.True(contender.Join(TimeSpan.FromSeconds(60)));
+        }
+
+        Run(Math.Min(count, 2_000));
+
+        // Three windows: an allocation per call shows in every one of them; the runtime's own one-off work (a thread's
+        // first park, tiering) shows in at most one. The steady state is the window that allocated least.
+        long[] windows = new long[3];
+        for (int w = 0; w < windows.Length; w++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Run(count);
+            windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+
+        Assert.True(windows.Min() == 0, $"{kind}: the appending thread allocated {string.Join(", ", windows)} bytes in three windows of {count} calls.");
+    }
+
+    /// <summary>
+    /// The flush thread, and every other thread of the process: measured in the worker process, where no test runner
+    /// thread allocates meanwhile.
+    /// </summary>
+    [Fact]
+    public void Flush_thread_and_whole_process_allocate_nothing_while_appending_and_flushing()
+    {
+        string line = RunWorker("alloc-flush");
+        Assert.Matches("^allocated 0 batches [1-9][0-9]*$", line); // the flush thread wrote during the window, allocating nothing
+    }
+
+    [Fact]
+    public void Append_durable_async_allocates_nothing_after_warm_up()
+    {
+        string line = RunWorker("alloc-async");
+        Assert.Equal("allocated 0", line); // pooled IValueTaskSource, completion queued to the pool without allocating
+    }
+
+    private string RunWorker(string command)
+    {
+        using System.Diagnostics.Process worker = WorkerProcess.Start(command, _temp.Log());
+        string line = WorkerProcess.ReadLine(worker, seconds: 120);
+        Assert.True(worker.WaitForExit(60_000), "The worker exits after measuring.");
+        Assert.Equal(0, worker.ExitCode);
+        return line;
+    }
+}
