@@ -1,9 +1,22 @@
+using Aletheia.Wal.Perf.Load;
 using BenchmarkDotNet.Running;
 
 namespace Aletheia.Wal.Perf;
 
-/// <summary>Runs BenchmarkDotNet benchmarks: <c>dotnet run -c Release -- --filter '*Ring*'</c>.</summary>
+/// <summary>
+/// <c>load ...</c> runs the closed-loop durable-append load driver against its peers (see <see cref="LoadCommand"/>);
+/// anything else goes to BenchmarkDotNet: <c>--filter '*Ring*'</c>.
+/// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "load")
+        {
+            return LoadCommand.Run(args[1..]);
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

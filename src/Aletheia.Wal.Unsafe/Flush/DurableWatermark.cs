@@ -9,15 +9,18 @@ namespace Aletheia.Wal.Flush;
 /// parks (on a pooled <see cref="DurableWaiter"/>) when it has to. Nothing is allocated per record or per wait.
 /// </summary>
 /// <remarks>
-/// Waking is a cascade: after an advance the flush thread wakes at most <see cref="WakesPerStep"/> parked sync waiters
-/// (and hands every async one to the thread pool, which costs no syscall), and every sync waiter it wakes wakes
-/// <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are woken in about six steps spread over
+/// Waking is a cascade: after an advance the flush thread wakes at most <see cref="RootWakes"/> parked sync waiters
+/// (and hands every async one to the thread pool, which costs no syscall), and every sync waiter woken wakes
+/// <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are woken in three steps spread over
 /// the threads that must run anyway, while the flush thread goes back to writing the next batch.
 /// </remarks>
 internal sealed class DurableWatermark : IDisposable
 {
     /// <summary>Sync waiters one release step wakes; each woken waiter takes the next step.</summary>
-    public const int WakesPerStep = 2;
+    public const int WakesPerStep = 4;
+
+    /// <summary>Sync waiters the flush thread itself wakes after an advance: few, so that its next write starts soon.</summary>
+    public const int RootWakes = 2;
 
     private const int SpinChecksBeforePark = 2;
     private const int MaxPooledWaiters = 1024;
@@ -77,7 +80,7 @@ internal sealed class DurableWatermark : IDisposable
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _waiterCount) != 0)
         {
-            ReleaseReady(WakesPerStep);
+            ReleaseReady(RootWakes);
         }
     }
 
