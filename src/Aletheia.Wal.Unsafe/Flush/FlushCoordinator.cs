@@ -89,13 +89,19 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _tableMask = slots - 1;
 
         _bufferCapacity = writeBufferBytes;
-        _bufferSlab = new NativeSlab((nuint)writeBufferBytes);
+        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + TerminatorBytes)); // room for the terminator after a full batch
         _buffer = _bufferSlab.Pointer;
         _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
     }
 
     /// <summary>Headers written in front of the frames of a write, at most: segment header and batch header.</summary>
     public const int MaxHeaderBytes = SegmentHeader.Size + BatchHeader.Size;
+
+    /// <summary>
+    /// Zero bytes written after every batch, where the next batch header goes: a reader stops there, even in a recycled
+    /// file whose stale bytes follow. The next write starts on them and overwrites them.
+    /// </summary>
+    public const int TerminatorBytes = BatchHeader.Size;
 
     /// <summary>The smallest ring record: an empty frame and its ring header.</summary>
     private static int MinRecordBytes => RingRecordHeader.RecordSize(FrameHeader.Size);
@@ -283,11 +289,13 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 _logId,
                 (ulong)Random.Shared.NextInt64(),
                 (ulong)_segments.CurrentLength,
-                (uint)_bufferCapacity);
+                (uint)(_bufferCapacity + TerminatorBytes));
         }
 
+        int terminator = _segments.Offset + _used + TerminatorBytes <= _segments.CurrentLength ? TerminatorBytes : 0;
+        new Span<byte>(_buffer + _used, terminator).Clear();
         long started = Stopwatch.GetTimestamp();
-        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used));
+        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + terminator), advance: _used);
         long elapsed = Stopwatch.GetTimestamp() - started;
 
         ulong durable = _nextLsn - 1;

@@ -45,11 +45,14 @@ internal sealed class SegmentWriter : IDisposable
     /// <summary>True until the first write into the current segment (which must start with its header).</summary>
     public bool IsFresh => Offset == 0;
 
-    /// <summary>Writes at <see cref="Offset"/> (write-through: durable on return) and advances it.</summary>
-    public void Write(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Writes at <see cref="Offset"/> (write-through: durable on return) and advances it by <paramref name="advance"/>
+    /// (the batch; the terminator after it is overwritten by the next write).
+    /// </summary>
+    public void Write(ReadOnlySpan<byte> data, int advance)
     {
         _current.Write(data, Offset);
-        Offset += data.Length;
+        Offset += advance;
     }
 
     /// <summary>Switches to the prepared next segment, waiting for its preparation if it is not done yet.</summary>
