@@ -42,6 +42,12 @@ public sealed class WalOptions
     /// <summary>What recovery at open does with a damaged log. Default <see cref="WalRecoveryMode.TruncateTornTail"/>.</summary>
     public WalRecoveryMode RecoveryMode { get; init; } = WalRecoveryMode.TruncateTornTail;
 
+    /// <summary>
+    /// Segments freed by <see cref="WriteAheadLog.TruncateBefore"/> kept for reuse as future segments (no zero-fill, no
+    /// metadata change on write). Default 4; 0 to 64.
+    /// </summary>
+    public int MaxRecycledSegments { get; init; } = 4;
+
     /// <summary>The flush thread's write buffer: the largest single write. Default 1 MiB; at least room for the largest record.</summary>
     public int WriteBufferBytes { get; init; } = 1 << 20;
 
@@ -67,6 +73,7 @@ public sealed class WalOptions
         Check(WriteBufferBytes >= FlushCoordinator.MaxHeaderBytes + MaxFrameBytes && WriteBufferBytes <= BatchHeader.MaxBytes, nameof(WriteBufferBytes), WriteBufferBytes,
             $"from {FlushCoordinator.MaxHeaderBytes + MaxFrameBytes} bytes (headers and the largest record) to {BatchHeader.MaxBytes}");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
+        Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");
     }
 
     private static void Check(bool ok, string option, object value, string allowed)

@@ -104,7 +104,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         SegmentWriter? segments = null;
         try
         {
-            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes);
+            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
             ulong logId = recovered.LogId != 0 ? recovered.LogId : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
             List<ulong> reusable = recovered.Reusable;
             ulong number;
@@ -128,7 +128,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
                 current = SegmentWriter.Prepare(storage, directory, number, options.SegmentSizeBytes);
             }
 
-            segments = new SegmentWriter(storage, directory, options.SegmentSizeBytes, current, number, offset, reusable);
+            segments = new SegmentWriter(
+                storage, directory, options.SegmentSizeBytes, current, number, offset, reusable, recovered.Recycled, options.MaxRecycledSegments);
             return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments, logId);
         }
         catch (Exception e)
@@ -272,8 +273,10 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Deletes, durably (directory fsync), every segment whose records all lie below <paramref name="lsn"/>; never the
-    /// segment holding <paramref name="lsn"/>, a later one, or the one being written.
+    /// Removes, durably (directory fsync), every segment whose records all lie below <paramref name="lsn"/>; never the
+    /// segment holding <paramref name="lsn"/>, a later one, or the one being written. Up to
+    /// <see cref="WalOptions.MaxRecycledSegments"/> of them are kept (renamed <c>*.recycle</c>) and reused as future
+    /// segments; the others are deleted.
     /// </summary>
     public void TruncateBefore(Lsn lsn)
     {
@@ -296,11 +299,16 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
 
             // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn.
+            // Oldest first, so that a crash midway leaves a log whose first segment is still its oldest.
             for (int i = 0; i + 1 < headers.Count; i++)
             {
                 if (headers[i + 1].FirstLsn <= lsn.Value && headers[i].Number < writing)
                 {
-                    _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
+                    if (!_segments.TryRecycle(headers[i].Number))
+                    {
+                        _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
+                    }
+
                     deleted = true;
                 }
             }

@@ -12,9 +12,10 @@ namespace Aletheia.Wal.Recovery;
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes)
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
     {
         DeleteLeftovers(storage, directory);
+        List<string> recycled = KeepRecycled(storage, directory, segmentBytes, maxRecycled);
 
         using var cursor = new LogCursor(storage, directory);
         var segments = new List<(ulong Number, ulong FirstLsn)>();
@@ -108,6 +109,7 @@ internal static class LogRecovery
             WriteSegment = writeSegment,
             WriteOffset = writeSegment == 0 ? 0 : writeOffset,
             Reusable = reusable,
+            Recycled = recycled,
             Segments = segments,
             DroppedFrom = droppedFrom,
             DroppedTo = droppedTo,
@@ -158,6 +160,33 @@ internal static class LogRecovery
         {
             storage.SyncDirectory(directory);
         }
+    }
+
+    /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others are deleted.</summary>
+    private static List<string> KeepRecycled(WalStorage storage, string directory, long segmentBytes, int max)
+    {
+        var kept = new List<string>();
+        bool deleted = false;
+        foreach (string name in storage.ListFiles(directory, "*" + SegmentNames.RecycledExtension).Order(StringComparer.Ordinal))
+        {
+            string path = Path.Combine(directory, name);
+            if (kept.Count < max && LengthOf(storage, path) == segmentBytes)
+            {
+                kept.Add(path);
+            }
+            else
+            {
+                storage.Delete(path);
+                deleted = true;
+            }
+        }
+
+        if (deleted)
+        {
+            storage.SyncDirectory(directory);
+        }
+
+        return kept;
     }
 
     private static long LengthOf(WalStorage storage, string path)

@@ -19,6 +19,9 @@ internal sealed class RecoveredLog
     /// <summary>Zero-filled segment files after <see cref="WriteSegment"/>, ready to use.</summary>
     public List<ulong> Reusable { get; init; } = [];
 
+    /// <summary>Recycled files (<c>*.recycle</c>) of the right size, kept for reuse.</summary>
+    public List<string> Recycled { get; init; } = [];
+
     /// <summary>Used segments and their first LSNs, ascending.</summary>
     public List<(ulong Number, ulong FirstLsn)> Segments { get; init; } = [];
 

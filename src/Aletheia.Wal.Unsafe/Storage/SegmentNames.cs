@@ -12,8 +12,14 @@ internal static class SegmentNames
 
     public const string LockFileName = "wal.lock";
 
+    /// <summary>A segment freed by truncation and kept for reuse; it still holds stale frames of its earlier use.</summary>
+    public const string RecycledExtension = ".recycle";
+
     public static string PathOf(string directory, ulong number) =>
         Path.Combine(directory, number.ToString("D20", CultureInfo.InvariantCulture) + Extension);
+
+    public static string RecycledPathOf(string directory, ulong number) =>
+        Path.Combine(directory, number.ToString("D20", CultureInfo.InvariantCulture) + RecycledExtension);
 
     public static bool TryParse(string fileName, out ulong number)
     {

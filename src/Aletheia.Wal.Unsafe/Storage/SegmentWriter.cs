@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
@@ -15,6 +17,8 @@ internal sealed class SegmentWriter : IDisposable
     private readonly string _directory;
     private readonly long _segmentBytes;
     private readonly Queue<ulong> _reusable;
+    private readonly ConcurrentQueue<string> _recycled;
+    private readonly int _maxRecycled;
     private WalFile _current;
     private Task<WalFile>? _next;
 
@@ -22,8 +26,12 @@ internal sealed class SegmentWriter : IDisposable
     /// Continues in <paramref name="current"/> (open for write-through) at <paramref name="offset"/>; <paramref name="reusable"/>
     /// are segment files after it that are prepared but unused (zero), in order.
     /// </summary>
-    public SegmentWriter(WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, IEnumerable<ulong> reusable)
+    public SegmentWriter(
+        WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, IEnumerable<ulong> reusable,
+        IEnumerable<string> recycled, int maxRecycled)
     {
+        _recycled = new ConcurrentQueue<string>(recycled);
+        _maxRecycled = maxRecycled;
         _storage = storage;
         _directory = directory;
         _segmentBytes = segmentBytes;
@@ -68,6 +76,27 @@ internal sealed class SegmentWriter : IDisposable
         PrepareNextInBackground();
     }
 
+    /// <summary>Recycled files waiting for reuse.</summary>
+    public int RecycledCount => _recycled.Count;
+
+    /// <summary>
+    /// Any thread: keeps a segment freed by truncation for reuse (renamed to <c>{number:D20}.recycle</c>) if fewer than the
+    /// configured number are kept. The caller fsyncs the directory.
+    /// </summary>
+    /// <returns>False when enough are kept: the caller deletes it.</returns>
+    public bool TryRecycle(ulong number)
+    {
+        if (_recycled.Count >= _maxRecycled)
+        {
+            return false;
+        }
+
+        string recycled = SegmentNames.RecycledPathOf(_directory, number);
+        _storage.Move(SegmentNames.PathOf(_directory, number), recycled);
+        _recycled.Enqueue(recycled);
+        return true;
+    }
+
     /// <summary>Waits until the next segment is prepared (tests: keeps the preparation's allocations out of a measurement).</summary>
     internal void TestHookWaitForPreparedSegment() => _next?.Wait();
 
@@ -107,6 +136,25 @@ internal sealed class SegmentWriter : IDisposable
         return storage.OpenWrite(path, writeThrough: true);
     }
 
+    /// <summary>
+    /// Turns a recycled file into segment <paramref name="number"/>: its header and first batch slot are zeroed
+    /// (write-through), so that until its first write it reads as a prepared, unused segment; it is renamed and the
+    /// directory fsynced. Its stale frames stay: no zero-fill and no new extent, the cheapest write-through writes
+    /// there are. They are never read as records (native-layout.md, section 4).
+    /// </summary>
+    internal static WalFile Reuse(WalStorage storage, string directory, string recycled, ulong number)
+    {
+        using (WalFile file = storage.OpenWrite(recycled, writeThrough: true))
+        {
+            file.Write(s_zeros.AsSpan(0, SegmentHeader.Size + BatchHeader.Size), 0);
+        }
+
+        string path = SegmentNames.PathOf(directory, number);
+        storage.Move(recycled, path);
+        storage.SyncDirectory(directory);
+        return storage.OpenWrite(path, writeThrough: true);
+    }
+
     private void PrepareNextInBackground()
     {
         ulong number = CurrentNumber + 1;
@@ -119,7 +167,11 @@ internal sealed class SegmentWriter : IDisposable
 
         // A thread of its own, not the thread pool: an engine that starves its pool (blocking calls on pool threads)
         // must not stall the log's rotation behind its own work items.
+        _recycled.TryDequeue(out string? recycled);
         _next = Task.Factory.StartNew(
-            () => Prepare(_storage, _directory, number, _segmentBytes), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            () => recycled is not null ? Reuse(_storage, _directory, recycled, number) : Prepare(_storage, _directory, number, _segmentBytes),
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
     }
 }
