@@ -187,7 +187,9 @@ internal sealed unsafe class LogCursor : IDisposable
             {
                 if (PeekHeader(later) is not null)
                 {
+                    // Damage of this segment's header: offsets from here on are this segment's, not the previous one's.
                     _offset = 0;
+                    _batchStart = 0;
                     StopAtDamage(0, $"segment {number} is empty (zero header) but segment {_segments[later]} after it holds records", batchHeaderValid: false);
                     return false;
                 }

@@ -11,6 +11,9 @@ namespace Aletheia.Wal.Tests.Recovery;
 public sealed class RandomDamageTests : IDisposable
 {
     private const int Records = 300;
+
+    [ThreadStatic]
+    private static string? t_lastCorruption;
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -87,7 +90,7 @@ public sealed class RandomDamageTests : IDisposable
                             log.AppendDurable(PayloadOf(log.LastLsn.Value + 1));
                         }
 
-                        Assert.True(CheckRead(directory, WalRecoveryMode.Strict, $"seed {seed}, {damage}, after {mode} recovery"), $"seed {seed}: after recovery the log reads clean.");
+                        Assert.True(CheckRead(directory, WalRecoveryMode.Strict, $"seed {seed}, {damage}, after {mode} recovery"), $"After recovery the log reads clean; it does not: {t_lastCorruption}");
                     }
                     catch (WalCorruptionException e)
                     {
@@ -149,6 +152,7 @@ public sealed class RandomDamageTests : IDisposable
         }
         catch (WalCorruptionException e)
         {
+            t_lastCorruption = $"{context}: {e.Message}";
             AssertLocated(e, directory, context);
             Assert.NotEqual(WalRecoveryMode.PointInTime, mode);
             return false;

@@ -166,6 +166,37 @@ public sealed class RecoveryTests : IDisposable
         Assert.Equal(0, e.Offset);
     }
 
+    /// <summary>Found by the random damage test: a zeroed header sector in a middle segment.</summary>
+    [Fact]
+    public void Zeroed_header_of_a_middle_segment_is_located_there_and_point_in_time_drops_from_it()
+    {
+        WriteLog();
+        string[] segments = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray();
+        Assert.True(segments.Length >= 3);
+        Patch(segments[1], 0, new byte[512]);
+        var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
+        Assert.Equal(segments[1], e.SegmentPath);
+        Assert.Equal(0, e.Offset);
+
+        ulong kept;
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(WalRecoveryMode.PointInTime)))
+        {
+            kept = log.LastLsn.Value;
+            Assert.True(kept < Records, "Everything from the damaged segment on is dropped.");
+            for (ulong lsn = kept + 1; lsn <= kept + 60; lsn++)
+            {
+                log.AppendDurable(Payloads.Make(5, (long)lsn - 1, 1000)); // through the zeroed segment, reused
+            }
+        }
+
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(WalRecoveryMode.Strict)))
+        {
+            Assert.Equal(new Lsn(kept + 60), log.LastLsn);
+        }
+
+        AssertRecords(kept + 60);
+    }
+
     [Fact]
     public void Missing_middle_segment_throws_with_the_next_segment_located()
     {

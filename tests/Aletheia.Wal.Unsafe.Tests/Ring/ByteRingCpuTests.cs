@@ -25,8 +25,9 @@ public sealed class ByteRingCpuTests
         Assert.Equal(RingStatus.Closed, status);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), "The parked producer fails promptly once the ring is closed.");
 
-        // A spinning producer would use ~1000 ms of CPU in that second; parking uses a few ms (the process's other
-        // threads, GC and the test runner included, stay well below the bound).
-        Assert.True(cpu < TimeSpan.FromMilliseconds(300), $"A producer waiting for space must park, not spin: the process used {cpu.TotalMilliseconds:F0} ms of CPU in 1000 ms.");
+        // A spinning producer would use a whole core, ~1000 ms of CPU in that second; a parked one a few ms. The bound
+        // leaves room for what else the process does meanwhile (background JIT tiering, GC, the test runner: up to
+        // ~300 ms seen here) while still failing a spinner.
+        Assert.True(cpu < TimeSpan.FromMilliseconds(600), $"A producer waiting for space must park, not spin: the process used {cpu.TotalMilliseconds:F0} ms of CPU in 1000 ms.");
     }
 }
