@@ -14,8 +14,10 @@ internal static class LogRecovery
 {
     public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
     {
-        DeleteLeftovers(storage, directory);
-        List<string> recycled = KeepRecycled(storage, directory, segmentBytes, maxRecycled);
+        // Files to delete, all at once at the end with one directory fsync: leftovers of an interrupted preparation,
+        // recycled files beyond the limit, and segments that cannot be kept or reused (those after a point-in-time cut).
+        var doomed = storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension).Select(name => Path.Combine(directory, name)).ToList();
+        List<string> recycled = KeepRecycled(storage, directory, segmentBytes, maxRecycled, doomed);
 
         using var cursor = new LogCursor(storage, directory);
         var segments = new List<(ulong Number, ulong FirstLsn)>();
@@ -29,7 +31,6 @@ internal static class LogRecovery
         long writeOffset = cursor.EndOffset;
         ulong droppedFrom = 0;
         ulong droppedTo = 0;
-        bool deletedAny = false;
 
         if (damage is not null)
         {
@@ -48,20 +49,8 @@ internal static class LogRecovery
                 writeOffset = damage.CutOffset;
             }
 
-            // Everything after the damage goes (for a torn tail there is nothing there but prepared, empty segments).
-            for (int later = damage.SegmentIndex + 1; later < cursor.Segments.Count; later++)
-            {
-                if (!damage.IsTornTail)
-                {
-                    storage.Delete(SegmentNames.PathOf(directory, cursor.Segments[later]));
-                    deletedAny = true;
-                }
-            }
-        }
-
-        if (deletedAny)
-        {
-            storage.SyncDirectory(directory);
+            // Everything after the damage goes: later used segments are deleted below, as segments that cannot be
+            // reused (for a torn tail there is nothing after it but prepared, empty segments, which are reused).
         }
 
         List<ulong> numbers = SegmentNames.List(storage, directory);
@@ -75,7 +64,6 @@ internal static class LogRecovery
 
         ulong writeSegment = lastUsed >= 0 ? cursor.Segments[lastUsed] : 0;
         var reusable = new List<ulong>();
-        bool deletedUnusable = false;
         foreach (ulong number in numbers)
         {
             if (number <= writeSegment)
@@ -91,12 +79,16 @@ internal static class LogRecovery
             }
             else
             {
-                storage.Delete(path);
-                deletedUnusable = true;
+                doomed.Add(path);
             }
         }
 
-        if (deletedUnusable)
+        foreach (string path in doomed)
+        {
+            storage.Delete(path);
+        }
+
+        if (doomed.Count > 0)
         {
             storage.SyncDirectory(directory);
         }
@@ -148,25 +140,10 @@ internal static class LogRecovery
         file.Sync();
     }
 
-    private static void DeleteLeftovers(WalStorage storage, string directory)
-    {
-        string[] leftovers = storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension);
-        foreach (string name in leftovers)
-        {
-            storage.Delete(Path.Combine(directory, name));
-        }
-
-        if (leftovers.Length > 0)
-        {
-            storage.SyncDirectory(directory);
-        }
-    }
-
-    /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others are deleted.</summary>
-    private static List<string> KeepRecycled(WalStorage storage, string directory, long segmentBytes, int max)
+    /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others go to <paramref name="doomed"/>.</summary>
+    private static List<string> KeepRecycled(WalStorage storage, string directory, long segmentBytes, int max, List<string> doomed)
     {
         var kept = new List<string>();
-        bool deleted = false;
         foreach (string name in storage.ListFiles(directory, "*" + SegmentNames.RecycledExtension).Order(StringComparer.Ordinal))
         {
             string path = Path.Combine(directory, name);
@@ -176,14 +153,8 @@ internal static class LogRecovery
             }
             else
             {
-                storage.Delete(path);
-                deleted = true;
+                doomed.Add(path);
             }
-        }
-
-        if (deleted)
-        {
-            storage.SyncDirectory(directory);
         }
 
         return kept;
