@@ -392,8 +392,6 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <summary>Waits until the segment after the current one is prepared (tests: keeps that work out of a measurement).</summary>
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
 
-    internal ulong TestHookWriteSegment => _segments.CurrentNumber;
-
     internal long TestHookBatches => _flusher.Batches;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -16,7 +16,7 @@ internal sealed unsafe class LogCursor : IDisposable
     private readonly WalStorage _storage;
     private readonly string _directory;
     private readonly SegmentScanner _scanner = new();
-    private List<ulong> _segments;
+    private readonly List<ulong> _segments;
     private int _index = -1;
     private WalFile? _file;
     private SegmentHeader _segmentHeader;
@@ -57,9 +57,6 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>Where the damaged write can end at most (-1: unknown, the segment header was damaged).</summary>
     public long DamagedWriteEnd { get; private set; }
 
-    /// <summary>The header of the last used segment.</summary>
-    public SegmentHeader LastHeader => _segmentHeader;
-
     /// <summary>The current frame's LSN and payload, valid until the next <see cref="MoveNext"/>.</summary>
     public ulong CurrentLsn { get; private set; }
 
@@ -68,20 +65,10 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>Whole batches whose frames all lie below this LSN are skipped unread (a reader seeking its start).</summary>
     public ulong SkipBelowLsn { get; set; }
 
-    /// <summary>The segment file the current frame lies in.</summary>
-    public string? CurrentPath => _file?.Path;
-
     /// <summary>
     /// Starts at segment <paramref name="index"/> instead of the first one (a reader skipping segments below the LSN it wants).
     /// </summary>
     public void StartAt(int index) => _index = index - 1;
-
-    /// <summary>Re-lists the directory: a live writer may have added segments since the cursor was made.</summary>
-    public void RefreshSegments()
-    {
-        _segments = SegmentNames.List(_storage, _directory);
-        _scanner.Refresh();
-    }
 
     /// <summary>Moves to the next frame; false at the end of the log or at damage (see <see cref="Damage"/>).</summary>
     public bool MoveNext()

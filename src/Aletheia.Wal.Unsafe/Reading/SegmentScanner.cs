@@ -27,20 +27,11 @@ internal sealed unsafe class SegmentScanner : IDisposable
 
     public long Length { get; private set; }
 
-    public string Path => _file!.Path;
-
     public void Attach(WalFile file)
     {
         _file = file;
         Length = file.Length;
         _bufferStart = 0;
-        _bufferCount = 0;
-    }
-
-    /// <summary>Re-reads the file's length (a live writer may have grown a segment) and forgets buffered bytes.</summary>
-    public void Refresh()
-    {
-        Length = _file!.Length;
         _bufferCount = 0;
     }
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace Aletheia.Wal.Storage;
@@ -70,6 +69,4 @@ internal struct BatchHeader
         return Crc32C.Compute(covered);
     }
 
-    /// <summary>True for a header written with <see cref="Write"/> (little-endian fields).</summary>
-    public static bool LooksLikeBatch(ReadOnlySpan<byte> source) => (BinaryPrimitives.ReadUInt32LittleEndian(source) & TagBit) != 0;
 }

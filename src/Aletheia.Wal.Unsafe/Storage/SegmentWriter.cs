@@ -76,9 +76,6 @@ internal sealed class SegmentWriter : IDisposable
         PrepareNextInBackground();
     }
 
-    /// <summary>Recycled files waiting for reuse.</summary>
-    public int RecycledCount => _recycled.Count;
-
     /// <summary>
     /// Any thread: keeps a segment freed by truncation for reuse (renamed to <c>{number:D20}.recycle</c>) if fewer than the
     /// configured number are kept. The caller fsyncs the directory.
