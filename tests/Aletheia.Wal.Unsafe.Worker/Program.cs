@@ -5,6 +5,8 @@ namespace Aletheia.Wal.Worker;
 /// <list type="bullet">
 /// <item><c>hold-lock DIR</c>: opens the log in DIR, prints "open" and keeps it open until its standard input closes or
 /// gets a line; exits 3 if Open throws a WalException (the lock is taken).</item>
+/// <item><c>crash-append DIR THREADS</c>: opens (and so recovers) the log, prints "open LASTLSN", then THREADS threads
+/// append self-validating records with AppendDurable and print "ack LSN KEY" for each acknowledged one, until killed.</item>
 /// <item><c>alloc-flush DIR</c> / <c>alloc-async DIR</c>: measures, in a process where nothing else runs, the bytes the
 /// whole process allocates (flush thread and thread pool included) while records are appended and written, or awaited
 /// with AppendDurableAsync, after warm-up; prints "allocated N".</item>
@@ -18,14 +20,60 @@ public static class Program
         {
             case ["hold-lock", string directory]:
                 return HoldLock(directory);
+            case ["crash-append", string directory, string threads]:
+                return CrashAppend(directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
             case ["alloc-flush", string directory]:
                 return AllocFlush(directory);
             case ["alloc-async", string directory]:
                 return await AllocAsync(directory);
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | alloc-flush DIR | alloc-async DIR");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR");
                 return 2;
         }
+    }
+
+    /// <summary>Options the crash test's worker and checker share: small segments, so kills land around rotations too.</summary>
+    public static WalOptions CrashOptions(string directory) =>
+        new() { Directory = directory, SegmentSizeBytes = 256 * 1024, StripeCount = 2, MaxEntryBytes = 4096 };
+
+    /// <summary>A record whose content derives from the key it carries in its first 8 bytes.</summary>
+    public static byte[] CrashPayload(ulong key)
+    {
+        byte[] payload = new byte[16 + (int)(key % 700)];
+        BitConverter.TryWriteBytes(payload, key);
+        ulong state = key;
+        for (int i = 8; i < payload.Length; i++)
+        {
+            state = (state * 6364136223846793005UL) + 1442695040888963407UL;
+            payload[i] = (byte)(state >> 56);
+        }
+
+        return payload;
+    }
+
+    private static int CrashAppend(string directory, int threads)
+    {
+        WriteAheadLog log = WriteAheadLog.Open(CrashOptions(directory));
+        Console.WriteLine($"open {log.LastLsn}");
+        var workers = new Thread[threads];
+        for (int t = 0; t < threads; t++)
+        {
+            int seed = Environment.ProcessId * 31 + t;
+            workers[t] = new Thread(() =>
+            {
+                var random = new Random(seed);
+                while (true)
+                {
+                    ulong key = (ulong)random.NextInt64();
+                    Lsn lsn = log.AppendDurable(CrashPayload(key));
+                    Console.WriteLine($"ack {lsn} {key}"); // printed only once durable: what the test holds the log to
+                }
+            }) { IsBackground = true };
+            workers[t].Start();
+        }
+
+        Thread.Sleep(Timeout.Infinite); // until killed
+        return 0;
     }
 
     private static WriteAheadLog OpenForAllocation(string directory)
