@@ -1,4 +1,3 @@
-using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -139,72 +138,46 @@ public sealed class DamageTableTests : IDisposable
         }
     }
 
-    private static string[] UsedSegments(string directory) =>
-        Directory.GetFiles(directory, "*.wal").Order(StringComparer.Ordinal).Where(p => File.ReadAllBytes(p).AsSpan(0, 8).ContainsAnyExcept((byte)0)).ToArray();
-
-    private static void Patch(string path, long offset, ReadOnlySpan<byte> bytes)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-        file.Position = offset;
-        file.Write(bytes);
-    }
-
-    private static void Flip(string path, long offset)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        Patch(path, offset, [(byte)(bytes[offset] ^ 0x04)]);
-    }
-
-    private static long PayloadOffset(string path, ulong lsn) => File.ReadAllBytes(path).AsSpan().IndexOf(PayloadOf(5, lsn));
-
-    private static long EndOf(string directory)
-    {
-        using var cursor = new LogCursor(WalStorage.Files, directory);
-        while (cursor.MoveNext())
-        {
-        }
-
-        return cursor.EndOffset;
-    }
+    private static long PayloadOffset(string path, ulong lsn) => SegmentFiles.OffsetOf(path, PayloadOf(5, lsn));
 
     private void Apply(string damage, string directory)
     {
-        string[] used = UsedSegments(directory);
+        string[] used = SegmentFiles.Used(directory);
         Assert.True(used.Length >= 3, "The log spans at least three segments.");
         string last = used[^1];
         string middle = used[1];
         switch (damage)
         {
             case "torn last record":
-                Patch(last, PayloadOffset(last, Records) + 300, [0xDE, 0xAD, 0xBE, 0xEF]);
+                SegmentFiles.Patch(last, PayloadOffset(last, Records) + 300, [0xDE, 0xAD, 0xBE, 0xEF]);
                 break;
             case "zeroed tail sector":
                 long sector = (PayloadOffset(last, Records) + 500) / 512 * 512;
-                Patch(last, sector, new byte[512]);
+                SegmentFiles.Patch(last, sector, new byte[512]);
                 break;
             case "garbage right after the end":
-                Patch(last, EndOf(directory), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+                SegmentFiles.Patch(last, SegmentFiles.EndOfLog(directory), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
                 break;
             case "garbage far after the end":
-                Patch(last, EndOf(directory) + 4096, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+                SegmentFiles.Patch(last, SegmentFiles.EndOfLog(directory) + 4096, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
                 break;
             case "flipped bit in a middle record":
-                Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) + 10);
+                SegmentFiles.Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) + 10);
                 break;
             case "flipped bit in a padding byte":
-                Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) + PayloadBytes + 2);
+                SegmentFiles.Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) + PayloadBytes + 2);
                 break;
             case "flipped bit in a segment header":
-                Flip(middle, 26); // inside FirstLsn
+                SegmentFiles.Flip(middle, 26); // inside FirstLsn
                 break;
             case "flipped bit in a batch header":
-                Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) - FrameHeader.Size - BatchHeader.Size + 9); // its FirstLsn
+                SegmentFiles.Flip(middle, PayloadOffset(middle, FirstLsnOf(middle) + 3) - FrameHeader.Size - BatchHeader.Size + 9); // its FirstLsn
                 break;
             case "truncated header of the last segment":
-                TruncateTo(last, 30);
+                SegmentFiles.TruncateTo(last, 30);
                 break;
             case "truncated header of a middle segment":
-                TruncateTo(middle, 30);
+                SegmentFiles.TruncateTo(middle, 30);
                 break;
             case "missing middle segment":
                 File.Delete(middle);
@@ -215,7 +188,7 @@ public sealed class DamageTableTests : IDisposable
             case "segment from another log":
                 string other = _temp.Log($"other-{Guid.NewGuid():N}");
                 Write(other, seed: 6);
-                File.Copy(UsedSegments(other)[1], middle, overwrite: true);
+                File.Copy(SegmentFiles.Used(other)[1], middle, overwrite: true);
                 break;
             default:
                 throw new ArgumentException($"Unknown damage case '{damage}'.", nameof(damage));
@@ -223,10 +196,4 @@ public sealed class DamageTableTests : IDisposable
     }
 
     private static ulong FirstLsnOf(string path) => BitConverter.ToUInt64(File.ReadAllBytes(path).AsSpan(24, 8));
-
-    private static void TruncateTo(string path, int length)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-        file.SetLength(length);
-    }
 }

@@ -1,4 +1,3 @@
-using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -26,33 +25,9 @@ public sealed class RecoveryTests : IDisposable
         }
     }
 
-    private string LastSegment() => Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Last(p => HasHeader(p));
+    private string LastSegment() => SegmentFiles.Used(_temp.Log())[^1];
 
-    private static bool HasHeader(string path) => File.ReadAllBytes(path).AsSpan(0, 8).ContainsAnyExcept((byte)0);
-
-    private long EndOffsetOfLog()
-    {
-        using var cursor = new LogCursor(WalStorage.Files, _temp.Log());
-        while (cursor.MoveNext())
-        {
-        }
-
-        Assert.Null(cursor.Damage);
-        return cursor.EndOffset;
-    }
-
-    private static void Patch(string path, long offset, byte[] bytes)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-        file.Position = offset;
-        file.Write(bytes);
-    }
-
-    private static long OffsetOfPayload(string path, int sequence)
-    {
-        byte[] payload = Payloads.Make(5, sequence, 1000);
-        return File.ReadAllBytes(path).AsSpan().IndexOf(payload);
-    }
+    private static long OffsetOfPayload(string path, int sequence) => SegmentFiles.OffsetOf(path, Payloads.Make(5, sequence, 1000));
 
     private void AssertRecords(ulong count)
     {
@@ -83,10 +58,10 @@ public sealed class RecoveryTests : IDisposable
     {
         WriteLog();
         string segment = LastSegment();
-        long end = EndOffsetOfLog();
+        long end = SegmentFiles.EndOfLog(_temp.Log());
         byte[] garbage = new byte[700];
         new Random(3).NextBytes(garbage);
-        Patch(segment, end, garbage); // an interrupted write: garbage after the last valid batch, nothing valid after it
+        SegmentFiles.Patch(segment, end, garbage); // an interrupted write: garbage after the last valid batch, nothing valid after it
 
         var strict = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(WalRecoveryMode.Strict)));
         Assert.Equal(segment, strict.SegmentPath);
@@ -113,7 +88,7 @@ public sealed class RecoveryTests : IDisposable
         WriteLog();
         string segment = LastSegment();
         long lastPayload = OffsetOfPayload(segment, Records - 1);
-        Patch(segment, lastPayload + 500, new byte[] { 0xFF, 0x00, 0xAA }); // the last record's write was torn
+        SegmentFiles.Patch(segment, lastPayload + 500, new byte[] { 0xFF, 0x00, 0xAA }); // the last record's write was torn
 
         using (WriteAheadLog log = WriteAheadLog.Open(Options()))
         {
@@ -127,10 +102,9 @@ public sealed class RecoveryTests : IDisposable
     public void Flipped_bit_in_a_middle_record_throws_by_default_and_is_dropped_from_there_by_point_in_time()
     {
         WriteLog();
-        string first = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).First();
+        string first = SegmentFiles.Used(_temp.Log())[0];
         long offset = OffsetOfPayload(first, 10) + 123;
-        byte original = File.ReadAllBytes(first)[offset];
-        Patch(first, offset, [(byte)(original ^ 0x10)]);
+        SegmentFiles.Flip(first, offset, 0x10);
 
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
         Assert.Equal(first, e.SegmentPath);
@@ -158,9 +132,9 @@ public sealed class RecoveryTests : IDisposable
     public void Flipped_bit_in_a_segment_header_is_not_taken_for_a_torn_tail()
     {
         WriteLog();
-        string[] segments = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray();
+        string[] segments = SegmentFiles.Used(_temp.Log());
         Assert.True(segments.Length >= 3);
-        Patch(segments[1], 20, [0x77]); // inside SegmentNumber: the header CRC no longer matches
+        SegmentFiles.Patch(segments[1], 20, [0x77]); // inside SegmentNumber: the header CRC no longer matches
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
         Assert.Equal(segments[1], e.SegmentPath);
         Assert.Equal(0, e.Offset);
@@ -171,9 +145,9 @@ public sealed class RecoveryTests : IDisposable
     public void Zeroed_header_of_a_middle_segment_is_located_there_and_point_in_time_drops_from_it()
     {
         WriteLog();
-        string[] segments = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray();
+        string[] segments = SegmentFiles.Used(_temp.Log());
         Assert.True(segments.Length >= 3);
-        Patch(segments[1], 0, new byte[512]);
+        SegmentFiles.Patch(segments[1], 0, new byte[512]);
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
         Assert.Equal(segments[1], e.SegmentPath);
         Assert.Equal(0, e.Offset);
@@ -201,7 +175,7 @@ public sealed class RecoveryTests : IDisposable
     public void Missing_middle_segment_throws_with_the_next_segment_located()
     {
         WriteLog();
-        string[] segments = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray();
+        string[] segments = SegmentFiles.Used(_temp.Log());
         Assert.True(segments.Length >= 3);
         File.Delete(segments[1]);
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
@@ -213,7 +187,7 @@ public sealed class RecoveryTests : IDisposable
     public void Segment_from_another_log_is_refused()
     {
         WriteLog();
-        string[] segments = Directory.GetFiles(_temp.Log(), "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray();
+        string[] segments = SegmentFiles.Used(_temp.Log());
         string other = _temp.Log("other");
         using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = other, SegmentSizeBytes = 64 * 1024, MaxEntryBytes = 4096 }))
         {
@@ -223,7 +197,7 @@ public sealed class RecoveryTests : IDisposable
             }
         }
 
-        string foreign = Directory.GetFiles(other, "*.wal").Order(StringComparer.Ordinal).Where(HasHeader).ToArray()[1];
+        string foreign = SegmentFiles.Used(other)[1];
         File.Copy(foreign, segments[1], overwrite: true);
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
         Assert.Equal(segments[1], e.SegmentPath);
