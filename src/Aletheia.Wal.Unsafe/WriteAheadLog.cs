@@ -287,14 +287,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             ulong writing = _segments.CurrentNumber;
             bool deleted = false;
             var headers = new List<(ulong Number, ulong FirstLsn)>();
-            using (var cursor = new Reading.LogCursor(_storage, _directory))
+            foreach (ulong number in numbers)
             {
-                foreach (ulong number in numbers)
+                if (number <= writing && Reading.SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) is { } header)
                 {
-                    if (number <= writing && cursor.PeekHeaderOf(number) is { } header)
-                    {
-                        headers.Add((number, header.FirstLsn));
-                    }
+                    headers.Add((number, header.FirstLsn));
                 }
             }
 

@@ -144,16 +144,7 @@ internal sealed unsafe class LogCursor : IDisposable
     }
 
     /// <summary>Reads the header of segment <paramref name="index"/> (null when empty or damaged).</summary>
-    public SegmentHeader? PeekHeader(int index) => PeekHeaderOf(_segments[index]);
-
-    /// <summary>Reads the header of segment file <paramref name="number"/> (null when empty or damaged).</summary>
-    public SegmentHeader? PeekHeaderOf(ulong number)
-    {
-        using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
-        using var scanner = new SegmentScanner(4096);
-        scanner.Attach(file);
-        return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid ? header : null;
-    }
+    public SegmentHeader? PeekHeader(int index) => SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, _segments[index]));
 
     private bool OpenNextSegment()
     {

@@ -78,6 +78,15 @@ internal sealed unsafe class SegmentScanner : IDisposable
         return true;
     }
 
+    /// <summary>The header of the segment file at <paramref name="path"/>, or null when it is empty or damaged.</summary>
+    public static SegmentHeader? ReadValidHeader(WalStorage storage, string path)
+    {
+        using WalFile file = storage.OpenRead(path);
+        using var scanner = new SegmentScanner(4096);
+        scanner.Attach(file);
+        return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid ? header : null;
+    }
+
     public HeaderVerdict ReadSegmentHeader(out SegmentHeader header, out string? reason)
     {
         header = default;

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
 
@@ -56,7 +55,7 @@ internal static class LogRecovery
         List<ulong> numbers = SegmentNames.List(storage, directory);
         for (int i = 0; i <= lastUsed && i < numbers.Count; i++)
         {
-            if (cursor.PeekHeaderOf(numbers[i]) is { } header)
+            if (SegmentScanner.ReadValidHeader(storage, SegmentNames.PathOf(directory, numbers[i])) is { } header)
             {
                 segments.Add((numbers[i], header.FirstLsn));
             }
@@ -73,7 +72,7 @@ internal static class LogRecovery
 
             string path = SegmentNames.PathOf(directory, number);
             bool contiguous = number == (reusable.Count > 0 ? reusable[^1] : writeSegment) + 1 || (writeSegment == 0 && reusable.Count == 0);
-            if (contiguous && cursor.PeekHeaderOf(number) is null && LengthOf(storage, path) == segmentBytes && IsAllZeroHeader(storage, path))
+            if (contiguous && IsPrepared(storage, path, segmentBytes))
             {
                 reusable.Add(number);
             }
@@ -130,13 +129,7 @@ internal static class LogRecovery
             file.Write(header, damage.KeptInBatch.BatchStart);
         }
 
-        long zeroTo = damagedWriteEnd > 0 ? Math.Min(length, damagedWriteEnd) : length;
-        byte[] zeros = new byte[1 << 20];
-        for (long offset = damage.CutOffset; offset < zeroTo; offset += zeros.Length)
-        {
-            file.Write(zeros.AsSpan(0, (int)Math.Min(zeros.Length, zeroTo - offset)), offset);
-        }
-
+        SegmentWriter.WriteZeros(file, damage.CutOffset, damagedWriteEnd > 0 ? Math.Min(length, damagedWriteEnd) : length);
         file.Sync();
     }
 
@@ -166,11 +159,11 @@ internal static class LogRecovery
         return file.Length;
     }
 
-    private static bool IsAllZeroHeader(WalStorage storage, string path)
+    /// <summary>A prepared, unused segment: the segment size, its header and first batch slot all zero.</summary>
+    private static bool IsPrepared(WalStorage storage, string path, long segmentBytes)
     {
         using WalFile file = storage.OpenRead(path);
         Span<byte> header = stackalloc byte[SegmentHeader.Size + BatchHeader.Size];
-        int read = file.Read(header, 0);
-        return read == header.Length && !header.ContainsAnyExcept((byte)0) && BinaryPrimitives.ReadUInt64LittleEndian(header) == 0;
+        return file.Length == segmentBytes && file.Read(header, 0) == header.Length && !header.ContainsAnyExcept((byte)0);
     }
 }

@@ -49,7 +49,7 @@ internal struct BatchHeader
         header->FirstLsn = firstLsn;
         header->RecordCount = (uint)recordCount;
         header->Reserved = 0;
-        header->Crc = ComputeCrc(new ReadOnlySpan<byte>(destination, Size));
+        header->Crc = ComputeCrc(destination);
     }
 
     /// <summary>Reads a batch header and checks its tag and CRC.</summary>
@@ -58,15 +58,22 @@ internal struct BatchHeader
         header = MemoryMarshal.Read<BatchHeader>(source);
         return (header.Tag & TagBit) != 0
             && header.Reserved == 0
-            && header.Crc == ComputeCrc(source[..Size]);
+            && header.Crc == ComputeCrc(source);
     }
 
-    private static uint ComputeCrc(ReadOnlySpan<byte> header)
+    private static unsafe uint ComputeCrc(ReadOnlySpan<byte> header)
     {
-        Span<byte> covered = stackalloc byte[Size - 4];
-        header[..4].CopyTo(covered);
-        header[8..Size].CopyTo(covered[4..]);
-        return Crc32C.Compute(covered);
+        fixed (byte* p = header)
+        {
+            return ComputeCrc(p);
+        }
+    }
+
+    /// <summary>CRC-32C over bytes [0, 4) and [8, 24): every field but the CRC itself (as <see cref="FrameHeader.ComputeCrc"/>).</summary>
+    private static unsafe uint ComputeCrc(byte* header)
+    {
+        uint crc = Crc32C.Update(Crc32C.Seed, header, sizeof(uint));
+        return ~Crc32C.Update(crc, header + 8, Size - 8);
     }
 
 }

@@ -113,6 +113,15 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
+    /// <summary>Writes real zeros over [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="file"/>, 1 MiB at a time.</summary>
+    internal static void WriteZeros(WalFile file, long from, long to)
+    {
+        for (long offset = from; offset < to; offset += ZeroChunkBytes)
+        {
+            file.Write(s_zeros.AsSpan(0, (int)Math.Min(ZeroChunkBytes, to - offset)), offset);
+        }
+    }
+
     /// <summary>Creates, zero-fills and syncs segment <paramref name="number"/>, then opens it write-through.</summary>
     internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes)
     {
@@ -120,11 +129,7 @@ internal sealed class SegmentWriter : IDisposable
         string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
         using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
         {
-            for (long offset = 0; offset < bytes; offset += ZeroChunkBytes)
-            {
-                file.Write(s_zeros.AsSpan(0, (int)Math.Min(ZeroChunkBytes, bytes - offset)), offset);
-            }
-
+            WriteZeros(file, 0, bytes);
             file.Sync();
         }
 
