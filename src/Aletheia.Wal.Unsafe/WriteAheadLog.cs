@@ -278,41 +278,20 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <see cref="WalOptions.MaxRecycledSegments"/> of them are kept (renamed <c>*.recycle</c>) and reused as future
     /// segments; the others are deleted.
     /// </summary>
+    /// <exception cref="WalException">A file could not be read, renamed or deleted, or the directory fsync failed; the log
+    /// itself is unharmed (segments not yet removed stay, readable, and a later call removes them).</exception>
     public void TruncateBefore(Lsn lsn)
     {
         CheckOpen();
         lock (_truncateGate)
         {
-            List<ulong> numbers = SegmentNames.List(_storage, _directory);
-            ulong writing = _segments.CurrentNumber;
-            bool deleted = false;
-            var headers = new List<(ulong Number, ulong FirstLsn)>();
-            foreach (ulong number in numbers)
+            try
             {
-                if (number <= writing && Reading.SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) is { } header)
-                {
-                    headers.Add((number, header.FirstLsn));
-                }
+                RemoveSegmentsBefore(lsn);
             }
-
-            // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn.
-            // Oldest first, so that a crash midway leaves a log whose first segment is still its oldest.
-            for (int i = 0; i + 1 < headers.Count; i++)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                if (headers[i + 1].FirstLsn <= lsn.Value && headers[i].Number < writing)
-                {
-                    if (!_segments.TryRecycle(headers[i].Number))
-                    {
-                        _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
-                    }
-
-                    deleted = true;
-                }
-            }
-
-            if (deleted)
-            {
-                _storage.SyncDirectory(_directory);
+                throw new WalException($"TruncateBefore({lsn}) could not remove old segments from '{_directory}': {e.Message}", e);
             }
         }
     }
@@ -390,6 +369,47 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
 
     internal long TestHookBatches => _flusher.Batches;
+
+    private void RemoveSegmentsBefore(Lsn lsn)
+    {
+        List<ulong> numbers = SegmentNames.List(_storage, _directory);
+        ulong writing = _segments.CurrentNumber;
+        var headers = new List<(ulong Number, ulong FirstLsn)>();
+        foreach (ulong number in numbers)
+        {
+            if (number <= writing && Reading.SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) is { } header)
+            {
+                headers.Add((number, header.FirstLsn));
+            }
+        }
+
+        // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn.
+        // Oldest first, so that a crash midway leaves a log whose first segment is still its oldest.
+        bool removed = false;
+        var recycled = new List<string>();
+        for (int i = 0; i + 1 < headers.Count; i++)
+        {
+            if (headers[i + 1].FirstLsn <= lsn.Value && headers[i].Number < writing)
+            {
+                if (_segments.TryRecycle(headers[i].Number, recycled.Count) is { } path)
+                {
+                    recycled.Add(path);
+                }
+                else
+                {
+                    _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
+                }
+
+                removed = true;
+            }
+        }
+
+        if (removed)
+        {
+            _storage.SyncDirectory(_directory);
+            _segments.OfferRecycled(recycled);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Stripe CurrentStripe()

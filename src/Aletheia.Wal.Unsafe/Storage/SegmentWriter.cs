@@ -77,21 +77,34 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>
-    /// Any thread: keeps a segment freed by truncation for reuse (renamed to <c>{number:D20}.recycle</c>) if fewer than the
-    /// configured number are kept. The caller fsyncs the directory.
+    /// Any thread: renames a segment freed by truncation to <c>{number:D20}.recycle</c> to keep it for reuse, if fewer
+    /// than the configured number are kept (counting <paramref name="renamedBefore"/> renamed by this truncation).
+    /// The caller fsyncs the directory and only then offers it (<see cref="OfferRecycled"/>).
     /// </summary>
-    /// <returns>False when enough are kept: the caller deletes it.</returns>
-    public bool TryRecycle(ulong number)
+    /// <returns>The new path; null when enough are kept (the caller deletes the segment).</returns>
+    public string? TryRecycle(ulong number, int renamedBefore)
     {
-        if (_recycled.Count >= _maxRecycled)
+        if (_recycled.Count + renamedBefore >= _maxRecycled)
         {
-            return false;
+            return null;
         }
 
         string recycled = SegmentNames.RecycledPathOf(_directory, number);
         _storage.Move(SegmentNames.PathOf(_directory, number), recycled);
-        _recycled.Enqueue(recycled);
-        return true;
+        return recycled;
+    }
+
+    /// <summary>
+    /// Offers recycled files for reuse once their renames are durable. Reuse zeroes a file's header at once: were its
+    /// rename not durable yet, a power loss could leave the old segment name on a zeroed header in front of the log,
+    /// which recovery must refuse as damage.
+    /// </summary>
+    public void OfferRecycled(List<string> recycled)
+    {
+        foreach (string path in recycled)
+        {
+            _recycled.Enqueue(path);
+        }
     }
 
     /// <summary>Waits until the next segment is prepared (tests: keeps the preparation's allocations out of a measurement).</summary>

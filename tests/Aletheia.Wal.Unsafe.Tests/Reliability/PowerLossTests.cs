@@ -1,0 +1,454 @@
+using System.Collections.Concurrent;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aletheia.Wal.Tests.Reliability;
+
+/// <summary>
+/// Power loss and device faults through the storage seam (<see cref="SimulatedDisk"/>): producers append with every
+/// durable form while segments rotate and (in half the cases) a truncator recycles old ones; one operation is hit by
+/// the fault; then the log is recovered from exactly the bytes that would be on disk, by the real file system. Every
+/// acknowledged record must be there, byte-exact, at its LSN; LSNs must run without a hole; nothing past what is
+/// recovered may have been reported durable; and the recovered log must take new appends and read back whole.
+/// </summary>
+public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Producers = 3;
+    private const int RecordsPerProducer = 150;
+    private const int MaxPayload = 700;
+
+    private readonly TempDirectory _temp = new();
+    private int _cases;
+
+    public void Dispose() => _temp.Dispose();
+
+    public static TheoryData<TornWrite> Tears => new() { TornWrite.Dropped, TornWrite.BytePrefix, TornWrite.SectorPrefix, TornWrite.SectorsOutOfOrder };
+
+    [Theory]
+    [MemberData(nameof(Tears))]
+    public void Power_loss_at_any_storage_operation_keeps_every_acknowledged_record(TornWrite tear)
+    {
+        Bounded.Run(() =>
+        {
+            var random = new Random(1000 + (int)tear);
+            long operations = Calibrate(DiskOperation.All);
+            var outcomes = new Outcomes();
+            for (int i = 0; i < 50; i++)
+            {
+                var disk = new SimulatedDisk(random.Next())
+                {
+                    FaultAt = 1 + random.NextInt64(operations),
+                    Fault = DiskFault.PowerLoss,
+                    Tear = tear,
+                };
+                outcomes.Add(RunCase(disk, truncate: i % 2 == 0, maxRecycled: i % 3 == 0 ? 0 : 1));
+            }
+
+            output.WriteLine($"{tear}: {outcomes}");
+            Assert.True(outcomes.FaultsHit >= 40, $"The planned power loss hit an operation in most cases ({outcomes}).");
+        }, TimeSpan.FromMinutes(3));
+    }
+
+    [Theory]
+    [InlineData(DiskFault.IoError, TornWrite.Dropped)]
+    [InlineData(DiskFault.IoError, TornWrite.SectorsOutOfOrder)]
+    [InlineData(DiskFault.DiskFull, TornWrite.SectorPrefix)]
+    [InlineData(DiskFault.DiskFull, TornWrite.BytePrefix)]
+    public void Failed_write_faults_the_log_and_recovery_keeps_every_acknowledged_record(DiskFault fault, TornWrite tear)
+    {
+        Bounded.Run(() =>
+        {
+            var random = new Random(2000 + (10 * (int)fault) + (int)tear);
+            long writes = Calibrate(DiskOperation.Write);
+            var outcomes = new Outcomes();
+            for (int i = 0; i < 25; i++)
+            {
+                var disk = new SimulatedDisk(random.Next()) { FaultAt = 1 + random.NextInt64(writes), FaultOn = DiskOperation.Write, Fault = fault, Tear = tear };
+                outcomes.Add(RunCase(disk, truncate: i % 2 == 1, maxRecycled: i % 3 == 0 ? 0 : 1));
+            }
+
+            output.WriteLine($"{fault}, {tear}: {outcomes}");
+            Assert.True(outcomes.Faulted >= 15, $"Most failed writes hit the hot path and faulted the log ({outcomes}).");
+        }, TimeSpan.FromMinutes(3));
+    }
+
+    [Theory]
+    [InlineData(DiskOperation.SyncDirectory)]
+    [InlineData(DiskOperation.Create)]
+    [InlineData(DiskOperation.Sync)]
+    [InlineData(DiskOperation.Move)]
+    [InlineData(DiskOperation.Delete)]
+    public void Failed_directory_fsync_or_segment_creation_loses_nothing_acknowledged(DiskOperation operation)
+    {
+        Bounded.Run(() =>
+        {
+            var outcomes = new Outcomes();
+            for (int at = 1; at <= 8; at++)
+            {
+                foreach (DiskFault fault in new[] { DiskFault.IoError, DiskFault.PowerLoss })
+                {
+                    var disk = new SimulatedDisk(at) { FaultAt = at, FaultOn = operation, Fault = fault, Tear = TornWrite.Dropped };
+                    outcomes.Add(RunCase(disk, truncate: true, maxRecycled: operation == DiskOperation.Delete ? 0 : at % 2));
+                }
+            }
+
+            output.WriteLine($"{operation}: {outcomes}");
+            Assert.True(outcomes.FaultsHit >= 4, $"Faults on {operation} were hit ({outcomes}).");
+        }, TimeSpan.FromMinutes(3));
+    }
+
+    [Fact]
+    public void A_recycled_segment_is_reused_only_once_its_rename_is_durable()
+    {
+        // Reuse zeroes a recycled file's header at once. Were it offered before the truncation's directory fsync, a power
+        // loss could leave the old segment name on a zeroed header in front of the log: damage, and a log that no
+        // longer opens. The truncation is held in its fsync while the log rotates; a reuse then cuts the power.
+        var disk = new SimulatedDisk(1);
+        string directory = _temp.Log("recycle-race");
+        using var truncatorInFsync = new ManualResetEventSlim();
+        using var releaseTruncator = new ManualResetEventSlim();
+        int reusedEarly = 0;
+        Thread? truncator = null;
+        disk.BeforeOperation = (operation, path) =>
+        {
+            if (operation == DiskOperation.SyncDirectory && Thread.CurrentThread == truncator && !truncatorInFsync.IsSet)
+            {
+                truncatorInFsync.Set();
+                Assert.True(releaseTruncator.Wait(TimeSpan.FromSeconds(30)));
+            }
+            else if (operation == DiskOperation.Move && path.EndsWith(".recycle", StringComparison.Ordinal) && truncatorInFsync.IsSet && !releaseTruncator.IsSet)
+            {
+                Interlocked.Increment(ref reusedEarly);
+                disk.PowerLoss();
+            }
+        };
+
+        var run = new Run(truncate: false);
+        Bounded.Run(() =>
+        {
+            WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
+            AppendSegments(log, run, producer: 0, segments: 3);
+            truncator = new Thread(() =>
+            {
+                try
+                {
+                    run.NoteTruncation(log.DurableLsn.Value);
+                    log.TruncateBefore(log.DurableLsn);
+                }
+                catch (WalException)
+                {
+                }
+            });
+            truncator.Start();
+            Assert.True(truncatorInFsync.Wait(TimeSpan.FromSeconds(30)), "The truncation reached its directory fsync.");
+            AppendSegments(log, run, producer: 1, segments: 2); // rotates at least once while the fsync is held
+            releaseTruncator.Set();
+            Assert.True(truncator.Join(TimeSpan.FromSeconds(30)));
+            log.Dispose();
+        });
+
+        string restored = _temp.Log("recycle-race-restored");
+        disk.RestoreImageTo(restored);
+        using (WriteAheadLog.Open(Options(restored)))
+        {
+        }
+
+        run.Check(LogContents.ReadAll(restored), "recycled-segment race");
+        Assert.Equal(0, Volatile.Read(ref reusedEarly));
+    }
+
+    /// <summary>Appends about <paramref name="segments"/> segments' worth of durable records, stopping if the log faults.</summary>
+    private static void AppendSegments(WriteAheadLog log, Run run, int producer, int segments)
+    {
+        int records = segments * (int)(Options("x").SegmentSizeBytes / MaxPayload) * 11 / 10;
+        for (int i = 0; i < records; i++)
+        {
+            try
+            {
+                run.Acknowledge(log.AppendDurable(Tagged(producer, i, MaxPayload)).Value, producer, i);
+            }
+            catch (WalException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Runs one unfaulted case and returns how many operations of <paramref name="kinds"/> it made.</summary>
+    private long Calibrate(DiskOperation kinds)
+    {
+        var disk = new SimulatedDisk(0) { FaultOn = kinds, FaultAt = long.MaxValue };
+        Outcome outcome = RunCase(disk, truncate: true);
+        Assert.Equal(Producers * RecordsPerProducer, outcome.Acknowledged);
+        return Math.Max(1, disk.Counted);
+    }
+
+    private Outcome RunCase(SimulatedDisk disk, bool truncate, int maxRecycled = 1)
+    {
+        int id = Interlocked.Increment(ref _cases);
+        string directory = _temp.Log($"case-{id}");
+        var run = new Run(truncate);
+        WriteAheadLog? log = null;
+        try
+        {
+            log = WriteAheadLog.Open(Options(directory, maxRecycled), disk);
+        }
+        catch (WalException e) when (disk.FaultReport is not null)
+        {
+            Assert.IsType<IOException>(e.InnerException); // the fault hit the first segment's preparation
+        }
+
+        bool faulted = false;
+        if (log is not null)
+        {
+            run.Drive(log);
+            run.Report(log.DurableLsn);
+            faulted = CheckFaulted(log, disk);
+            log.Dispose();
+        }
+
+        string context = $"case {id}, {disk.FaultReport ?? "no fault hit"}";
+        if (disk.DurableImage is null)
+        {
+            // The disk still works: the same files, reopened, hold every acknowledged record.
+            using (WriteAheadLog reopened = WriteAheadLog.Open(Options(directory), disk))
+            {
+                run.Check(ReadAll(disk, directory), context + ", reopened before power loss");
+            }
+        }
+
+        // What a machine would boot with, recovered by the real file system.
+        string restored = _temp.Log($"case-{id}-restored");
+        disk.RestoreImageTo(restored);
+        int recovered;
+        using (WriteAheadLog after = WriteAheadLog.Open(Options(restored)))
+        {
+            Assert.True(after.LastLsn.Value >= run.ReportedDurable, $"{context}: recovery kept LSN {run.ReportedDurable}, reported durable (last {after.LastLsn}).");
+            recovered = (int)Math.Min(after.LastLsn.Value, int.MaxValue);
+            for (int i = 0; i < 5; i++)
+            {
+                Lsn lsn = after.AppendDurable(Tagged(Producers, i, 40 + (i * 100)));
+                Assert.Equal(after.LastLsn, lsn);
+                run.Acknowledge(lsn.Value, Producers, i);
+            }
+        }
+
+        run.Check(LogContents.ReadAll(restored, WalRecoveryMode.Strict), context + ", recovered after power loss and appended to");
+        return new Outcome(disk.FaultReport is not null, faulted, run.AcknowledgedCount - 5, recovered);
+    }
+
+    /// <summary>A log whose hot-path write failed is faulted: every later call throws WalException with the cause inside.</summary>
+    private static bool CheckFaulted(WriteAheadLog log, SimulatedDisk disk)
+    {
+        if (disk.FaultedOperation != DiskOperation.Write || !disk.FaultedPath!.EndsWith(".wal", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var e = Assert.Throws<WalException>(() => log.AppendDurable([1, 2, 3]));
+        Assert.IsType<IOException>(e.InnerException);
+        if (disk.Fault == DiskFault.DiskFull)
+        {
+            Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Throws<WalException>(() => log.Flush());
+        return true;
+    }
+
+    private static List<(ulong Lsn, byte[] Payload)> ReadAll(SimulatedDisk disk, string directory)
+    {
+        var records = new List<(ulong, byte[])>();
+        using WalReader reader = WalReader.Open(disk, directory, Lsn.None, WalRecoveryMode.Strict, ulong.MaxValue);
+        while (reader.TryRead(out WalRecord record))
+        {
+            records.Add((record.Lsn.Value, record.Payload.ToArray()));
+        }
+
+        return records;
+    }
+
+    private static WalOptions Options(string directory, int maxRecycled = 1) => new()
+    {
+        Directory = directory,
+        StripeCount = 2,
+        StripeCapacityBytes = 16 * 1024,
+        SegmentSizeBytes = 64 * 1024,
+        MaxEntryBytes = MaxPayload,
+        MaxRecycledSegments = maxRecycled,
+    };
+
+    private static byte[] Tagged(int producer, long sequence, int length)
+    {
+        var payload = new byte[length];
+        Payloads.FillTagged(payload, producer, sequence);
+        return payload;
+    }
+
+    private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int Recovered);
+
+    private sealed class Outcomes
+    {
+        public int Cases;
+        public int FaultsHit;
+        public int Faulted;
+        public long Acknowledged;
+        public long Recovered;
+
+        public void Add(Outcome outcome)
+        {
+            Cases++;
+            FaultsHit += outcome.FaultHit ? 1 : 0;
+            Faulted += outcome.Faulted ? 1 : 0;
+            Acknowledged += outcome.Acknowledged;
+            Recovered += outcome.Recovered;
+        }
+
+        public override string ToString() =>
+            $"{Cases} cases, {FaultsHit} faults hit, {Faulted} faulted the log, {Acknowledged} records acknowledged, {Recovered} recovered, none lost";
+    }
+
+    /// <summary>One workload: what was acknowledged, what was reported durable, how far truncation may have cut.</summary>
+    private sealed class Run(bool truncate)
+    {
+        private readonly ConcurrentDictionary<ulong, (int Producer, long Sequence)> _acknowledged = new();
+        private long _reported;
+        private long _truncatedBelow = 1; // the highest LSN passed to TruncateBefore: records below it may be gone
+
+        public ulong ReportedDurable => (ulong)Volatile.Read(ref _reported);
+
+        public int AcknowledgedCount => _acknowledged.Count;
+
+        public void Drive(WriteAheadLog log)
+        {
+            int producing = Producers;
+            Bounded.Parallel(Producers + 1, index =>
+            {
+                if (index == Producers)
+                {
+                    while (Volatile.Read(ref producing) > 0)
+                    {
+                        Thread.Sleep(1);
+                        ulong below = log.DurableLsn.Value > 40 ? log.DurableLsn.Value - 40 : 0;
+                        if (truncate && below > 0)
+                        {
+                            NoteTruncation(below);
+                            try
+                            {
+                                log.TruncateBefore(new Lsn(below));
+                            }
+                            catch (WalException)
+                            {
+                                // A failed truncation is reported and loses nothing.
+                            }
+                        }
+                    }
+
+                    return;
+                }
+
+                try
+                {
+                    Produce(log, index);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref producing);
+                }
+            });
+        }
+
+        public void Acknowledge(ulong lsn, int producer, long sequence)
+        {
+            Assert.True(_acknowledged.TryAdd(lsn, (producer, sequence)), $"LSN {lsn} was handed out once.");
+            Report(new Lsn(lsn));
+        }
+
+        public void NoteTruncation(ulong below) => InterlockedMax(ref _truncatedBelow, (long)below);
+
+        public void Report(Lsn durable) => InterlockedMax(ref _reported, (long)durable.Value);
+
+        public void Check(List<(ulong Lsn, byte[] Payload)> records, string context)
+        {
+            ulong first = records.Count > 0 ? records[0].Lsn : 0;
+            LogContents.AssertContiguousFrom(records, first);
+            Assert.True(records.Count == 0 || first <= (ulong)_truncatedBelow, $"{context}: the log starts at {first}, at or before the truncation point {_truncatedBelow}.");
+            ulong last = records.Count > 0 ? records[^1].Lsn : 0;
+            Assert.True(last >= ReportedDurable, $"{context}: LSN {ReportedDurable} was reported durable but the log ends at {last}.");
+            var seen = new HashSet<(int, long)>();
+            foreach ((ulong lsn, byte[] payload) in records)
+            {
+                Assert.True(payload.Length >= 12 && Payloads.TaggedIntact(payload), $"{context}: record {lsn} is intact.");
+                Assert.True(seen.Add(Payloads.ReadTag(payload)), $"{context}: record {lsn} is not a second copy of another.");
+            }
+
+            foreach ((ulong lsn, (int producer, long sequence)) in _acknowledged)
+            {
+                if (lsn < first && lsn < (ulong)_truncatedBelow)
+                {
+                    continue; // truncated away, as asked
+                }
+
+                Assert.True(lsn >= first && lsn <= last, $"{context}: acknowledged LSN {lsn} is in the recovered log [{first}, {last}].");
+                Assert.Equal((producer, sequence), Payloads.ReadTag(records[(int)(lsn - first)].Payload));
+            }
+        }
+
+        /// <summary>Producer 0: AppendDurable; 1: AppendDurableAsync; 2: Append, then WaitForDurable for every fourth.</summary>
+        private void Produce(WriteAheadLog log, int producer)
+        {
+            var random = new Random(producer);
+            var pending = new List<(ulong Lsn, long Sequence)>();
+            try
+            {
+                for (long sequence = 0; sequence < RecordsPerProducer; sequence++)
+                {
+                    byte[] payload = Tagged(producer, sequence, 12 + random.Next(MaxPayload - 12));
+                    switch (producer)
+                    {
+                        case 0:
+                            Acknowledge(log.AppendDurable(payload).Value, producer, sequence);
+                            break;
+                        case 1:
+                            Acknowledge(log.AppendDurableAsync(payload).AsTask().GetAwaiter().GetResult().Value, producer, sequence);
+                            break;
+                        default:
+                            pending.Add((log.Append(payload).Value, sequence));
+                            if (pending.Count == 4 || sequence == RecordsPerProducer - 1)
+                            {
+                                log.WaitForDurable(new Lsn(pending[^1].Lsn));
+                                foreach ((ulong lsn, long acknowledged) in pending)
+                                {
+                                    Acknowledge(lsn, producer, acknowledged);
+                                }
+
+                                pending.Clear();
+                            }
+
+                            break;
+                    }
+                }
+            }
+            catch (WalException e)
+            {
+                Assert.IsType<IOException>(e.InnerException); // the injected fault, carried to the appender
+            }
+        }
+
+        private static void InterlockedMax(ref long target, long value)
+        {
+            long current = Volatile.Read(ref target);
+            while (value > current)
+            {
+                long seen = Interlocked.CompareExchange(ref target, value, current);
+                if (seen == current)
+                {
+                    return;
+                }
+
+                current = seen;
+            }
+        }
+    }
+}
