@@ -9,7 +9,8 @@ public sealed class WriteAheadLogFaultTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private WalOptions Options() => new() { Directory = _temp.Log(), StripeCount = 2, StripeCapacityBytes = 64 * 1024, SegmentSizeBytes = 1 << 20, MaxEntryBytes = 1024 };
+    private WalOptions Options(long segmentBytes = 1 << 20) =>
+        new() { Directory = _temp.Log(), StripeCount = 2, StripeCapacityBytes = 64 * 1024, SegmentSizeBytes = segmentBytes, MaxEntryBytes = 1024 };
 
     [Fact]
     public async Task Injected_write_failure_faults_the_log_and_nothing_after_it_is_acknowledged()
@@ -74,5 +75,48 @@ public sealed class WriteAheadLogFaultTests : IDisposable
         storage.FailSegmentWritesAfter(0);
         var e = Assert.Throws<WalException>(() => log.AppendDurable([1]));
         Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
+    }
+    [Theory]
+    [InlineData(DiskOperation.Create, "creation")]
+    [InlineData(DiskOperation.SyncDirectory, "directory fsync")]
+    public void Failed_preparation_of_the_next_segment_faults_the_log_when_it_is_needed(DiskOperation operation, string what)
+    {
+        // Operation 1 of each kind prepares segment 1 at Open; operation 2 prepares segment 2 in the background.
+        var disk = new SimulatedDisk(seed: 0) { FaultOn = operation, FaultAt = 2, Fault = DiskFault.IoError };
+        WalOptions options = Options(segmentBytes: 64 * 1024);
+        WriteAheadLog log = WriteAheadLog.Open(options, disk);
+        var acknowledged = new List<ulong>();
+        WalException? fault = null;
+        Bounded.Run(() =>
+        {
+            for (int i = 0; i < 1000 && fault is null; i++)
+            {
+                try
+                {
+                    acknowledged.Add(log.AppendDurable(Payloads.Make(1, i, 1000)).Value);
+                }
+                catch (WalException e)
+                {
+                    fault = e;
+                }
+            }
+        });
+
+        Assert.True(fault is not null, $"A failed segment {what} faults the log once the segment is needed.");
+        Assert.Contains("EIO", Assert.IsType<IOException>(fault.InnerException).Message, StringComparison.Ordinal);
+        Assert.True(acknowledged.Count > 30, "Appends went on in the current segment until it was full.");
+        Assert.Equal(new Lsn(acknowledged[^1]), log.DurableLsn); // nothing after the fault is reported durable
+        Assert.Throws<WalException>(() => log.Append([1]));
+        log.Dispose();
+
+        using WriteAheadLog reopened = WriteAheadLog.Open(options, disk);
+        Assert.Equal(new Lsn(acknowledged[^1]), reopened.LastLsn);
+        using WalReader reader = reopened.ReadFrom(new Lsn(1));
+        for (int i = 0; i < acknowledged.Count; i++)
+        {
+            Assert.True(reader.TryRead(out WalRecord record));
+            Assert.Equal(acknowledged[i], record.Lsn.Value);
+            Assert.True(Payloads.Matches(record.Payload, 1, i));
+        }
     }
 }
