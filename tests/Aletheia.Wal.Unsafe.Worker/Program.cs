@@ -10,12 +10,19 @@ namespace Aletheia.Wal.Worker;
 /// <item><c>alloc-flush DIR</c> / <c>alloc-async DIR</c>: measures, in a process where nothing else runs, the bytes the
 /// whole process allocates (flush thread and thread pool included) while records are appended and written, or awaited
 /// with AppendDurableAsync, after warm-up; prints "allocated N".</item>
+/// <item><c>protocol-stress DIR THREADS MILLISECONDS</c>: see <see cref="ProtocolStress"/>.</item>
 /// </list>
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["protocol-stress", ..])
+        {
+            // Before any type of the library is used: the switch is read once, when ProtocolDelays is initialized.
+            AppContext.SetSwitch(Diagnostics.ProtocolDelays.SwitchName, true);
+        }
+
         switch (args)
         {
             case ["hold-lock", string directory]:
@@ -26,8 +33,11 @@ public static class Program
                 return AllocFlush(directory);
             case ["alloc-async", string directory]:
                 return await AllocAsync(directory);
+            case ["protocol-stress", string directory, string threads, string milliseconds]:
+                return ProtocolStress.Run(
+                    directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR | protocol-stress DIR THREADS MILLISECONDS");
                 return 2;
         }
     }

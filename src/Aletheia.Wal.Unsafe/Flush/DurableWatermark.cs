@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Native;
 using Microsoft.Extensions.ObjectPool;
 
@@ -74,6 +75,7 @@ internal sealed class DurableWatermark : IDisposable
     {
         // Release: waiters that acquire the new value are ordered after the write that made it durable.
         Volatile.Write(ref _durable.Value, (long)durable.Value);
+        ProtocolDelays.Step(); // waiters register between the store and the count check
 
         // Full fence (store-load): Register increments _waiterCount (full fence) and then re-reads _durable; we store
         // _durable and then read _waiterCount. One side sees the other, so no waiter sleeps through its completion.
@@ -290,6 +292,7 @@ internal sealed class DurableWatermark : IDisposable
             FullFenceOnArm();
         }
 
+        ProtocolDelays.Step(); // registered, not yet re-checked: the flush thread advances meanwhile
         if ((ulong)Volatile.Read(ref _durable.Value) < waiter.Target && Fault is null)
         {
             return true;
@@ -370,6 +373,7 @@ internal sealed class DurableWatermark : IDisposable
                 }
             }
 
+            ProtocolDelays.Step(); // removed from the registry, not yet completed: a timeout or cancellation races
             for (int i = 0; i < count; i++)
             {
                 DurableWaiter waiter = ready[i];

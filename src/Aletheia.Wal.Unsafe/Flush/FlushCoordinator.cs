@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Native;
 using Aletheia.Wal.Ring;
 using Aletheia.Wal.Storage;
@@ -199,6 +200,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     {
         for (int i = 0; i < _stripes.Length; i++)
         {
+            ProtocolDelays.Step(); // stripes scanned at different moments: the LSN table sees gaps
             ByteRing ring = _stripes[i].Ring;
             long position = _scanPositions[i];
             RingRecord record;
@@ -242,6 +244,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 _used = _batchStart + BatchHeader.Size;
             }
 
+            ProtocolDelays.Step();
             Unsafe.CopyBlockUnaligned(_buffer + _used, frame, (uint)size);
             _used += size;
             _batchRecords++;
@@ -251,6 +254,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
         for (int i = 0; i < _stripes.Length; i++)
         {
+            ProtocolDelays.Step(); // producers publish (and pad) past the scan position before the release
             ByteRing ring = _stripes[i].Ring;
             long position = ring.Head;
             int records = 0;
@@ -295,6 +299,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         int terminator = _segments.Offset + _used + TerminatorBytes <= _segments.CurrentLength ? TerminatorBytes : 0;
         new Span<byte>(_buffer + _used, terminator).Clear();
         long started = Stopwatch.GetTimestamp();
+        ProtocolDelays.Step(); // the next batch accumulates while this one waits
         _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + terminator), advance: _used);
         long elapsed = Stopwatch.GetTimestamp() - started;
 
@@ -307,6 +312,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _batchRecords = 0;
 
         // The write returned from a write-through write: only now is the batch durable.
+        ProtocolDelays.Step(); // written, not yet reported durable: waiters must not have been released
         _watermark.Advance(new Lsn(durable));
     }
 }

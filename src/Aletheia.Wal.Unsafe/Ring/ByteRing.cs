@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Native;
 
 namespace Aletheia.Wal.Ring;
@@ -181,6 +182,7 @@ internal sealed unsafe class ByteRing : IDisposable
             }
 
             // Full fence: claims [tail, tail + need). Fails if another producer moved Tail or Close set bit 63.
+            ProtocolDelays.Step(); // between reading Tail and claiming: others claim and publish meanwhile
             long observed = Interlocked.CompareExchange(ref producer.Tail, tail + need, tail);
             if (observed == tail)
             {
@@ -318,6 +320,7 @@ internal sealed unsafe class ByteRing : IDisposable
 
         // Plain stores to the counters: only the consumer writes them; the release store of Head below
         // publishes them to readers that acquire Head.
+        ProtocolDelays.Step(); // space zeroed, Head not yet moved: producers wait on the old Head
         consumer.ReleasedRecords += records;
         consumer.ReleasedBytes += bytes;
 

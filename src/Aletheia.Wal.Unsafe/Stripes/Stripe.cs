@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Flush;
 using Aletheia.Wal.Native;
 using Aletheia.Wal.Ring;
@@ -126,6 +127,7 @@ internal sealed unsafe class Stripe : IDisposable
 
             try
             {
+                ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
                 writer(new Span<byte>(reservation.Body + FrameHeader.Size, length), state);
             }
             catch
@@ -228,6 +230,7 @@ internal sealed unsafe class Stripe : IDisposable
                 return status;
             }
 
+            ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
             payload.CopyTo(new Span<byte>(reservation.Body + FrameHeader.Size, payload.Length));
             lsn = Seal(reservation, payload.Length, lsns);
             return RingStatus.Success;
@@ -242,9 +245,12 @@ internal sealed unsafe class Stripe : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Lsn Seal(in RingReservation reservation, int payloadLength, LsnSequence lsns)
     {
+        ProtocolDelays.Step(); // written, no LSN yet: later LSNs are taken and published meanwhile
         Lsn lsn = lsns.Next();
+        ProtocolDelays.Step(); // holding an LSN, unpublished: the merge must wait for it, and cannot deadlock
         FrameHeader.Seal(reservation.Body, payloadLength, lsn.Value);
         _ring.Publish(reservation);
+        ProtocolDelays.Step(); // published, doorbell not yet rung
         return lsn;
     }
 
