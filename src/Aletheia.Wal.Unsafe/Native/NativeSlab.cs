@@ -9,6 +9,8 @@ namespace Aletheia.Wal.Native;
 /// </summary>
 internal sealed unsafe class NativeSlab : SafeHandle
 {
+    private static long s_liveBytes;
+
     public NativeSlab(nuint byteCount)
         : base(IntPtr.Zero, ownsHandle: true)
     {
@@ -23,7 +25,13 @@ internal sealed unsafe class NativeSlab : SafeHandle
         SetHandle((IntPtr)block);
         ByteCount = byteCount;
         GC.AddMemoryPressure((long)byteCount);
+
+        // Interlocked for atomicity only: a process-wide count for diagnostics, ordering nothing.
+        Interlocked.Add(ref s_liveBytes, (long)byteCount);
     }
+
+    /// <summary>Bytes held by every live slab in the process (the soak test checks that it stays flat).</summary>
+    public static long LiveBytes => Interlocked.Read(ref s_liveBytes);
 
     /// <summary>The size of the block in bytes.</summary>
     public nuint ByteCount { get; }
@@ -37,6 +45,7 @@ internal sealed unsafe class NativeSlab : SafeHandle
     {
         NativeMemory.AlignedFree((void*)handle);
         GC.RemoveMemoryPressure((long)ByteCount);
+        Interlocked.Add(ref s_liveBytes, -(long)ByteCount); // atomicity only, as in the constructor
         return true;
     }
 }
