@@ -20,15 +20,22 @@ internal sealed class DirectoryLock : IDisposable
         {
             return new DirectoryLock(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
         }
-        catch (IOException e)
+        catch (IOException e) when (IsLockConflict(e))
         {
             throw new WalException($"The log directory '{directory}' is locked by another writer (in this process or another): only one WriteAheadLog may open it at a time.", e);
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new WalException($"Cannot create the lock file '{path}': the log directory is not writable.", e);
+            throw new WalException($"Cannot create the lock file '{path}': the log directory is not writable ({e.Message}).", e);
         }
     }
+
+    /// <summary>
+    /// The lock is held elsewhere: flock(2) failed with EWOULDBLOCK (11 on Linux, 35 on macOS), or the open failed with
+    /// ERROR_SHARING_VIOLATION on Windows. Any other failure (no such directory, read-only file system, no
+    /// permission) is not a second writer and must not be reported as one.
+    /// </summary>
+    private static bool IsLockConflict(IOException e) => e.HResult is 11 or 35 or unchecked((int)0x80070020);
 
     public void Dispose() => _handle.Dispose();
 }

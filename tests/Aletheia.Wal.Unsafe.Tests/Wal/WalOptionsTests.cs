@@ -32,16 +32,6 @@ public sealed class WalOptionsTests : IDisposable
     }
 
     [Fact]
-    public void Directory_that_is_a_file_is_refused()
-    {
-        string file = Path.Combine(_temp.Path, "not-a-directory");
-        File.WriteAllText(file, "x");
-        var e = Assert.Throws<WalException>(() => WriteAheadLog.Open(new WalOptions { Directory = file }));
-        Assert.Contains("is a file", e.Message, StringComparison.Ordinal);
-        Assert.Equal("x", File.ReadAllText(file));
-    }
-
-    [Fact]
     public void Defaults_follow_the_contract()
     {
         var options = new WalOptions { Directory = "x" };
