@@ -38,7 +38,8 @@ internal static class ProtocolStress
             {
                 if (!worker.Join(TimeSpan.FromMilliseconds(milliseconds + 60_000)))
                 {
-                    return Fail("a producer did not finish within a minute of the deadline (deadlock or lost wake-up)");
+                    Fail("a producer did not finish within a minute of the deadline (deadlock or lost wake-up)");
+                    Environment.Exit(1); // not through Dispose, which would wait for the stuck producers
                 }
             }
 

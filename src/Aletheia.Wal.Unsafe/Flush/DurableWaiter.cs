@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Aletheia.Wal.Native;
 
 namespace Aletheia.Wal.Flush;
 
@@ -8,14 +9,17 @@ namespace Aletheia.Wal.Flush;
 /// Async completions run on the thread pool (this object is the work item, so queueing allocates nothing), never on
 /// the flush or notifier thread.
 /// </summary>
-internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, IThreadPoolWorkItem
+internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, IThreadPoolWorkItem
 {
     private readonly DurableWatermark _owner;
 
-    // The sync park: a monitor on an object made here, not lazily (ManualResetEventSlim creates its lock object on the
-    // first blocking wait, an allocation in the middle of steady state). The watermark already spun before parking.
+    // The sync park. On Linux a futex on word 0 of a pinned array (the rest pads it to its own false-sharing range, as
+    // the waker writes it while other waiters read theirs); the waiter object owns it, so its address stays valid
+    // while anyone can still wake it. Elsewhere a monitor on an object made here, not lazily (ManualResetEventSlim
+    // creates its lock object on the first blocking wait, an allocation in steady state). 1 = signaled.
+    // The watermark already spun before parking.
+    private readonly int[] _parkWord = GC.AllocateArray<int>(Futex.IsSupported ? CacheLine.FalseSharingRange / sizeof(int) : 1, pinned: true);
     private readonly object _parkGate = new();
-    private bool _signaled; // guarded by _parkGate for writes; read without it as a fast path
     private ManualResetValueTaskSourceCore<Lsn> _core; // mutable struct: do not make this readonly
     private CancellationTokenRegistration _cancellation;
     private Exception? _error;
@@ -68,11 +72,22 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
+        else if (Futex.IsSupported)
+        {
+            // Release: the error stored above is visible to the waiter that acquires the word. The waiter may return,
+            // and the waiter be reused, before the wake below: that only wakes its next wait spuriously, which
+            // re-checks the word and sleeps again.
+            Volatile.Write(ref _parkWord[0], 1);
+            fixed (int* word = _parkWord)
+            {
+                Futex.WakeOne(word);
+            }
+        }
         else
         {
             lock (_parkGate)
             {
-                _signaled = true;
+                _parkWord[0] = 1;
                 Monitor.Pulse(_parkGate);
             }
         }
@@ -81,28 +96,58 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
     /// <summary>Sync waits only: parks until completed or the timeout passes.</summary>
     public bool WaitSignal(int millisecondsTimeout)
     {
-        // Acquire: pairs with the lock release in Complete, so the error written before it is visible.
-        if (Volatile.Read(ref _signaled))
+        // Acquire: pairs with the release in Complete (the volatile store, or the lock's release), so the error written
+        // before it is visible.
+        if (Volatile.Read(ref _parkWord[0]) != 0)
         {
             return true;
         }
 
         long deadline = millisecondsTimeout == Timeout.Infinite ? long.MaxValue : Environment.TickCount64 + millisecondsTimeout;
+        if (Futex.IsSupported)
+        {
+            fixed (int* word = _parkWord)
+            {
+                while (Volatile.Read(ref *word) == 0) // acquire, as above
+                {
+                    if (!TryGetRemaining(deadline, millisecondsTimeout, out int remaining))
+                    {
+                        return false;
+                    }
+
+                    Futex.Wait(word, 0, remaining);
+                }
+            }
+
+            return true;
+        }
+
         lock (_parkGate)
         {
-            while (!_signaled)
+            while (_parkWord[0] == 0)
             {
-                long remaining = deadline - Environment.TickCount64;
-                if (remaining <= 0)
+                if (!TryGetRemaining(deadline, millisecondsTimeout, out int remaining))
                 {
                     return false;
                 }
 
-                Monitor.Wait(_parkGate, millisecondsTimeout == Timeout.Infinite ? Timeout.Infinite : (int)remaining);
+                Monitor.Wait(_parkGate, remaining);
             }
         }
 
         return true;
+    }
+
+    private static bool TryGetRemaining(long deadline, int millisecondsTimeout, out int remaining)
+    {
+        if (millisecondsTimeout == Timeout.Infinite)
+        {
+            remaining = Timeout.Infinite;
+            return true;
+        }
+
+        remaining = (int)Math.Max(0, deadline - Environment.TickCount64);
+        return remaining > 0;
     }
 
     /// <summary>Sync waits only: after the signal, the completion's error, if any.</summary>
@@ -111,7 +156,7 @@ internal sealed class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, I
     /// <summary>Clears the waiter for its next use; called by its last user before returning it to the pool.</summary>
     public void Reset()
     {
-        _signaled = false;
+        _parkWord[0] = 0; // published to the next user by the pool and the registration lock
         _error = null;
         _cancellation = default;
         CancellationToken = default;

@@ -23,7 +23,9 @@ internal static class WorkerProcess
             info.ArgumentList.Add(arg);
         }
 
-        return Process.Start(info)!;
+        var worker = new KilledOnDispose { StartInfo = info };
+        worker.Start();
+        return worker;
     }
 
     /// <summary>The worker's next line of output, or a failed assertion after <paramref name="seconds"/>.</summary>
@@ -35,4 +37,30 @@ internal static class WorkerProcess
     }
 
     private static string TryReadError(Process worker) => worker.HasExited ? worker.StandardError.ReadToEnd() : "(still running)";
+
+    /// <summary>A worker that a failed or hung test leaves running is killed when the test disposes it, so that it cannot
+    /// load the machine under the tests and benchmarks that follow.</summary>
+    private sealed class KilledOnDispose : Process
+    {
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                try
+                {
+                    if (!HasExited)
+                    {
+                        Kill(entireProcessTree: true);
+                        WaitForExit(10_000);
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    // never started, or already gone
+                }
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 }
