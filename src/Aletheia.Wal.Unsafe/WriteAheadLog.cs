@@ -274,7 +274,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Removes, durably (directory fsync), every segment whose records all lie below <paramref name="lsn"/>; never the
-    /// segment holding <paramref name="lsn"/>, a later one, or the one being written. Up to
+    /// segment holding <paramref name="lsn"/>, a later one, or the one being written; <paramref name="lsn"/> is taken as
+    /// at most <see cref="DurableLsn"/>. Up to
     /// <see cref="WalOptions.MaxRecycledSegments"/> of them are kept (renamed <c>*.recycle</c>) and reused as future
     /// segments; the others are deleted.
     /// </summary>
@@ -372,6 +373,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     private void RemoveSegmentsBefore(Lsn lsn)
     {
+        // Only below what is durable: a segment's header is trusted as its successor's lower bound only once the write
+        // that carried it returned (a header still in flight may be in the page cache, not on disk).
+        Lsn durable = DurableLsn;
+        if (lsn > durable)
+        {
+            lsn = durable;
+        }
+
         List<ulong> numbers = SegmentNames.List(_storage, _directory);
         ulong writing = _segments.CurrentNumber;
         var headers = new List<(ulong Number, ulong FirstLsn)>();

@@ -296,7 +296,9 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 (uint)(_bufferCapacity + TerminatorBytes));
         }
 
-        int terminator = _segments.Offset + _used + TerminatorBytes <= _segments.CurrentLength ? TerminatorBytes : 0;
+        // Near the end of the segment the terminator is what is left of it: fewer than 24 bytes still must be zero, or
+        // the stale bytes of a recycled file there read as a damaged batch header at the end of a full segment.
+        int terminator = (int)Math.Min(TerminatorBytes, _segments.CurrentLength - _segments.Offset - _used);
         new Span<byte>(_buffer + _used, terminator).Clear();
         long started = Stopwatch.GetTimestamp();
         ProtocolDelays.Step(); // the next batch accumulates while this one waits

@@ -82,7 +82,9 @@ internal static class LogRecovery
             }
         }
 
-        foreach (string path in doomed)
+        // Newest first: names become durable in any order, so a crash midway may leave some of these behind, and what
+        // is left must still be a log whose segments run on from its first without a gap.
+        foreach (string path in doomed.OrderDescending(StringComparer.Ordinal))
         {
             storage.Delete(path);
         }

@@ -31,6 +31,111 @@ public sealed class RecyclingTests : IDisposable
     private int Count(string pattern) => Directory.GetFiles(_temp.Log(), pattern).Length;
 
     [Fact]
+    public void Reused_segment_whose_last_batch_ends_less_than_a_terminator_before_its_end_reopens()
+    {
+        // Found by review: a reused file filled to 8 bytes before its end kept 8 stale bytes there (the terminator was
+        // skipped when 24 did not fit), which read as a damaged batch header: a clean shutdown that would not reopen.
+        // One record per AppendDurable is one batch. A 2,072 B payload is a 2,088 B frame and a 2,112 B batch: 31 of
+        // them after the 64 B segment header fill segment 1 exactly, with non-zero bytes up to its last.
+        // A 1,296 B payload is a 1,336 B batch: 49 of them fill a segment to 65,528, 8 bytes short of its end.
+        string directory = _temp.Log();
+        var options = new WalOptions { Directory = directory, SegmentSizeBytes = 64 * 1024, MaxEntryBytes = 4096, StripeCount = 1, MaxRecycledSegments = 4 };
+        byte[] Filled(int length, byte value)
+        {
+            byte[] payload = new byte[length];
+            Array.Fill(payload, value);
+            return payload;
+        }
+
+        string segment4 = SegmentNames.PathOf(directory, 4);
+        bool Started(string path) => File.Exists(path) && ReadShared(path, 8).ContainsAnyExcept((byte)0);
+        var acknowledged = new List<(Lsn Lsn, byte[] Payload)>();
+        void AppendDurable(WriteAheadLog log, byte[] payload) => acknowledged.Add((log.AppendDurable(payload), payload));
+
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            for (int i = 0; i < 31; i++)
+            {
+                AppendDurable(log, Filled(2072, 0xAB));
+            }
+
+            AppendDurable(log, Filled(100, 1)); // opens segment 2; segment 3 is prepared fresh
+            log.TruncateBefore(acknowledged[^1].Lsn); // segment 1 is recycled: it becomes segment 4
+            while (!Started(segment4))
+            {
+                AppendDurable(log, Filled(1296, 2));
+            }
+
+            for (int i = 0; i < 48; i++)
+            {
+                AppendDurable(log, Filled(1296, 3)); // segment 4 now ends 8 bytes before its end
+            }
+
+            AppendDurable(log, Filled(1296, 4)); // does not fit: opens segment 5
+            Assert.True(Started(SegmentNames.PathOf(directory, 5)));
+        }
+
+        Assert.Equal(new byte[8], ReadShared(segment4, 64 * 1024)[^8..]);
+        using (WriteAheadLog reopened = WriteAheadLog.Open(options))
+        {
+            Assert.Equal(acknowledged[^1].Lsn, reopened.LastLsn);
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(acknowledged.Where(a => a.Lsn >= new Lsn(records[0].Lsn)).Select(a => a.Payload), records.Select(r => r.Payload));
+    }
+
+    [Fact]
+    public void Truncation_never_trusts_a_segment_header_whose_write_has_not_returned()
+    {
+        // Found by review: a header still in flight is in the page cache, not yet on disk. Truncating below it could
+        // remove the last durable segment; after a power loss the log would restart at LSN 1.
+        var storage = new FaultyStorage();
+        using var inFlight = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(), storage);
+        AppendRange(log, 1, 100); // segment 1 holds them
+        Lsn durable = log.DurableLsn;
+        storage.AfterWrite = () =>
+        {
+            if (File.Exists(SegmentNames.PathOf(directory, 2)) && ReadShared(SegmentNames.PathOf(directory, 2), 8).ContainsAnyExcept((byte)0) && !inFlight.IsSet)
+            {
+                inFlight.Set();
+                Assert.True(release.Wait(TimeSpan.FromSeconds(30)));
+            }
+        };
+
+        Bounded.Run(() =>
+        {
+            var appender = new Thread(() =>
+            {
+                for (ulong lsn = 101; !inFlight.IsSet; lsn++)
+                {
+                    log.Append(PayloadOf(lsn));
+                }
+            });
+            appender.Start();
+            Assert.True(inFlight.Wait(TimeSpan.FromSeconds(30)), "Segment 2's first write is in the file and has not returned.");
+            log.TruncateBefore(log.LastLsn);
+            Assert.True(File.Exists(SegmentNames.PathOf(directory, 1)), "Segment 1 stays: segment 2's header is not durable yet.");
+            release.Set();
+            Assert.True(appender.Join(TimeSpan.FromSeconds(30)));
+            log.Flush();
+        });
+
+        Assert.True(log.DurableLsn > durable);
+    }
+
+    private static byte[] ReadShared(string path, int length)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        byte[] bytes = new byte[Math.Min(length, stream.Length)];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    [Fact]
     public void Truncated_segments_are_recycled_reused_and_their_stale_frames_never_read()
     {
         using (WriteAheadLog log = WriteAheadLog.Open(Options()))

@@ -20,6 +20,9 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>Runs before every segment write (a test holds writes back with it).</summary>
     public Action? BeforeWrite { get; set; }
 
+    /// <summary>Runs after every successful segment write, before it returns (the bytes are in the file, not yet acknowledged).</summary>
+    public Action? AfterWrite { get; set; }
+
     /// <summary>When set, creating a new file fails with this exception.</summary>
     public Exception? CreateFault { get; set; }
 
@@ -59,6 +62,7 @@ internal sealed class FaultyStorage : WalStorage
             }
 
             inner.Write(data, offset);
+            owner.AfterWrite?.Invoke();
         }
 
         public override int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);
