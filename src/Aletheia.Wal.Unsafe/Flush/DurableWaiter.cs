@@ -87,7 +87,7 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
         {
             lock (_parkGate)
             {
-                _parkWord[0] = 1;
+                Volatile.Write(ref _parkWord[0], 1); // release, as above, for the check WaitSignal makes outside the lock
                 Monitor.Pulse(_parkGate);
             }
         }
