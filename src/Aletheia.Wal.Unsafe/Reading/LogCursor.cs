@@ -18,6 +18,7 @@ internal sealed unsafe class LogCursor : IDisposable
     private readonly SegmentScanner _scanner = new();
     private readonly List<ulong> _segments;
     private int _index = -1;
+    private int _rereadIndex = -1;
     private WalFile? _file;
     private SegmentHeader _segmentHeader;
     private long _offset;
@@ -192,6 +193,23 @@ internal sealed unsafe class LogCursor : IDisposable
             : LastUsedIndex >= 0 && number != _segments[LastUsedIndex] + 1 ? $"segment {_segments[LastUsedIndex] + 1} is missing before segment {number}"
             : NextLsn != 0 && header.FirstLsn != NextLsn ? $"the segment starts at LSN {header.FirstLsn} but the log continues at LSN {NextLsn}: a segment is missing or out of place"
             : null;
+        if (mismatch is not null && NextLsn != 0 && header.FirstLsn > NextLsn && header.SegmentNumber == number && header.LogId == LogId
+            && LastUsedIndex == _index - 1 && number == _segments[LastUsedIndex] + 1 && _rereadIndex != LastUsedIndex)
+        {
+            // A live log: the previous segment was read (through the buffer) before its last batches were written, and
+            // the writer has moved on since. It writes a segment's first batch only after its last write into the
+            // previous one returned, so those batches are all there now: read the previous segment again from where it
+            // seemed to end, once. In a log nobody writes, the same end and the same gap come back: damage.
+            _rereadIndex = LastUsedIndex;
+            CloseSegment();
+            _index = LastUsedIndex;
+            _file = _storage.OpenRead(SegmentNames.PathOf(_directory, _segments[_index]));
+            _scanner.Attach(_file);
+            _offset = EndOffset;
+            _batchStart = EndOffset;
+            return true;
+        }
+
         if (mismatch is not null)
         {
             // A valid header that does not belong here is never an interrupted write.

@@ -31,25 +31,32 @@ public sealed class LiveReaderTests : IDisposable
             }
         });
         writer.Start();
-        Bounded.Run(() =>
+        try
         {
-            for (int round = 0; round < 40; round++)
+            Bounded.Run(() =>
             {
-                Lsn durable = log.DurableLsn;
-                using WalReader reader = WalReader.Open(_temp.Log());
-                ulong next = 1;
-                while (reader.TryRead(out WalRecord record))
+                for (int round = 0; round < 40; round++)
                 {
-                    Assert.Equal(new Lsn(next), record.Lsn);
-                    Assert.True(Payloads.Matches(record.Payload, 8, (long)next - 1), $"Record {next} is byte-exact.");
-                    next++;
-                }
+                    Lsn durable = log.DurableLsn;
+                    using WalReader reader = WalReader.Open(_temp.Log());
+                    ulong next = 1;
+                    while (reader.TryRead(out WalRecord record))
+                    {
+                        Assert.Equal(new Lsn(next), record.Lsn);
+                        Assert.True(Payloads.Matches(record.Payload, 8, (long)next - 1), $"Record {next} is byte-exact.");
+                        next++;
+                    }
 
-                Assert.True(next - 1 >= durable.Value, $"Round {round}: the reader reached LSN {next - 1}; {durable} was durable when it opened.");
-                Thread.Sleep(10);
-            }
-        }, TimeSpan.FromSeconds(120));
-        stop.Cancel();
-        Assert.True(writer.Join(TimeSpan.FromSeconds(30)));
+                    Assert.True(next - 1 >= durable.Value, $"Round {round}: the reader reached LSN {next - 1}; {durable} was durable when it opened.");
+                    Thread.Sleep(10);
+                }
+            }, TimeSpan.FromSeconds(120));
+        }
+        finally
+        {
+            // Also when an assertion failed: the writer must be gone before the log is disposed under it.
+            stop.Cancel();
+            Assert.True(writer.Join(TimeSpan.FromSeconds(30)));
+        }
     }
 }

@@ -116,11 +116,19 @@ public sealed class RecyclingTests : IDisposable
                 }
             });
             appender.Start();
-            Assert.True(inFlight.Wait(TimeSpan.FromSeconds(30)), "Segment 2's first write is in the file and has not returned.");
-            log.TruncateBefore(log.LastLsn);
-            Assert.True(File.Exists(SegmentNames.PathOf(directory, 1)), "Segment 1 stays: segment 2's header is not durable yet.");
-            release.Set();
-            Assert.True(appender.Join(TimeSpan.FromSeconds(30)));
+            try
+            {
+                Assert.True(inFlight.Wait(TimeSpan.FromSeconds(30)), "Segment 2's first write is in the file and has not returned.");
+                log.TruncateBefore(log.LastLsn);
+                Assert.True(File.Exists(SegmentNames.PathOf(directory, 1)), "Segment 1 stays: segment 2's header is not durable yet.");
+            }
+            finally
+            {
+                inFlight.Set(); // stops the appender, also after a failed assertion, before the log is disposed under it
+                release.Set();
+                Assert.True(appender.Join(TimeSpan.FromSeconds(30)));
+            }
+
             log.Flush();
         });
 
