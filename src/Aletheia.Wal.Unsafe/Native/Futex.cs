@@ -27,14 +27,8 @@ internal static unsafe partial class Futex
     /// </summary>
     public static void Wait(int* word, int expected, int millisecondsTimeout)
     {
-        if (millisecondsTimeout < 0)
-        {
-            _ = Syscall(s_futex, word, WaitPrivate, expected, null, null, 0);
-            return;
-        }
-
         var timeout = new Timespec { Seconds = millisecondsTimeout / 1000, Nanoseconds = (millisecondsTimeout % 1000) * 1_000_000 };
-        _ = Syscall(s_futex, word, WaitPrivate, expected, &timeout, null, 0);
+        _ = Syscall(s_futex, word, WaitPrivate, expected, millisecondsTimeout < 0 ? null : &timeout, null, 0);
     }
 
     /// <summary>Wakes one thread sleeping in <see cref="Wait"/> on <paramref name="word"/>, if any.</summary>

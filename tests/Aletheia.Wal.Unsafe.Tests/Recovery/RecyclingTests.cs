@@ -48,7 +48,6 @@ public sealed class RecyclingTests : IDisposable
         }
 
         string segment4 = SegmentNames.PathOf(directory, 4);
-        bool Started(string path) => File.Exists(path) && ReadShared(path, 8).ContainsAnyExcept((byte)0);
         var acknowledged = new List<(Lsn Lsn, byte[] Payload)>();
         void AppendDurable(WriteAheadLog log, byte[] payload) => acknowledged.Add((log.AppendDurable(payload), payload));
 
@@ -61,7 +60,7 @@ public sealed class RecyclingTests : IDisposable
 
             AppendDurable(log, Filled(100, 1)); // opens segment 2; segment 3 is prepared fresh
             log.TruncateBefore(acknowledged[^1].Lsn); // segment 1 is recycled: it becomes segment 4
-            while (!Started(segment4))
+            while (!SegmentFiles.IsUsed(segment4))
             {
                 AppendDurable(log, Filled(1296, 2));
             }
@@ -72,10 +71,10 @@ public sealed class RecyclingTests : IDisposable
             }
 
             AppendDurable(log, Filled(1296, 4)); // does not fit: opens segment 5
-            Assert.True(Started(SegmentNames.PathOf(directory, 5)));
+            Assert.True(SegmentFiles.IsUsed(SegmentNames.PathOf(directory, 5)));
         }
 
-        Assert.Equal(new byte[8], ReadShared(segment4, 64 * 1024)[^8..]);
+        Assert.Equal(new byte[8], SegmentFiles.ReadShared(segment4)[^8..]);
         using (WriteAheadLog reopened = WriteAheadLog.Open(options))
         {
             Assert.Equal(acknowledged[^1].Lsn, reopened.LastLsn);
@@ -99,7 +98,7 @@ public sealed class RecyclingTests : IDisposable
         Lsn durable = log.DurableLsn;
         storage.AfterWrite = () =>
         {
-            if (File.Exists(SegmentNames.PathOf(directory, 2)) && ReadShared(SegmentNames.PathOf(directory, 2), 8).ContainsAnyExcept((byte)0) && !inFlight.IsSet)
+            if (SegmentFiles.IsUsed(SegmentNames.PathOf(directory, 2)) && !inFlight.IsSet)
             {
                 inFlight.Set();
                 Assert.True(release.Wait(TimeSpan.FromSeconds(30)));
@@ -133,14 +132,6 @@ public sealed class RecyclingTests : IDisposable
         });
 
         Assert.True(log.DurableLsn > durable);
-    }
-
-    private static byte[] ReadShared(string path, int length)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        byte[] bytes = new byte[Math.Min(length, stream.Length)];
-        stream.ReadExactly(bytes);
-        return bytes;
     }
 
     [Fact]

@@ -166,7 +166,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         {
             try
             {
-                run.Acknowledge(log.AppendDurable(Tagged(producer, i, MaxPayload)).Value, producer, i);
+                run.Acknowledge(log.AppendDurable(Payloads.MakeTagged(producer, i, MaxPayload)).Value, producer, i);
             }
             catch (WalException)
             {
@@ -228,7 +228,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
             recovered = (int)Math.Min(after.LastLsn.Value, int.MaxValue);
             for (int i = 0; i < 5; i++)
             {
-                Lsn lsn = after.AppendDurable(Tagged(Producers, i, 40 + (i * 100)));
+                Lsn lsn = after.AppendDurable(Payloads.MakeTagged(Producers, i, 40 + (i * 100)));
                 Assert.Equal(after.LastLsn, lsn);
                 run.Acknowledge(lsn.Value, Producers, i);
             }
@@ -278,13 +278,6 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         MaxEntryBytes = MaxPayload,
         MaxRecycledSegments = maxRecycled,
     };
-
-    private static byte[] Tagged(int producer, long sequence, int length)
-    {
-        var payload = new byte[length];
-        Payloads.FillTagged(payload, producer, sequence);
-        return payload;
-    }
 
     private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int Recovered);
 
@@ -404,7 +397,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
             {
                 for (long sequence = 0; sequence < RecordsPerProducer; sequence++)
                 {
-                    byte[] payload = Tagged(producer, sequence, 12 + random.Next(MaxPayload - 12));
+                    byte[] payload = Payloads.MakeTagged(producer, sequence, 12 + random.Next(MaxPayload - 12));
                     switch (producer)
                     {
                         case 0:

@@ -35,6 +35,13 @@ internal static class Payloads
         Fill(destination[12..], producer, sequence);
     }
 
+    public static byte[] MakeTagged(int producer, long sequence, int length)
+    {
+        var bytes = new byte[length];
+        FillTagged(bytes, producer, sequence);
+        return bytes;
+    }
+
     public static (int Producer, long Sequence) ReadTag(ReadOnlySpan<byte> payload) =>
         (BitConverter.ToInt32(payload), BitConverter.ToInt64(payload[4..]));
 

@@ -9,8 +9,19 @@ internal static class SegmentFiles
 {
     /// <summary>The segment files whose header is not zero (used, not just prepared), in log order.</summary>
     public static string[] Used(string directory) =>
-        Directory.GetFiles(directory, "*" + SegmentNames.Extension).Order(StringComparer.Ordinal)
-            .Where(p => File.ReadAllBytes(p).AsSpan(0, 8).ContainsAnyExcept((byte)0)).ToArray();
+        Directory.GetFiles(directory, "*" + SegmentNames.Extension).Order(StringComparer.Ordinal).Where(IsUsed).ToArray();
+
+    /// <summary>True if the segment file exists and its header is not zero (a write started it).</summary>
+    public static bool IsUsed(string path) => File.Exists(path) && ReadShared(path, 8).ContainsAnyExcept((byte)0);
+
+    /// <summary>Up to <paramref name="length"/> bytes from the start of a file, read while a writer may hold it open.</summary>
+    public static byte[] ReadShared(string path, int length = int.MaxValue)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        byte[] bytes = new byte[Math.Min(length, stream.Length)];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
 
     /// <summary>The offset, in the last used segment, where the log ends (the log must be undamaged).</summary>
     public static long EndOfLog(string directory)

@@ -21,12 +21,10 @@ public sealed class WriteAheadLogConcurrencyTests : IDisposable
         {
             Bounded.Parallel(Threads, t =>
             {
-                byte[] buffer = new byte[12 + 600];
                 Lsn previous = Lsn.None;
                 for (int i = 0; i < PerThread; i++)
                 {
-                    byte[] payload = buffer.AsSpan(0, 12 + (i * 37 % 600)).ToArray();
-                    Payloads.FillTagged(payload, t, i);
+                    byte[] payload = Payloads.MakeTagged(t, i, 12 + (i * 37 % 600));
                     Lsn lsn = (i % 3) switch
                     {
                         0 => log.Append(payload),

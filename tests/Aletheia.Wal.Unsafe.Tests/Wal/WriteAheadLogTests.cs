@@ -93,7 +93,7 @@ public sealed class WriteAheadLogTests : IDisposable
             Lsn lsn = log.AppendDurable(payload);
 
             // Read the segment file itself, through a separate handle: the record must be there, byte for byte.
-            byte[] segment = ReadShared(SegmentNames.PathOf(log.Directory, 1));
+            byte[] segment = SegmentFiles.ReadShared(SegmentNames.PathOf(log.Directory, 1));
             Assert.True(segment.AsSpan().IndexOf(payload) >= 0, $"Record {lsn} is in the segment file once AppendDurable returned.");
             using WalReader reader = WalReader.Open(log.Directory, lsn);
             Assert.True(reader.TryRead(out WalRecord record));
@@ -264,13 +264,5 @@ public sealed class WriteAheadLogTests : IDisposable
         // Dispose made the appended record durable and released the lock.
         using WriteAheadLog reopened = WriteAheadLog.Open(Options());
         Assert.Equal(lsn, reopened.LastLsn);
-    }
-
-    private static byte[] ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        byte[] bytes = new byte[stream.Length];
-        stream.ReadExactly(bytes);
-        return bytes;
     }
 }
