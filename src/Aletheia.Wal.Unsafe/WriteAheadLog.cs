@@ -104,7 +104,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         SegmentWriter? segments = null;
         try
         {
-            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
+            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments, options.WriteBufferBytes);
             ulong logId = recovered.LogId != 0 ? recovered.LogId : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
             List<ulong> reusable = recovered.Reusable;
             ulong number;
@@ -129,7 +129,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
 
             segments = new SegmentWriter(
-                storage, directory, options.SegmentSizeBytes, current, number, offset, reusable, recovered.Recycled, options.MaxRecycledSegments);
+                storage, directory, options.SegmentSizeBytes, current, number, offset, recovered.WriteSegmentMaxWriteBytes, reusable, recovered.Recycled,
+                options.MaxRecycledSegments);
             return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments, logId);
         }
         catch (Exception e)

@@ -45,6 +45,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly NativeSlab _bufferSlab;
     private readonly byte* _buffer;
     private readonly int _bufferCapacity;
+    private int _writeLimit; // the most a write into the current segment may hold before its terminator
     private readonly LsnSequence _lsns;
     private readonly DurableWatermark _watermark;
     private readonly FlushDoorbell _doorbell;
@@ -90,6 +91,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _tableMask = slots - 1;
 
         _bufferCapacity = writeBufferBytes;
+        _writeLimit = WriteLimitOf(segments);
         _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + TerminatorBytes)); // room for the terminator after a full batch
         _buffer = _bufferSlab.Pointer;
         _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
@@ -233,6 +235,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
                 // An empty batch that cannot take the frame: the segment is full. The buffer always fits one frame.
                 _segments.Rotate();
+                _writeLimit = WriteLimitOf(_segments);
                 _used = 0;
                 continue;
             }
@@ -277,8 +280,11 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private bool FitsUnsynchronized(int frameSize)
     {
         int used = _batchRecords > 0 ? _used : (_segments.IsFresh ? SegmentHeader.Size : 0) + BatchHeader.Size;
-        return used + frameSize <= _bufferCapacity && _segments.Offset + used + frameSize <= _segments.CurrentLength;
+        return used + frameSize <= _writeLimit && _segments.Offset + used + frameSize <= _segments.CurrentLength;
     }
+
+    private int WriteLimitOf(SegmentWriter segments) =>
+        segments.InheritedMaxWriteBytes == 0 ? _bufferCapacity : (int)Math.Min(_bufferCapacity, Math.Max(0L, segments.InheritedMaxWriteBytes - TerminatorBytes));
 
     /// <summary>Flush thread only: seals the batch (and the segment header of a fresh segment), writes it, advances durability.</summary>
     private void WriteBatchUnsynchronized()

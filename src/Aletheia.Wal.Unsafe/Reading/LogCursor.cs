@@ -55,6 +55,14 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>Where the data of the last used segment ends (valid once the cursor returned false without damage).</summary>
     public long EndOffset { get; private set; }
 
+    /// <summary>
+    /// Where the last whole batch read in the last used segment starts, -1 if none was (the segment holds only its header).
+    /// </summary>
+    public long LastBatchStart { get; private set; } = -1;
+
+    /// <summary>The header of the last used segment (default until one is read).</summary>
+    public SegmentHeader LastHeader => _segmentHeader;
+
     /// <summary>Where the damaged write can end at most (-1: unknown, the segment header was damaged).</summary>
     public long DamagedWriteEnd { get; private set; }
 
@@ -110,12 +118,15 @@ internal sealed unsafe class LogCursor : IDisposable
                     StopAtDamage(_offset, $"the batch at offset {_batchStart} claims {_batch.FrameBytes} bytes of frames but its {_batch.RecordCount} frames end at offset {_offset}", batchHeaderValid: true);
                     return false;
                 }
+
+                LastBatchStart = _batchStart;
             }
 
             BatchVerdict verdict = _scanner.ReadBatch(_offset, NextLsn, out _batch, out string? batchReason);
             switch (verdict)
             {
                 case BatchVerdict.Valid when NextLsn + _batch.RecordCount <= SkipBelowLsn:
+                    LastBatchStart = _offset;
                     NextLsn += _batch.RecordCount;
                     _offset += BatchHeader.Size + _batch.FrameBytes;
                     break;
@@ -226,6 +237,7 @@ internal sealed unsafe class LogCursor : IDisposable
         }
 
         LastUsedIndex = _index;
+        LastBatchStart = -1;
         _offset = SegmentHeader.Size;
         _framesLeft = 0;
         _inBatch = false;

@@ -7,11 +7,12 @@ namespace Aletheia.Wal.Recovery;
 /// Recovery at open: reads every segment in order with a <see cref="LogCursor"/> (which checks every byte up to the end
 /// of the log), then applies the recovery mode to the damage it reports, durably, and says where the writer continues.
 /// Like RocksDB's <c>kTolerateCorruptedTailRecords</c> and etcd's WAL repair, a torn last write is cut off and the cut
-/// bytes are re-zeroed with write-through writes before anything new is appended.
+/// bytes are re-zeroed with write-through writes before anything new is appended. Then the end of the log is sealed
+/// (<see cref="SealTail"/>) and the directory fsynced, so that the writer appends only after bytes that are on disk.
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled, int writeBufferBytes)
     {
         // Files to delete, all at once at the end with one directory fsync: leftovers of an interrupted preparation,
         // recycled files beyond the limit, and segments that cannot be kept or reused (those after a point-in-time cut).
@@ -28,6 +29,7 @@ internal static class LogRecovery
         ulong lastLsn = cursor.NextLsn == 0 ? 0 : cursor.NextLsn - 1;
         int lastUsed = cursor.LastUsedIndex;
         long writeOffset = cursor.EndOffset;
+        long lastBatchStart = cursor.LastBatchStart;
         ulong droppedFrom = 0;
         ulong droppedTo = 0;
 
@@ -46,6 +48,7 @@ internal static class LogRecovery
             {
                 lastUsed = damage.SegmentIndex;
                 writeOffset = damage.CutOffset;
+                lastBatchStart = damage.KeptInBatch.Frames > 0 ? damage.KeptInBatch.BatchStart : cursor.LastBatchStart;
             }
 
             // Everything after the damage goes: later used segments are deleted below, as segments that cannot be
@@ -89,9 +92,24 @@ internal static class LogRecovery
             storage.Delete(path);
         }
 
-        if (doomed.Count > 0)
+        // Always, even with nothing deleted: a writer that died between a rename and its directory fsync left a name
+        // that only the page cache holds, and the writer is about to write acknowledged records under it.
+        storage.SyncDirectory(directory);
+
+        // A writer's single write is at most its buffer and the terminator; the last segment header says what the
+        // writer that started it used. Zeroing more than a write after the end is harmless.
+        long maxWrite = Math.Max(Math.Max(cursor.LastHeader.MaxWriteBytes, LogCursor.DefaultMaxWriteBytes), (long)writeBufferBytes + BatchHeader.Size);
+        ulong nextLsn = (segments.Count > 0 ? lastLsn : 0) + 1;
+        if (writeSegment != 0)
         {
-            storage.SyncDirectory(directory);
+            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), lastBatchStart > SegmentHeader.Size ? lastBatchStart : 0, writeOffset, maxWrite, nextLsn);
+        }
+
+        if (reusable.Count > 0)
+        {
+            // The writer's next segment: a torn first write that lost the sector with its header leaves it reading as
+            // prepared and unused, with frames after.
+            SealTail(storage, SegmentNames.PathOf(directory, reusable[0]), 0, 0, maxWrite, nextLsn);
         }
 
         return new RecoveredLog
@@ -101,6 +119,7 @@ internal static class LogRecovery
             LastLsn = segments.Count > 0 ? lastLsn : 0,
             WriteSegment = writeSegment,
             WriteOffset = writeSegment == 0 ? 0 : writeOffset,
+            WriteSegmentMaxWriteBytes = writeSegment == 0 ? 0 : cursor.LastHeader.MaxWriteBytes,
             Reusable = reusable,
             Recycled = recycled,
             Segments = segments,
@@ -133,6 +152,47 @@ internal static class LogRecovery
 
         SegmentWriter.WriteZeros(file, damage.CutOffset, damagedWriteEnd > 0 ? Math.Min(length, damagedWriteEnd) : length);
         file.Sync();
+    }
+
+    /// <summary>
+    /// Leaves the end of the log, at <paramref name="end"/> of the segment at <paramref name="path"/>, durable as recovery
+    /// read it and clean for the writer that continues there:
+    /// <list type="bullet">
+    /// <item>The last batch, from <paramref name="tailStart"/> (0: with the segment header), is written again,
+    /// write-through. Recovery read it through the page cache: after a write-through write fails with EIO, Linux may keep
+    /// its bytes there though the disk never got them, and the writer must not append after a batch only memory holds.
+    /// Bytes already on disk are written unchanged.</item>
+    /// <item>What follows the end is zeroed: the terminator, or a whole write's length when frames of the LSNs the writer
+    /// is about to hand out again lie there. A torn write that lost its first sector ends the log cleanly (a zero batch
+    /// header) but leaves its later sectors; a later torn tail would find them after it and be refused as damage.</item>
+    /// </list>
+    /// </summary>
+    private static void SealTail(WalStorage storage, string path, long tailStart, long end, long maxWrite, ulong nextLsn)
+    {
+        using WalFile file = storage.OpenWrite(path, writeThrough: true);
+        long length = file.Length;
+        long zeroTo = tailStart < end ? Math.Min(length, end + BatchHeader.Size) : end; // the terminator after a rewritten batch
+        using (var scanner = new SegmentScanner())
+        {
+            scanner.Attach(file);
+            if (scanner.FindCurrentDataAfter(end, nextLsn, end + maxWrite) != 0)
+            {
+                zeroTo = Math.Min(length, end + maxWrite);
+            }
+
+            for (long offset = tailStart; offset < end;)
+            {
+                int count = (int)Math.Min(1 << 20, end - offset);
+                unsafe
+                {
+                    file.Write(new ReadOnlySpan<byte>(scanner.Fetch(offset, count), count), offset);
+                }
+
+                offset += count;
+            }
+        }
+
+        SegmentWriter.WriteZeros(file, end, zeroTo);
     }
 
     /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others go to <paramref name="doomed"/>.</summary>

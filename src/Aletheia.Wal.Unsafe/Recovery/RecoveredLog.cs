@@ -16,6 +16,9 @@ internal sealed class RecoveredLog
 
     public long WriteOffset { get; init; }
 
+    /// <summary>The largest write the header of <see cref="WriteSegment"/> allows (0: no write segment).</summary>
+    public uint WriteSegmentMaxWriteBytes { get; init; }
+
     /// <summary>Zero-filled segment files after <see cref="WriteSegment"/>, ready to use.</summary>
     public List<ulong> Reusable { get; init; } = [];
 

@@ -23,12 +23,13 @@ internal sealed class SegmentWriter : IDisposable
     private Task<WalFile>? _next;
 
     /// <summary>
-    /// Continues in <paramref name="current"/> (open for write-through) at <paramref name="offset"/>; <paramref name="reusable"/>
-    /// are segment files after it that are prepared but unused (zero), in order.
+    /// Continues in <paramref name="current"/> (open for write-through) at <paramref name="offset"/>, whose header allows
+    /// writes of at most <paramref name="currentMaxWriteBytes"/> (0: a fresh segment); <paramref name="reusable"/> are
+    /// segment files after it that are prepared but unused (zero), in order.
     /// </summary>
     public SegmentWriter(
-        WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, IEnumerable<ulong> reusable,
-        IEnumerable<string> recycled, int maxRecycled)
+        WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, uint currentMaxWriteBytes,
+        IEnumerable<ulong> reusable, IEnumerable<string> recycled, int maxRecycled)
     {
         _recycled = new ConcurrentQueue<string>(recycled);
         _maxRecycled = maxRecycled;
@@ -38,6 +39,7 @@ internal sealed class SegmentWriter : IDisposable
         _current = current;
         CurrentNumber = currentNumber;
         Offset = offset;
+        InheritedMaxWriteBytes = offset == 0 ? 0 : currentMaxWriteBytes;
         CurrentLength = current.Length;
         _reusable = new Queue<ulong>(reusable);
         PrepareNextInBackground();
@@ -49,6 +51,13 @@ internal sealed class SegmentWriter : IDisposable
     public long Offset { get; private set; }
 
     public long CurrentLength { get; private set; }
+
+    /// <summary>
+    /// The largest write (terminator included) the header of a segment continued after reopening allows, 0 for a segment
+    /// this writer started. Recovery bounds a torn write by the header's figure, so a writer with a larger buffer must
+    /// not exceed it there.
+    /// </summary>
+    public uint InheritedMaxWriteBytes { get; private set; }
 
     /// <summary>True until the first write into the current segment (which must start with its header).</summary>
     public bool IsFresh => Offset == 0;
@@ -73,6 +82,7 @@ internal sealed class SegmentWriter : IDisposable
         CurrentNumber++;
         CurrentLength = next.Length;
         Offset = 0;
+        InheritedMaxWriteBytes = 0;
         PrepareNextInBackground();
     }
 

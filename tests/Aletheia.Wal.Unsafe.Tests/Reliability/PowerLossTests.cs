@@ -158,11 +158,59 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, Volatile.Read(ref reusedEarly));
     }
 
+    [Fact]
+    public void A_segment_name_left_without_its_directory_fsync_is_made_durable_before_records_go_under_it()
+    {
+        // Directory fsyncs: recovery's (1), segment 1's preparation (2), then segment 2's, prepared in the background
+        // (3). That one fails, as if the writer were killed between the rename and the fsync: the name is in the page
+        // cache only, and the log faults when it needs the segment. Reopened on the same machine, the writer reuses
+        // segment 2. Segment 3's preparation (whose fsync would make the name durable too) is held while records are
+        // acknowledged in segment 2, then the power goes.
+        var disk = new SimulatedDisk(1) { FaultOn = DiskOperation.SyncDirectory, FaultAt = 3, Fault = DiskFault.IoError };
+        string directory = _temp.Log("undurable-name");
+        var run = new Run(truncate: false);
+        using var preparingThird = new ManualResetEventSlim();
+        using var powerCut = new ManualResetEventSlim();
+        Bounded.Run(() =>
+        {
+            using (WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk))
+            {
+                AppendSegments(log, run, producer: 0, segments: 2);
+                Assert.Throws<WalException>(() => log.Flush());
+            }
+
+            Assert.Equal(DiskOperation.SyncDirectory, disk.FaultedOperation);
+            disk.BeforeOperation = (operation, path) =>
+            {
+                if (operation == DiskOperation.Create)
+                {
+                    preparingThird.Set();
+                    Assert.True(powerCut.Wait(TimeSpan.FromSeconds(30)));
+                }
+            };
+
+            using (WriteAheadLog reopened = WriteAheadLog.Open(Options(directory), disk))
+            {
+                for (int i = 0; !preparingThird.IsSet || i < 3; i++)
+                {
+                    run.Acknowledge(reopened.AppendDurable(Payloads.MakeTagged(1, i, MaxPayload)).Value, 1, i);
+                    Assert.True(i < RecordsFilling(segments: 2), "The writer rotated into segment 2 and began preparing segment 3.");
+                }
+
+                disk.PowerLoss();
+                powerCut.Set();
+            }
+        });
+
+        string restored = _temp.Log("undurable-name-restored");
+        disk.RestoreImageTo(restored);
+        run.Check(LogContents.ReadAll(restored), "segment name without its directory fsync");
+    }
+
     /// <summary>Appends about <paramref name="segments"/> segments' worth of durable records, stopping if the log faults.</summary>
     private static void AppendSegments(WriteAheadLog log, Run run, int producer, int segments)
     {
-        int records = segments * (int)(Options("x").SegmentSizeBytes / MaxPayload) * 11 / 10;
-        for (int i = 0; i < records; i++)
+        for (int i = 0; i < RecordsFilling(segments); i++)
         {
             try
             {
@@ -175,13 +223,16 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>Records of the largest payload that fill a little more than <paramref name="segments"/> segments.</summary>
+    private static int RecordsFilling(int segments) => segments * (int)(Options("x").SegmentSizeBytes / MaxPayload) * 11 / 10;
+
     /// <summary>Runs one unfaulted case and returns how many operations of <paramref name="kinds"/> it made.</summary>
     private long Calibrate(DiskOperation kinds)
     {
         var disk = new SimulatedDisk(0) { FaultOn = kinds, FaultAt = long.MaxValue };
         Outcome outcome = RunCase(disk, truncate: true);
         Assert.Equal(Producers * RecordsPerProducer, outcome.Acknowledged);
-        return Math.Max(1, disk.Counted);
+        return Math.Max(1, outcome.Operations);
     }
 
     private Outcome RunCase(SimulatedDisk disk, bool truncate, int maxRecycled = 1)
@@ -208,13 +259,20 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
             log.Dispose();
         }
 
+        disk.Disarm();
+        long operations = disk.Counted;
+        int acknowledged = run.AcknowledgedCount;
         string context = $"case {id}, {disk.FaultReport ?? "no fault hit"}";
         if (disk.DurableImage is null)
         {
-            // The disk still works: the same files, reopened, hold every acknowledged record.
-            using (WriteAheadLog reopened = WriteAheadLog.Open(Options(directory), disk))
+            // The disk still works and the machine did not restart: the same files, reopened, hold every acknowledged
+            // record; what is appended after the reopen (a segment's worth, so the log rotates) must survive the power
+            // loss that follows, even where the failed write left the page cache ahead of the disk.
+            using WriteAheadLog reopened = WriteAheadLog.Open(Options(directory), disk);
+            run.Check(ReadAll(disk, directory), context + ", reopened before power loss");
+            for (int i = 0; i < RecordsFilling(segments: 1); i++)
             {
-                run.Check(ReadAll(disk, directory), context + ", reopened before power loss");
+                run.Acknowledge(reopened.AppendDurable(Payloads.MakeTagged(Producers + 1, i, MaxPayload)).Value, Producers + 1, i);
             }
         }
 
@@ -235,7 +293,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         }
 
         run.Check(LogContents.ReadAll(restored, WalRecoveryMode.Strict), context + ", recovered after power loss and appended to");
-        return new Outcome(disk.FaultReport is not null, faulted, run.AcknowledgedCount - 5, recovered);
+        return new Outcome(disk.FaultReport is not null, faulted, acknowledged, recovered, operations);
     }
 
     /// <summary>A log whose hot-path write failed is faulted: every later call throws WalException with the cause inside.</summary>
@@ -279,7 +337,8 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         MaxRecycledSegments = maxRecycled,
     };
 
-    private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int Recovered);
+    /// <summary>What one case did; <paramref name="Operations"/> counts the workload's operations of the fault's kinds.</summary>
+    private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int Recovered, long Operations);
 
     private sealed class Outcomes
     {

@@ -55,7 +55,8 @@ public enum TornWrite
 /// <remarks>
 /// One fault can be planned: the <see cref="FaultAt"/>-th operation of the kinds in <see cref="FaultOn"/> fails with
 /// <see cref="Fault"/>. An interrupted write persists the part <see cref="Tear"/> says (to the durable bytes when it is
-/// write-through; a failed, not powered-off write also reaches what the running process reads). After
+/// write-through). The running process reads back all of a write failed with EIO (the page cache keeps it) and the
+/// persisted part of one failed with ENOSPC. After
 /// <see cref="PowerLoss"/>, or a fault of that kind, <see cref="DurableImage"/> holds exactly the files and bytes that
 /// would be on disk, and every further operation throws.
 /// </remarks>
@@ -69,6 +70,7 @@ internal sealed class SimulatedDisk : WalStorage
     private Dictionary<string, Node> _durableNames = new(StringComparer.Ordinal);    // what survives power loss
     private Dictionary<string, byte[]>? _image;
     private long _counted;
+    private bool _disarmed;
 
     public SimulatedDisk(int seed) => _random = new Random(seed);
 
@@ -114,6 +116,15 @@ internal sealed class SimulatedDisk : WalStorage
             {
                 return _image;
             }
+        }
+    }
+
+    /// <summary>Cancels the planned fault if it has not hit yet: the operations from now on all succeed.</summary>
+    public void Disarm()
+    {
+        lock (_gate)
+        {
+            _disarmed = true;
         }
     }
 
@@ -238,9 +249,14 @@ internal sealed class SimulatedDisk : WalStorage
                 return;
             }
 
-            // The interrupted write: the torn part reaches the durable bytes (write-through) and, unless the power is
-            // gone, the bytes the process reads back.
-            string persisted = Persist(file, data, offset, live: Fault != DiskFault.PowerLoss);
+            // The interrupted write: the torn part reaches the durable bytes (write-through). What the process reads back:
+            // after EIO all of it (Linux keeps the pages of a failed write in the page cache, though the disk lacks them);
+            // after ENOSPC the torn part (a short write); after a power loss nothing matters.
+            string persisted = Persist(file, data, offset, live: Fault == DiskFault.DiskFull);
+            if (Fault == DiskFault.IoError)
+            {
+                Node.Put(ref file.Node.Bytes, ref file.Node.Length, data, offset);
+            }
             Fail(DiskOperation.Write, file.Path, $"{data.Length} B at offset {offset}, {persisted}");
         }
     }
@@ -319,7 +335,7 @@ internal sealed class SimulatedDisk : WalStorage
     private bool IsFaultHere(DiskOperation operation)
     {
         ThrowIfOff();
-        return (FaultOn & operation) != 0 && ++_counted == FaultAt;
+        return (FaultOn & operation) != 0 && ++_counted == FaultAt && !_disarmed;
     }
 
     private void Fail(DiskOperation operation, string path, string what)

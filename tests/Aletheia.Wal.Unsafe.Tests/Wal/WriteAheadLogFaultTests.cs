@@ -76,13 +76,15 @@ public sealed class WriteAheadLogFaultTests : IDisposable
         var e = Assert.Throws<WalException>(() => log.AppendDurable([1]));
         Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
     }
+
     [Theory]
     [InlineData(DiskOperation.Create, "creation")]
     [InlineData(DiskOperation.SyncDirectory, "directory fsync")]
     public void Failed_preparation_of_the_next_segment_faults_the_log_when_it_is_needed(DiskOperation operation, string what)
     {
-        // Operation 1 of each kind prepares segment 1 at Open; operation 2 prepares segment 2 in the background.
-        var disk = new SimulatedDisk(seed: 0) { FaultOn = operation, FaultAt = 2, Fault = DiskFault.IoError };
+        // Open: recovery fsyncs the directory, then segment 1 is prepared (a creation and a directory fsync); segment 2
+        // is prepared in the background: the second creation, the third directory fsync.
+        var disk = new SimulatedDisk(seed: 0) { FaultOn = operation, FaultAt = operation == DiskOperation.SyncDirectory ? 3 : 2, Fault = DiskFault.IoError };
         WalOptions options = Options(segmentBytes: 64 * 1024);
         WriteAheadLog log = WriteAheadLog.Open(options, disk);
         var acknowledged = new List<ulong>();
