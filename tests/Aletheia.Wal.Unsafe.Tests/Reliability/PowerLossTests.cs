@@ -293,7 +293,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         }
 
         run.Check(LogContents.ReadAll(restored, WalRecoveryMode.Strict), context + ", recovered after power loss and appended to");
-        return new Outcome(disk.FaultReport is not null, faulted, acknowledged, recovered, operations);
+        return new Outcome(disk.FaultReport is not null, faulted, acknowledged, run.AcknowledgedCount - 5 - acknowledged, recovered, operations);
     }
 
     /// <summary>A log whose hot-path write failed is faulted: every later call throws WalException with the cause inside.</summary>
@@ -337,8 +337,11 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         MaxRecycledSegments = maxRecycled,
     };
 
-    /// <summary>What one case did; <paramref name="Operations"/> counts the workload's operations of the fault's kinds.</summary>
-    private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int Recovered, long Operations);
+    /// <summary>
+    /// What one case did: records acknowledged by the workload and after the reopen on the running disk, the last LSN
+    /// recovered after the power loss, and the workload's operations of the fault's kinds.
+    /// </summary>
+    private readonly record struct Outcome(bool FaultHit, bool Faulted, int Acknowledged, int AcknowledgedAfterReopen, int Recovered, long Operations);
 
     private sealed class Outcomes
     {
@@ -346,6 +349,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         public int FaultsHit;
         public int Faulted;
         public long Acknowledged;
+        public long AcknowledgedAfterReopen;
         public long Recovered;
 
         public void Add(Outcome outcome)
@@ -354,11 +358,12 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
             FaultsHit += outcome.FaultHit ? 1 : 0;
             Faulted += outcome.Faulted ? 1 : 0;
             Acknowledged += outcome.Acknowledged;
+            AcknowledgedAfterReopen += outcome.AcknowledgedAfterReopen;
             Recovered += outcome.Recovered;
         }
 
         public override string ToString() =>
-            $"{Cases} cases, {FaultsHit} faults hit, {Faulted} faulted the log, {Acknowledged} records acknowledged, {Recovered} recovered, none lost";
+            $"{Cases} cases, {FaultsHit} faults hit, {Faulted} faulted the log, {Acknowledged} records acknowledged (and {AcknowledgedAfterReopen} after a reopen on the running disk), {Recovered} recovered, none lost";
     }
 
     /// <summary>One workload: what was acknowledged, what was reported durable, how far truncation may have cut.</summary>
