@@ -21,6 +21,11 @@ public static class LoadCommand
         // Variants, not run by default: per-batch fsync without WriteThrough; FasterLog with FastCommitMode.
         ["channel-fsync"] = static directory => new ChannelFileStreamLog(directory, writeThrough: false),
         ["faster-fastcommit"] = static directory => new FasterLogPeer(directory, fastCommit: true),
+
+        // Not logs: the floor of blocking group commit on this machine (a write per round, a park and a wake per
+        // record), and the same without the write.
+        ["floor"] = static directory => new WakeFloorLog(directory),
+        ["floor-nodisk"] = static directory => new WakeFloorLog(directory, noDisk: true),
     };
 
     public static int Run(string[] args)
