@@ -104,7 +104,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         SegmentWriter? segments = null;
         try
         {
-            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments, options.WriteBufferBytes);
+            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
             ulong logId = recovered.LogId != 0 ? recovered.LogId : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
             List<ulong> reusable = recovered.Reusable;
             ulong number;

@@ -280,7 +280,11 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private bool FitsUnsynchronized(int frameSize)
     {
         int used = _batchRecords > 0 ? _used : (_segments.IsFresh ? SegmentHeader.Size : 0) + BatchHeader.Size;
-        return used + frameSize <= _writeLimit && _segments.Offset + used + frameSize <= _segments.CurrentLength;
+
+        // A segment's first write keeps to SegmentHeader.FirstWriteMaxBytes unless it is a single frame: recovery must
+        // bound a torn first write that lost the header, which says how large this writer's writes are.
+        int limit = _segments.IsFresh && _batchRecords > 0 ? Math.Min(_writeLimit, SegmentHeader.FirstWriteMaxBytes) : _writeLimit;
+        return used + frameSize <= limit && _segments.Offset + used + frameSize <= _segments.CurrentLength;
     }
 
     private int WriteLimitOf(SegmentWriter segments) =>

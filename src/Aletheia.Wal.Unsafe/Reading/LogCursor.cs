@@ -10,9 +10,6 @@ namespace Aletheia.Wal.Reading;
 /// </summary>
 internal sealed unsafe class LogCursor : IDisposable
 {
-    /// <summary>The write size assumed when no segment header says it (the flush thread's default buffer).</summary>
-    public const uint DefaultMaxWriteBytes = 1 << 20;
-
     private readonly WalStorage _storage;
     private readonly string _directory;
     private readonly SegmentScanner _scanner = new();
@@ -264,7 +261,7 @@ internal sealed unsafe class LogCursor : IDisposable
             byte* first = _scanner.Fetch(SegmentHeader.Size, BatchHeader.Size);
             searchFrom = first is not null && BatchHeader.TryRead(new ReadOnlySpan<byte>(first, BatchHeader.Size), out BatchHeader firstBatch)
                 ? SegmentHeader.Size + BatchHeader.Size + firstBatch.FrameBytes
-                : SegmentHeader.Size + Math.Max(_segmentHeader.MaxWriteBytes, DefaultMaxWriteBytes);
+                : SegmentHeader.FirstWriteMaxBytes + BatchHeader.Size;
         }
 
         if (highest == 0 && _file is not null)

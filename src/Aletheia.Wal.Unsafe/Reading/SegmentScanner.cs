@@ -197,14 +197,13 @@ internal sealed unsafe class SegmentScanner : IDisposable
     }
 
     /// <summary>
-    /// Looks for data of the current use of the log starting in [<paramref name="from"/>, <paramref name="to"/>): a valid
-    /// batch header or frame whose LSN is at least <paramref name="minLsn"/>. Returns the highest such LSN found, or 0.
+    /// Looks for data of the current use of the log at or after <paramref name="from"/>: a valid batch header or frame
+    /// whose LSN is at least <paramref name="minLsn"/>. Returns the highest such LSN found, or 0.
     /// </summary>
-    public ulong FindCurrentDataAfter(long from, ulong minLsn, long to = long.MaxValue)
+    public ulong FindCurrentDataAfter(long from, ulong minLsn)
     {
         ulong highest = 0;
-        long end = Math.Min(Length, to);
-        for (long position = (from + 7) & ~7L; position < end && position + FrameHeader.Size <= Length; position += 8)
+        for (long position = (from + 7) & ~7L; position + FrameHeader.Size <= Length; position += 8)
         {
             byte* bytes = Fetch(position, FrameHeader.Size);
             if (bytes is null)

@@ -12,7 +12,7 @@ namespace Aletheia.Wal.Recovery;
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled, int writeBufferBytes)
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
     {
         // Files to delete, all at once at the end with one directory fsync: leftovers of an interrupted preparation,
         // recycled files beyond the limit, and segments that cannot be kept or reused (those after a point-in-time cut).
@@ -96,20 +96,17 @@ internal static class LogRecovery
         // that only the page cache holds, and the writer is about to write acknowledged records under it.
         storage.SyncDirectory(directory);
 
-        // A writer's single write is at most its buffer and the terminator; the last segment header says what the
-        // writer that started it used. Zeroing more than a write after the end is harmless.
-        long maxWrite = Math.Max(Math.Max(cursor.LastHeader.MaxWriteBytes, LogCursor.DefaultMaxWriteBytes), (long)writeBufferBytes + BatchHeader.Size);
-        ulong nextLsn = (segments.Count > 0 ? lastLsn : 0) + 1;
         if (writeSegment != 0)
         {
-            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), lastBatchStart > SegmentHeader.Size ? lastBatchStart : 0, writeOffset, maxWrite, nextLsn);
+            // Every write into this segment is at most what its header says (a writer continuing it keeps to that).
+            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), lastBatchStart > SegmentHeader.Size ? lastBatchStart : 0, writeOffset, cursor.LastHeader.MaxWriteBytes);
         }
 
         if (reusable.Count > 0)
         {
-            // The writer's next segment: a torn first write that lost the sector with its header leaves it reading as
-            // prepared and unused, with frames after.
-            SealTail(storage, SegmentNames.PathOf(directory, reusable[0]), 0, 0, maxWrite, nextLsn);
+            // The writer's next segment: a torn first write into it that lost the sector with its header reads as a
+            // prepared, unused segment, with frames after.
+            SealTail(storage, SegmentNames.PathOf(directory, reusable[0]), 0, 0, SegmentHeader.FirstWriteMaxBytes + BatchHeader.Size);
         }
 
         return new RecoveredLog
@@ -156,30 +153,26 @@ internal static class LogRecovery
 
     /// <summary>
     /// Leaves the end of the log, at <paramref name="end"/> of the segment at <paramref name="path"/>, durable as recovery
-    /// read it and clean for the writer that continues there:
+    /// read it and clean for the writer that continues there, with write-through writes:
     /// <list type="bullet">
-    /// <item>The last batch, from <paramref name="tailStart"/> (0: with the segment header), is written again,
-    /// write-through. Recovery read it through the page cache: after a write-through write fails with EIO, Linux may keep
-    /// its bytes there though the disk never got them, and the writer must not append after a batch only memory holds.
-    /// Bytes already on disk are written unchanged.</item>
-    /// <item>What follows the end is zeroed: the terminator, or a whole write's length when frames of the LSNs the writer
-    /// is about to hand out again lie there. A torn write that lost its first sector ends the log cleanly (a zero batch
-    /// header) but leaves its later sectors; a later torn tail would find them after it and be refused as damage.</item>
+    /// <item>The last batch, from <paramref name="tailStart"/> (0: with the segment header), is written again. Recovery
+    /// read it through the page cache: after a write-through write fails with EIO, Linux may keep its bytes there though
+    /// the disk never got them, and the writer must not append after a batch only memory holds. Bytes already on disk
+    /// are written unchanged.</item>
+    /// <item>The <paramref name="maxWrite"/> bytes after the end, as far as the largest write made there could reach,
+    /// are zeroed. A torn write that lost the sector with its batch header ends the log cleanly (a zero batch header)
+    /// but may leave its later sectors, frames of the LSNs the writer is about to hand out again; a later torn tail
+    /// would find them after it and be refused as damage. Zeroed every time, not only when such frames are seen: a
+    /// zeroing that failed with EIO may show zeros in the page cache and not on disk.</item>
     /// </list>
     /// </summary>
-    private static void SealTail(WalStorage storage, string path, long tailStart, long end, long maxWrite, ulong nextLsn)
+    private static void SealTail(WalStorage storage, string path, long tailStart, long end, long maxWrite)
     {
         using WalFile file = storage.OpenWrite(path, writeThrough: true);
-        long length = file.Length;
-        long zeroTo = tailStart < end ? Math.Min(length, end + BatchHeader.Size) : end; // the terminator after a rewritten batch
-        using (var scanner = new SegmentScanner())
+        if (tailStart < end)
         {
+            using var scanner = new SegmentScanner();
             scanner.Attach(file);
-            if (scanner.FindCurrentDataAfter(end, nextLsn, end + maxWrite) != 0)
-            {
-                zeroTo = Math.Min(length, end + maxWrite);
-            }
-
             for (long offset = tailStart; offset < end;)
             {
                 int count = (int)Math.Min(1 << 20, end - offset);
@@ -192,7 +185,7 @@ internal static class LogRecovery
             }
         }
 
-        SegmentWriter.WriteZeros(file, end, zeroTo);
+        SegmentWriter.WriteZeros(file, end, Math.Min(file.Length, end + maxWrite));
     }
 
     /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others go to <paramref name="doomed"/>.</summary>

@@ -23,6 +23,13 @@ namespace Aletheia.Wal.Storage;
 internal struct SegmentHeader
 {
     public const int Size = 64;
+
+    /// <summary>
+    /// A segment's first write holds at most this many bytes before its terminator, unless it holds a single frame. So
+    /// a torn first write that lost the sector with the segment header (which leaves no record of its writer's write
+    /// size) cannot have left frames a reader could find beyond this plus the terminator.
+    /// </summary>
+    public const int FirstWriteMaxBytes = 1 << 20;
     public const ulong MagicValue = 0x0A4C415748544C41; // "ALTHWAL\n"
     public const uint CurrentFormatVersion = 1;
 

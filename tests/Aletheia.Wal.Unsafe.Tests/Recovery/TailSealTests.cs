@@ -31,7 +31,7 @@ public sealed class TailSealTests : IDisposable
     {
         string directory = _temp.Log();
         int before = firstWriteOfSegment ? (int)((Options(directory).SegmentSizeBytes - SegmentHeader.Size) / WriteBytes) : 4;
-        Bounded.Run(() => WriteThenBurst(directory, before));
+        Bounded.Run(() => WriteThenBurst(Options(directory), before));
 
         // The crash: the burst's first sector(s), up to the end of its batch header, never reached the disk.
         string[] segments = SegmentFiles.Used(directory);
@@ -83,22 +83,56 @@ public sealed class TailSealTests : IDisposable
             log.AppendDurable(Payloads.Make(5, 0, Payload));
         }
 
-        Bounded.Run(() => WriteThenBurst(directory, before: 2, startAt: 1));
+        Bounded.Run(() => WriteThenBurst(Options(directory), before: 2, startAt: 1));
 
-        string segment = SegmentFiles.Used(directory).Single();
-        byte[] bytes = SegmentFiles.ReadShared(segment);
-        int batches = 0;
-        int records = 0;
-        for (long offset = SegmentHeader.Size; BatchHeader.TryRead(bytes.AsSpan((int)offset, BatchHeader.Size), out BatchHeader batch); offset += BatchHeader.Size + batch.FrameBytes)
+        List<BatchHeader> batches = Batches(SegmentFiles.Used(directory).Single());
+        foreach (BatchHeader batch in batches)
         {
-            Assert.True(BatchHeader.Size + batch.FrameBytes <= SmallBuffer, $"The batch at offset {offset} ({batch.RecordCount} records) fits the segment's {SmallBuffer}-byte writes.");
-            batches++;
-            records += (int)batch.RecordCount;
+            Assert.True(BatchHeader.Size + batch.FrameBytes <= SmallBuffer, $"The batch at LSN {batch.FirstLsn} ({batch.RecordCount} records) fits the segment's {SmallBuffer}-byte writes.");
         }
 
-        Assert.Equal(2 + Burst, records);
-        Assert.True(batches >= 2 + (Burst * WriteBytes / SmallBuffer), $"The burst was split into writes of the segment's size ({batches} batches).");
+        Assert.Equal(2 + Burst, batches.Sum(batch => (int)batch.RecordCount));
+        Assert.True(batches.Count >= 2 + (Burst * WriteBytes / SmallBuffer), $"The burst was split into writes of the segment's size ({batches.Count} batches).");
         Assert.Equal(2 + Burst, LogContents.ReadAll(directory, WalRecoveryMode.Strict).Count);
+    }
+
+    [Fact]
+    public void A_segments_first_write_keeps_to_the_first_write_size_unless_it_is_one_frame()
+    {
+        // The header of a segment says how large its writer's writes are; a torn first write can lose it. Recovery then
+        // bounds that write by SegmentHeader.FirstWriteMaxBytes, so a writer with a 4 MiB buffer must keep to it there.
+        // A burst of 64 KiB records is held back until segment 1 is full: it opens segment 2.
+        const int Large = 64 * 1024;
+        string directory = _temp.Log();
+        var options = new WalOptions
+        {
+            Directory = directory, SegmentSizeBytes = 4L << 20, WriteBufferBytes = 4 << 20, StripeCount = 1, StripeCapacityBytes = 4 << 20, MaxEntryBytes = 3 << 19,
+        };
+        int largeWrite = BatchHeader.Size + FrameHeader.FrameSize(Large);
+        int before = (int)((options.SegmentSizeBytes - SegmentHeader.Size) / largeWrite);
+        const int LargeBurst = 24;
+        Bounded.Run(() => WriteThenBurst(options, before, payload: Large, burst: LargeBurst));
+
+        List<BatchHeader> batches = Batches(SegmentFiles.Used(directory)[1]);
+        Assert.Equal((ulong)before + 1, batches[0].FirstLsn);
+        Assert.True(SegmentHeader.Size + BatchHeader.Size + batches[0].FrameBytes <= SegmentHeader.FirstWriteMaxBytes, $"Segment 2's first write holds {batches[0].RecordCount} records, {batches[0].FrameBytes} bytes of frames.");
+        Assert.Equal(LargeBurst, batches.Sum(batch => (int)batch.RecordCount));
+
+        // One frame larger than that still opens a segment on its own (no endless rotation).
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            Bounded.Run(() =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    log.AppendDurable(Payloads.Make(7, i, (3 << 20) / 2));
+                }
+            });
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(before + LargeBurst + 3, records.Count);
+        Assert.True(Payloads.Matches(records[^1].Payload, 7, 2));
     }
 
     private static WalOptions Options(string directory, int writeBufferBytes = 1 << 20) =>
@@ -106,18 +140,31 @@ public sealed class TailSealTests : IDisposable
 
     private static long AlignUp(long value, int alignment) => (value + alignment - 1) / alignment * alignment;
 
+    /// <summary>The batch headers of a segment file, in order.</summary>
+    private static List<BatchHeader> Batches(string segment)
+    {
+        byte[] bytes = SegmentFiles.ReadShared(segment);
+        var batches = new List<BatchHeader>();
+        for (long offset = SegmentHeader.Size; BatchHeader.TryRead(bytes.AsSpan((int)offset, BatchHeader.Size), out BatchHeader batch); offset += BatchHeader.Size + batch.FrameBytes)
+        {
+            batches.Add(batch);
+        }
+
+        return batches;
+    }
+
     /// <summary>
     /// Appends records <paramref name="startAt"/> to <paramref name="before"/> - 1 (producer 5), each its own durable
-    /// write, then <see cref="Burst"/> more as one write: the write of the last single record is held while they are
-    /// appended.
+    /// write, then <paramref name="burst"/> more as one write (as far as it fits): the write of the last single record
+    /// is held while they are appended.
     /// </summary>
-    private static void WriteThenBurst(string directory, int before, int startAt = 0)
+    private static void WriteThenBurst(WalOptions options, int before, int startAt = 0, int payload = Payload, int burst = Burst)
     {
         var storage = new FaultyStorage();
-        using WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
+        using WriteAheadLog log = WriteAheadLog.Open(options, storage);
         for (int i = startAt; i < before - 1; i++)
         {
-            log.AppendDurable(Payloads.Make(5, i, Payload));
+            log.AppendDurable(Payloads.Make(5, i, payload));
         }
 
         using var held = new ManualResetEventSlim();
@@ -132,11 +179,11 @@ public sealed class TailSealTests : IDisposable
             }
         };
 
-        log.Append(Payloads.Make(5, before - 1, Payload));
+        log.Append(Payloads.Make(5, before - 1, payload));
         Assert.True(held.Wait(TimeSpan.FromSeconds(30)), "The flush thread began writing the last single record.");
-        for (int i = 0; i < Burst; i++)
+        for (int i = 0; i < burst; i++)
         {
-            log.Append(Payloads.Make(5, before + i, Payload));
+            log.Append(Payloads.Make(5, before + i, payload));
         }
 
         release.Set();
