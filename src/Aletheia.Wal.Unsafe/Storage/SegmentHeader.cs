@@ -30,6 +30,7 @@ internal struct SegmentHeader
     /// size) cannot have left frames a reader could find beyond this plus the terminator.
     /// </summary>
     public const int FirstWriteMaxBytes = 1 << 20;
+
     public const ulong MagicValue = 0x0A4C415748544C41; // "ALTHWAL\n"
     public const uint CurrentFormatVersion = 1;
 
