@@ -226,13 +226,22 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
     /// <summary>Records of the largest payload that fill a little more than <paramref name="segments"/> segments.</summary>
     private static int RecordsFilling(int segments) => segments * (int)(Options("x").SegmentSizeBytes / MaxPayload) * 11 / 10;
 
-    /// <summary>Runs one unfaulted case and returns how many operations of <paramref name="kinds"/> it made.</summary>
+    /// <summary>
+    /// Runs three unfaulted cases and returns the fewest operations of <paramref name="kinds"/> one made: how many writes
+    /// a workload makes depends on how its records were grouped, and a fault planned past a run's end hits nothing.
+    /// </summary>
     private long Calibrate(DiskOperation kinds)
     {
-        var disk = new SimulatedDisk(0) { FaultOn = kinds, FaultAt = long.MaxValue };
-        Outcome outcome = RunCase(disk, truncate: true);
-        Assert.Equal(Producers * RecordsPerProducer, outcome.Acknowledged);
-        return Math.Max(1, outcome.Operations);
+        long fewest = long.MaxValue;
+        for (int i = 0; i < 3; i++)
+        {
+            var disk = new SimulatedDisk(i) { FaultOn = kinds, FaultAt = long.MaxValue };
+            Outcome outcome = RunCase(disk, truncate: true);
+            Assert.Equal(Producers * RecordsPerProducer, outcome.Acknowledged);
+            fewest = Math.Min(fewest, outcome.Operations);
+        }
+
+        return Math.Max(1, fewest);
     }
 
     private Outcome RunCase(SimulatedDisk disk, bool truncate, int maxRecycled = 1)
