@@ -46,7 +46,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
             }
 
             output.WriteLine($"{tear}: {outcomes}");
-            Assert.True(outcomes.FaultsHit >= 40, $"The planned power loss hit an operation in most cases ({outcomes}).");
+            Assert.True(outcomes.FaultsHit >= 25, $"The planned power loss hit an operation in at least half the cases ({outcomes}).");
         }, TimeSpan.FromMinutes(3));
     }
 
@@ -227,8 +227,9 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
     private static int RecordsFilling(int segments) => segments * (int)(Options("x").SegmentSizeBytes / MaxPayload) * 11 / 10;
 
     /// <summary>
-    /// Runs three unfaulted cases and returns the fewest operations of <paramref name="kinds"/> one made: how many writes
-    /// a workload makes depends on how its records were grouped, and a fault planned past a run's end hits nothing.
+    /// Runs three unfaulted cases and returns the fewest operations of <paramref name="kinds"/> one made: how many
+    /// operations a workload makes depends on how its records were grouped, and a fault planned past a run's end hits
+    /// nothing.
     /// </summary>
     private long Calibrate(DiskOperation kinds)
     {
