@@ -10,7 +10,7 @@ namespace Aletheia.Wal.Perf.Load;
 public sealed class RawWriteThroughLog : IDurableLog
 {
     private const long FileSize = 64L * 1024 * 1024;
-    private const int FillChunkSize = 1024 * 1024;
+    private const int MaxPayloadBytes = 1024 * 1024;
 
     private readonly SafeFileHandle _handle;
     private readonly Lock _lock = new();
@@ -19,32 +19,14 @@ public sealed class RawWriteThroughLog : IDurableLog
     public RawWriteThroughLog(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        string path = Path.Combine(directory, "raw.log");
-        _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.WriteThrough);
-        try
-        {
-            // Real zeros, not a sparse extension: later writes then overwrite allocated blocks
-            // and never have to change the file's size or extent metadata.
-            byte[] zeros = new byte[FillChunkSize];
-            for (long position = 0; position < FileSize; position += FillChunkSize)
-            {
-                RandomAccess.Write(_handle, zeros, position);
-            }
-
-            RandomAccess.FlushToDisk(_handle);
-        }
-        catch
-        {
-            _handle.Dispose();
-            throw;
-        }
+        _handle = ZeroFilledFile.Create(Path.Combine(directory, "raw.log"), FileSize);
     }
 
     public string Name => "raw-writethrough";
 
     public void AppendDurable(ReadOnlySpan<byte> payload)
     {
-        if (payload.Length > FillChunkSize)
+        if (payload.Length > MaxPayloadBytes)
         {
             throw new ArgumentException("Payload too large for the raw peer.", nameof(payload));
         }

@@ -14,12 +14,12 @@ namespace Aletheia.Wal.Perf.Load;
 public sealed unsafe partial class WakeFloorLog : IDurableLog
 {
     private const long FileSize = 64L * 1024 * 1024;
-    private const int FillChunkSize = 1024 * 1024;
+    private const int MaxWriteBytes = 1024 * 1024;
     private const int FutexWaitPrivate = 128;
     private const int FutexWakePrivate = 129;
 
     private readonly SafeFileHandle? _handle;
-    private readonly byte[] _buffer = new byte[FillChunkSize];
+    private readonly byte[] _buffer = new byte[MaxWriteBytes];
     private readonly int[] _durable = GC.AllocateArray<int>(16, pinned: true); // [0]: the last round written (a futex word)
     private readonly Thread _flusher;
     private readonly bool _noDisk;
@@ -37,13 +37,7 @@ public sealed unsafe partial class WakeFloorLog : IDurableLog
         _noDisk = noDisk;
         if (!noDisk)
         {
-            _handle = File.OpenHandle(Path.Combine(directory, "floor.log"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.WriteThrough);
-            for (long position = 0; position < FileSize; position += FillChunkSize)
-            {
-                RandomAccess.Write(_handle, _buffer, position);
-            }
-
-            RandomAccess.FlushToDisk(_handle);
+            _handle = ZeroFilledFile.Create(Path.Combine(directory, "floor.log"), FileSize);
         }
 
         _flusher = new Thread(Flush) { IsBackground = true, Name = "wake-floor-flush" };
@@ -99,7 +93,7 @@ public sealed unsafe partial class WakeFloorLog : IDurableLog
 
                 if (_handle is not null)
                 {
-                    int bytes = Math.Min(FillChunkSize, records * (_payloadBytes + 16));
+                    int bytes = Math.Min(MaxWriteBytes, records * (_payloadBytes + 16));
                     offset = offset + bytes > FileSize ? 0 : offset;
                     RandomAccess.Write(_handle, _buffer.AsSpan(0, bytes), offset);
                     offset += bytes;
