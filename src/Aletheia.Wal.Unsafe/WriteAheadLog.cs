@@ -30,16 +30,17 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private readonly FlushCoordinator _flusher;
     private readonly RecoveredLog _recovered;
     private readonly object _truncateGate = new();
+    private LogHead _head; // guarded by _truncateGate
     private int _disposed;
 
-    private WriteAheadLog(
-        WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, SegmentWriter segments, ulong logId)
+    private WriteAheadLog(WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, SegmentWriter segments)
     {
         _storage = storage;
         _directory = directory;
         _maxEntryBytes = options.MaxEntryBytes;
         _lock = directoryLock;
         _recovered = recovered;
+        _head = recovered.Head;
         _segments = segments;
         _lsns = new LsnSequence(recovered.LastLsn);
         _watermark = new DurableWatermark(new Lsn(recovered.LastLsn));
@@ -50,7 +51,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             _stripes[i] = new Stripe(i, options.StripeCapacityBytes, _doorbell);
         }
 
-        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, logId, options.WriteBufferBytes, "wal");
+        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal");
         _flusher.Start();
     }
 
@@ -105,7 +106,6 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         try
         {
             RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
-            ulong logId = recovered.LogId != 0 ? recovered.LogId : (ulong)Random.Shared.NextInt64(1, long.MaxValue);
             List<ulong> reusable = recovered.Reusable;
             ulong number;
             long offset = 0;
@@ -124,14 +124,15 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
             else
             {
-                number = 1;
+                // An empty log starts at its head: segment and LSN numbering never go below what the directory holds.
+                number = recovered.Head.Segment;
                 current = SegmentWriter.Prepare(storage, directory, number, options.SegmentSizeBytes);
             }
 
             segments = new SegmentWriter(
-                storage, directory, options.SegmentSizeBytes, current, number, offset, recovered.WriteSegmentMaxWriteBytes, reusable, recovered.Recycled,
-                options.MaxRecycledSegments);
-            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments, logId);
+                storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes, reusable,
+                recovered.Recycled, options.MaxRecycledSegments);
+            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments);
         }
         catch (Exception e)
         {
@@ -274,19 +275,27 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Removes, durably (directory fsync), every segment whose records all lie below <paramref name="lsn"/>; never the
-    /// segment holding <paramref name="lsn"/>, a later one, or the one being written; <paramref name="lsn"/> is taken as
-    /// at most <see cref="DurableLsn"/>. Up to
-    /// <see cref="WalOptions.MaxRecycledSegments"/> of them are kept (renamed <c>*.recycle</c>) and reused as future
-    /// segments; the others are deleted.
+    /// Removes, durably, every segment whose records all lie below <paramref name="lsn"/>; never the segment holding
+    /// <paramref name="lsn"/>, a later one, or the one being written; <paramref name="lsn"/> is taken as at most
+    /// <see cref="DurableLsn"/>. The new head of the log is written to <c>wal.head</c> (write-through) before any segment
+    /// is touched, so the removals may reach the disk in any order: after a crash, what is left below the head is removed
+    /// at open. Up to <see cref="WalOptions.MaxRecycledSegments"/> of the removed segments are kept (renamed
+    /// <c>*.recycle</c>) and reused as future segments; the others are deleted.
     /// </summary>
-    /// <exception cref="WalException">A file could not be read, renamed or deleted, or the directory fsync failed; the log
-    /// itself is unharmed (segments not yet removed stay, readable, and a later call removes them).</exception>
+    /// <exception cref="WalException">A file could not be read, written, renamed or deleted, or the directory fsync failed; the
+    /// log itself is unharmed (segments not yet removed stay, readable, and a later call or the next open removes them).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed).</exception>
     public void TruncateBefore(Lsn lsn)
     {
         CheckOpen();
         lock (_truncateGate)
         {
+            // Dispose takes this lock before it releases the directory lock: no rename or deletion happens after that.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                ThrowDisposed();
+            }
+
             try
             {
                 RemoveSegmentsBefore(lsn);
@@ -360,8 +369,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
 
         _flusher.Dispose();
-        _segments.Dispose();
-        _lock.Dispose();
+
+        // After a TruncateBefore that is running, and before the directory lock goes: no rename or deletion may happen in
+        // a directory another writer may already have opened.
+        lock (_truncateGate)
+        {
+            _segments.Dispose();
+            _lock.Dispose();
+        }
     }
 
     /// <summary>As <see cref="Dispose"/>, off the caller's thread.</summary>
@@ -372,6 +387,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal long TestHookBatches => _flusher.Batches;
 
+    /// <summary>Under the truncation lock: moves the head forward, durably, then removes the segments below it.</summary>
     private void RemoveSegmentsBefore(Lsn lsn)
     {
         // Only below what is durable: a segment's header is trusted as its successor's lower bound only once the write
@@ -382,43 +398,49 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             lsn = durable;
         }
 
-        List<ulong> numbers = SegmentNames.List(_storage, _directory);
+        // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn. The
+        // segments from the head on are consecutive; stop at the first that is not readable or is being written.
         ulong writing = _segments.CurrentNumber;
-        var headers = new List<(ulong Number, ulong FirstLsn)>();
-        foreach (ulong number in numbers)
+        (ulong Number, ulong FirstLsn) keep = (_head.Segment, _head.FirstLsn);
+        for (ulong number = _head.Segment + 1; number <= writing; number++)
         {
-            if (number <= writing && Reading.SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) is { } header)
+            string path = SegmentNames.PathOf(_directory, number);
+            if (!_storage.ListFiles(_directory, Path.GetFileName(path)).Any()
+                || Reading.SegmentScanner.ReadValidHeader(_storage, path) is not { } header || header.FirstLsn > lsn.Value)
             {
-                headers.Add((number, header.FirstLsn));
+                break;
             }
+
+            keep = (number, header.FirstLsn);
         }
 
-        // Segment i holds LSNs [first(i), first(i + 1)): all below lsn when the next segment starts at or below lsn.
-        // Oldest first, so that a crash midway leaves a log whose first segment is still its oldest.
-        bool removed = false;
+        if (keep.Number == _head.Segment)
+        {
+            return;
+        }
+
+        // The new head is durable before any segment below it is touched.
+        _head = LogHeadFile.Update(_storage, _directory, _head with { Segment = keep.Number, FirstLsn = keep.FirstLsn });
         var recycled = new List<string>();
-        for (int i = 0; i + 1 < headers.Count; i++)
+        foreach (ulong number in SegmentNames.List(_storage, _directory))
         {
-            if (headers[i + 1].FirstLsn <= lsn.Value && headers[i].Number < writing)
+            if (number >= keep.Number)
             {
-                if (_segments.TryRecycle(headers[i].Number, recycled.Count) is { } path)
-                {
-                    recycled.Add(path);
-                }
-                else
-                {
-                    _storage.Delete(SegmentNames.PathOf(_directory, headers[i].Number));
-                }
+                break;
+            }
 
-                removed = true;
+            if (_segments.TryRecycle(number, recycled.Count) is { } path)
+            {
+                recycled.Add(path);
+            }
+            else
+            {
+                _storage.Delete(SegmentNames.PathOf(_directory, number));
             }
         }
 
-        if (removed)
-        {
-            _storage.SyncDirectory(_directory);
-            _segments.OfferRecycled(recycled);
-        }
+        _storage.SyncDirectory(_directory);
+        _segments.OfferRecycled(recycled);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,8 +17,9 @@ namespace Aletheia.Wal.Flush;
  *  2. Copy. From the next LSN to write, copy frames into the native write buffer while the table has them: a
  *     contiguous LSN prefix. A missing LSN is being written by a producer; the records after it wait for a later round.
  *  3. Release. Give back each stripe's ring space up to its first record not yet copied.
- *  4. Write. One RandomAccess.Write of [segment header][batch header][frames] to the write-through segment; when it
- *     returns, the batch is durable: advance DurableLsn, which releases the waiters.
+ *  4. Write. One RandomAccess.Write of [batch header][frames][end marker] to the write-through segment, on the end marker
+ *     of the previous write; when it returns, the batch is durable: advance DurableLsn, which releases the waiters. A
+ *     segment's first write is its opening write alone (header and end marker), made before its first batch.
  * While a write is in flight, producers keep appending into the rings: the next round takes all of it (group commit).
  *
  * Why the merge cannot deadlock: a producer reserves its ring space first and takes its LSN only once its payload is
@@ -45,19 +46,17 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly NativeSlab _bufferSlab;
     private readonly byte* _buffer;
     private readonly int _bufferCapacity;
-    private int _writeLimit; // the most a write into the current segment may hold before its terminator
+    private int _writeLimit; // the most a write into the current segment may hold before its end marker
     private readonly LsnSequence _lsns;
     private readonly DurableWatermark _watermark;
     private readonly FlushDoorbell _doorbell;
     private readonly SegmentWriter _segments;
-    private readonly ulong _logId;
     private readonly Thread _thread;
     private volatile bool _stopRequested;
 
     // Flush thread only.
     private ulong _nextLsn;
     private int _used;
-    private int _batchStart;
     private int _batchRecords;
     private ulong _batchFirstLsn;
 
@@ -68,14 +67,13 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private long _lastWriteTicks;
 
     public FlushCoordinator(
-        Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, ulong logId, int writeBufferBytes, string name)
+        Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, int writeBufferBytes, string name)
     {
         _stripes = stripes;
         _lsns = lsns;
         _watermark = watermark;
         _doorbell = doorbell;
         _segments = segments;
-        _logId = logId;
         _nextLsn = lsns.Last.Value + 1;
         _scanPositions = new long[stripes.Length];
 
@@ -92,19 +90,19 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
         _bufferCapacity = writeBufferBytes;
         _writeLimit = WriteLimitOf(segments);
-        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + TerminatorBytes)); // room for the terminator after a full batch
+        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes)); // room for the end marker after a full batch
         _buffer = _bufferSlab.Pointer;
         _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
     }
 
-    /// <summary>Headers written in front of the frames of a write, at most: segment header and batch header.</summary>
-    public const int MaxHeaderBytes = SegmentHeader.Size + BatchHeader.Size;
+    /// <summary>The bytes of a segment that are not a batch's frames, at least: the opening write, a batch header and its end marker.</summary>
+    public const int MaxHeaderBytes = SegmentHeader.Size + BatchHeader.Size + MarkerBytes;
 
     /// <summary>
-    /// Zero bytes written after every batch, where the next batch header goes: a reader stops there, even in a recycled
-    /// file whose stale bytes follow. The next write starts on them and overwrites them.
+    /// The end marker written after every batch, where the next batch header goes: it proves where the segment's data
+    /// ends (native-layout.md, section 4). The next write starts on it and overwrites it.
     /// </summary>
-    public const int TerminatorBytes = BatchHeader.Size;
+    public const int MarkerBytes = BatchHeader.Size;
 
     /// <summary>The smallest ring record: an empty frame and its ring header.</summary>
     private static int MinRecordBytes => RingRecordHeader.RecordSize(FrameHeader.Size);
@@ -233,7 +231,15 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                     break; // write this batch first; the frame opens the next one
                 }
 
-                // An empty batch that cannot take the frame: the segment is full. The buffer always fits one frame.
+                // An empty batch that cannot take the frame: the segment is full. An unopened segment always takes one
+                // frame (segments are sized for the largest record); were it ever too small, rotating past it would leave
+                // an unwritten segment between used ones, which recovery must refuse: fail instead.
+                if (!_segments.IsOpened)
+                {
+                    throw new InvalidOperationException(
+                        $"Segment {_segments.CurrentNumber} ({_segments.CurrentLength} bytes) cannot take a frame of {size} bytes: it is smaller than this writer's segments.");
+                }
+
                 _segments.Rotate();
                 _writeLimit = WriteLimitOf(_segments);
                 _used = 0;
@@ -242,13 +248,19 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
             if (_batchRecords == 0)
             {
+                if (!_segments.IsOpened)
+                {
+                    _segments.Open(_nextLsn, (uint)(_bufferCapacity + MarkerBytes));
+                }
+
                 _batchFirstLsn = _nextLsn;
-                _batchStart = _segments.IsFresh ? SegmentHeader.Size : 0;
-                _used = _batchStart + BatchHeader.Size;
+                _used = BatchHeader.Size;
             }
 
             ProtocolDelays.Step();
-            Unsafe.CopyBlockUnaligned(_buffer + _used, frame, (uint)size);
+            byte* copy = _buffer + _used;
+            Unsafe.CopyBlockUnaligned(copy, frame, (uint)size);
+            ((FrameHeader*)copy)->Crc ^= _segments.Salt; // on disk a frame's CRC carries its segment's salt
             _used += size;
             _batchRecords++;
             _table[_nextLsn & _tableMask] = null;
@@ -277,42 +289,25 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         }
     }
 
+    /// <summary>Whether the batch can take a frame of <paramref name="frameSize"/> bytes: within one write, and with room for the end marker in the segment.</summary>
     private bool FitsUnsynchronized(int frameSize)
     {
-        int used = _batchRecords > 0 ? _used : (_segments.IsFresh ? SegmentHeader.Size : 0) + BatchHeader.Size;
-
-        // A segment's first write keeps to SegmentHeader.FirstWriteMaxBytes unless it is a single frame: recovery must
-        // bound a torn first write that lost the header, which says how large this writer's writes are.
-        int limit = _segments.IsFresh && _batchRecords > 0 ? Math.Min(_writeLimit, SegmentHeader.FirstWriteMaxBytes) : _writeLimit;
-        return used + frameSize <= limit && _segments.Offset + used + frameSize <= _segments.CurrentLength;
+        int used = _batchRecords > 0 ? _used : BatchHeader.Size;
+        long offset = _segments.IsOpened ? _segments.Offset : SegmentHeader.Size;
+        return used + frameSize <= _writeLimit && offset + used + frameSize + MarkerBytes <= _segments.CurrentLength;
     }
 
     private int WriteLimitOf(SegmentWriter segments) =>
-        segments.InheritedMaxWriteBytes == 0 ? _bufferCapacity : (int)Math.Min(_bufferCapacity, Math.Max(0L, segments.InheritedMaxWriteBytes - TerminatorBytes));
+        segments.InheritedMaxWriteBytes == 0 ? _bufferCapacity : (int)Math.Min(_bufferCapacity, Math.Max(0L, segments.InheritedMaxWriteBytes - MarkerBytes));
 
-    /// <summary>Flush thread only: seals the batch (and the segment header of a fresh segment), writes it, advances durability.</summary>
+    /// <summary>Flush thread only: seals the batch and the end marker after it, writes them, advances durability.</summary>
     private void WriteBatchUnsynchronized()
     {
-        BatchHeader.Write(_buffer + _batchStart, _used - _batchStart - BatchHeader.Size, _batchFirstLsn, _batchRecords);
-        if (_batchStart == SegmentHeader.Size)
-        {
-            SegmentHeader.Write(
-                new Span<byte>(_buffer, SegmentHeader.Size),
-                _segments.CurrentNumber,
-                _batchFirstLsn,
-                _logId,
-                (ulong)Random.Shared.NextInt64(),
-                (ulong)_segments.CurrentLength,
-                (uint)(_bufferCapacity + TerminatorBytes));
-        }
-
-        // Near the end of the segment the terminator is what is left of it: fewer than 24 bytes still must be zero, or
-        // the stale bytes of a recycled file there read as a damaged batch header at the end of a full segment.
-        int terminator = (int)Math.Min(TerminatorBytes, _segments.CurrentLength - _segments.Offset - _used);
-        new Span<byte>(_buffer + _used, terminator).Clear();
+        BatchHeader.Write(_buffer, _used - BatchHeader.Size, _batchFirstLsn, _batchRecords, _segments.Salt);
+        BatchHeader.WriteEndMarker(_buffer + _used, _nextLsn, _segments.Salt);
         long started = Stopwatch.GetTimestamp();
         ProtocolDelays.Step(); // the next batch accumulates while this one waits
-        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + terminator), advance: _used);
+        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + MarkerBytes), advance: _used);
         long elapsed = Stopwatch.GetTimestamp() - started;
 
         ulong durable = _nextLsn - 1;

@@ -3,288 +3,480 @@ using Aletheia.Wal.Storage;
 namespace Aletheia.Wal.Reading;
 
 /// <summary>
-/// Walks a log directory frame by frame in LSN order, checking every byte it passes: segment headers, batch headers,
-/// frames (CRC-32C, LSN continuity), segment numbering and log identity. At the end of the log it returns false; at
-/// damage it returns false and sets <see cref="Damage"/>, having looked ahead for valid data after the damage.
-/// Recovery and <c>WalReader</c> both read through it and apply their recovery mode to what it reports.
+/// Walks a log directory frame by frame in LSN order from its head, checking every byte it passes: segment headers,
+/// batch headers and frames (salted CRC-32C, LSN continuity), segment numbering and log identity. A segment's data ends
+/// only where a valid end marker (or the next segment's header, starting at exactly the right LSN) proves it. At the end
+/// of the log it returns false; at damage it returns false and sets <see cref="Damage"/>, having looked at everything
+/// after the damaged write for evidence of a later one (<see cref="DamageKind"/>). Recovery and <c>WalReader</c> both
+/// read through it and apply their recovery mode to what it reports.
 /// </summary>
 internal sealed unsafe class LogCursor : IDisposable
 {
     private readonly WalStorage _storage;
     private readonly string _directory;
+    private readonly LogHead _head;
+    private readonly bool _tolerateRepairableMarkers;
+    private readonly HashSet<(ulong Segment, long WriteStart)>? _retried;
     private readonly SegmentScanner _scanner = new();
     private readonly List<ulong> _segments;
-    private int _index = -1;
-    private int _rereadIndex = -1;
+    private readonly HashSet<ulong> _present;
+    private ulong _number;
     private WalFile? _file;
-    private SegmentHeader _segmentHeader;
+    private SegmentHeader _header;
+    private uint _salt;
     private long _offset;
     private long _batchStart;
     private long _batchEnd;
+    private ulong _writeFirstLsn;
     private uint _framesLeft;
-    private bool _inBatch;
-    private BatchHeader _batch;
+    private bool _done;
+    private ulong _yieldedUpTo;
+    private ulong _rereadSegment;
 
-    public LogCursor(WalStorage storage, string directory)
+    /// <param name="storage">The file system.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="head">What wal.head says: the log's id, its oldest segment and first LSN.</param>
+    /// <param name="tolerateRepairableMarkers">Read past a damaged end marker that the next segment's header makes good
+    /// (<see cref="MarkerRepair"/>); false (Strict) reports it as damage.</param>
+    /// <param name="retryOnceOnDamage">Before judging damage, read the damaged write once more, fresh: a reader of a log a
+    /// writer has open may have read a write in flight, or a segment before its last writes.</param>
+    public LogCursor(WalStorage storage, string directory, LogHead head, bool tolerateRepairableMarkers, bool retryOnceOnDamage)
     {
         _storage = storage;
         _directory = directory;
-        _segments = SegmentNames.List(storage, directory);
+        _head = head;
+        _tolerateRepairableMarkers = tolerateRepairableMarkers;
+        _retried = retryOnceOnDamage ? [] : null;
+        _segments = SegmentNames.List(storage, directory).Where(n => n >= head.Segment).ToList();
+        _present = [.. _segments];
+        _number = head.Segment;
+        NextLsn = head.FirstLsn;
     }
 
-    /// <summary>The segment numbers found, ascending.</summary>
+    /// <summary>The segment numbers found at or above the head, ascending.</summary>
     public IReadOnlyList<ulong> Segments => _segments;
 
-    /// <summary>The LSN the next frame must carry (0 until the first segment header is read).</summary>
+    /// <summary>The LSN the next frame must carry: after the end of the log, the LSN the log continues with.</summary>
     public ulong NextLsn { get; private set; }
 
-    /// <summary>The first LSN of the first segment read.</summary>
-    public ulong FirstLsn { get; private set; }
-
-    public ulong LogId { get; private set; }
-
-    /// <summary>The damage the cursor stopped at, if it stopped at damage.</summary>
-    public LogDamage? Damage { get; private set; }
-
-    /// <summary>Index (in <see cref="Segments"/>) of the last segment with a valid header, -1 if none.</summary>
-    public int LastUsedIndex { get; private set; } = -1;
-
-    /// <summary>Where the data of the last used segment ends (valid once the cursor returned false without damage).</summary>
-    public long EndOffset { get; private set; }
-
-    /// <summary>
-    /// Where the last whole batch read in the last used segment starts, -1 if none was (the segment holds only its header).
-    /// </summary>
-    public long LastBatchStart { get; private set; } = -1;
-
-    /// <summary>The header of the last used segment (default until one is read).</summary>
-    public SegmentHeader LastHeader => _segmentHeader;
-
-    /// <summary>Where the damaged write can end at most (-1: unknown, the segment header was damaged).</summary>
-    public long DamagedWriteEnd { get; private set; }
-
-    /// <summary>The current frame's LSN and payload, valid until the next <see cref="MoveNext"/>.</summary>
+    /// <summary>The current frame's LSN and bytes, valid until the next <see cref="MoveNext"/>.</summary>
     public ulong CurrentLsn { get; private set; }
 
     public byte* CurrentFrame { get; private set; }
 
+    /// <summary>The current frame's payload, as a span the GC tracks (see <see cref="SegmentScanner"/>).</summary>
+    public ReadOnlySpan<byte> CurrentPayload => _scanner.SpanOf(CurrentFrame + FrameHeader.Size, (int)((FrameHeader*)CurrentFrame)->PayloadLength);
+
+    /// <summary>The damage the cursor stopped at, if it stopped at damage.</summary>
+    public LogDamage? Damage { get; private set; }
+
+    /// <summary>Damaged end markers read past because the next segment made them good (only when tolerated).</summary>
+    public List<MarkerRepair> Repairs { get; } = [];
+
+    /// <summary>The last segment whose data ended before the cursor stopped (0: none, the log is empty up to there).</summary>
+    public ulong EndSegment { get; private set; }
+
+    /// <summary>Where <see cref="EndSegment"/>'s data ends: its end marker's offset.</summary>
+    public long EndOffset { get; private set; }
+
+    /// <summary>The header of <see cref="EndSegment"/>.</summary>
+    public SegmentHeader EndHeader { get; private set; }
+
+    /// <summary>The length of <see cref="EndSegment"/>'s file.</summary>
+    public long EndFileLength { get; private set; }
+
+    /// <summary>
+    /// Where the last whole batch read in the segment being read (or in <see cref="EndSegment"/>, once it ended) starts;
+    /// -1 if none was (the segment holds only its opening write).
+    /// </summary>
+    public long LastBatchStart { get; private set; } = -1;
+
+    /// <summary>The header of the segment being read when the cursor stopped at damage inside it (after its header).</summary>
+    public SegmentHeader CurrentHeader => _header;
+
+    /// <summary>Used segments read, with their first LSNs, in order.</summary>
+    public List<(ulong Number, ulong FirstLsn)> UsedSegments { get; } = [];
+
     /// <summary>Whole batches whose frames all lie below this LSN are skipped unread (a reader seeking its start).</summary>
     public ulong SkipBelowLsn { get; set; }
 
-    /// <summary>
-    /// Starts at segment <paramref name="index"/> instead of the first one (a reader skipping segments below the LSN it wants).
-    /// </summary>
-    public void StartAt(int index) => _index = index - 1;
+    /// <summary>The cursor ends, without judging what follows, once every LSN up to this one was read (a reader of the live log).</summary>
+    public ulong StopAfterLsn { get; set; } = ulong.MaxValue;
+
+    /// <summary>Candidates the evidence searches checked, over the whole walk (tests: their work is bounded by the bytes).</summary>
+    public long EvidenceCandidatesChecked { get; private set; }
+
+    /// <summary>The largest buffer the cursor needed (tests: hostile payloads do not grow it).</summary>
+    public int BufferCapacity => _scanner.Capacity;
+
+    /// <summary>Starts at segment <paramref name="number"/>, whose first LSN is <paramref name="firstLsn"/> (a reader skipping older segments).</summary>
+    public void StartAt(ulong number, ulong firstLsn)
+    {
+        _number = number;
+        NextLsn = firstLsn;
+    }
 
     /// <summary>Moves to the next frame; false at the end of the log or at damage (see <see cref="Damage"/>).</summary>
     public bool MoveNext()
     {
-        if (Damage is not null)
+        while (!_done)
         {
-            return false;
-        }
-
-        while (true)
-        {
-            if (_file is null && !OpenNextSegment())
+            if (_file is null)
             {
-                return false;
+                OpenSegment();
+                continue;
             }
 
             if (_framesLeft > 0)
             {
-                if (!_scanner.TryReadFrame(_offset, _batchEnd, NextLsn, out byte* frame, out string? reason))
+                // The batch was checked whole when it was reached (VerifyBatch) and is in the buffer: hand out its frames.
+                byte* frame = _scanner.Fetch(_offset, FrameHeader.Size);
+                _offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
+                _framesLeft--;
+                ulong lsn = NextLsn++;
+                if (_framesLeft == 0)
                 {
-                    StopAtDamage(_offset, reason!, batchHeaderValid: true);
-                    return false;
+                    LastBatchStart = _batchStart;
+                }
+
+                if (lsn <= _yieldedUpTo)
+                {
+                    continue; // handed out before a fresh re-read of this write
                 }
 
                 CurrentFrame = frame;
-                CurrentLsn = NextLsn;
-                _offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
-                _framesLeft--;
-                NextLsn++;
+                CurrentLsn = lsn;
+                _yieldedUpTo = lsn;
                 return true;
             }
 
-            if (_inBatch)
+            if (NextLsn > StopAfterLsn)
             {
-                _inBatch = false;
-                if (_offset != _batchEnd)
-                {
-                    StopAtDamage(_offset, $"the batch at offset {_batchStart} claims {_batch.FrameBytes} bytes of frames but its {_batch.RecordCount} frames end at offset {_offset}", batchHeaderValid: true);
-                    return false;
-                }
-
-                LastBatchStart = _batchStart;
+                _done = true;
+                CloseSegment();
+                break;
             }
 
-            BatchVerdict verdict = _scanner.ReadBatch(_offset, NextLsn, out _batch, out string? batchReason);
+            _writeFirstLsn = NextLsn;
+            SlotVerdict verdict = _scanner.ReadSlot(_offset, _salt, NextLsn, _header.MaxWriteBytes, (long)_header.SegmentSize, out BatchHeader batch, out string? slotReason);
             switch (verdict)
             {
-                case BatchVerdict.Valid when NextLsn + _batch.RecordCount <= SkipBelowLsn:
+                case SlotVerdict.Batch when NextLsn + batch.RecordCount <= SkipBelowLsn:
                     LastBatchStart = _offset;
-                    NextLsn += _batch.RecordCount;
-                    _offset += BatchHeader.Size + _batch.FrameBytes;
+                    NextLsn += batch.RecordCount;
+                    _offset += BatchHeader.Size + batch.FrameBytes;
                     break;
-                case BatchVerdict.Valid:
+                case SlotVerdict.Batch:
                     _batchStart = _offset;
-                    _batchEnd = _offset + BatchHeader.Size + _batch.FrameBytes;
-                    _framesLeft = _batch.RecordCount;
-                    _inBatch = true;
-                    _offset += BatchHeader.Size;
+                    _batchEnd = _offset + BatchHeader.Size + batch.FrameBytes;
+                    if (VerifyBatch(batch.RecordCount))
+                    {
+                        _framesLeft = batch.RecordCount;
+                        _offset += BatchHeader.Size;
+                    }
+
                     break;
-                case BatchVerdict.End or BatchVerdict.Stale:
-                    EndOffset = _offset;
-                    CloseSegment();
+                case SlotVerdict.EndMarker:
+                    EndSegmentData();
+                    break;
+                case SlotVerdict.PastEnd:
+                    Stop(_offset, _offset, slotReason!, WriteShape.UnknownExtent, cutShort: true);
                     break;
                 default:
-                    _batchStart = _offset;
-                    StopAtDamage(_offset, batchReason!, batchHeaderValid: false);
-                    return false;
+                    if (_tolerateRepairableMarkers && NextSegmentStartsAt(NextLsn))
+                    {
+                        Repairs.Add(new MarkerRepair(SegmentNames.PathOf(_directory, _number), _offset, NextLsn, _salt, slotReason!));
+                        EndSegmentData();
+                        break;
+                    }
+
+                    Stop(_offset, _offset, slotReason!, WriteShape.UnknownExtent);
+                    break;
             }
         }
+
+        return false;
     }
 
-    public void Dispose()
-    {
-        CloseSegment();
-        _scanner.Dispose();
-    }
+    public void Dispose() => CloseSegment();
 
-    /// <summary>Reads the header of segment <paramref name="index"/> (null when empty or damaged).</summary>
-    public SegmentHeader? PeekHeader(int index) => SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, _segments[index]));
-
-    private bool OpenNextSegment()
+    /// <summary>
+    /// Checks every frame of the batch at <see cref="_batchStart"/> before any is handed out, with the whole batch in the
+    /// buffer: a write is kept whole or not at all, by readers as by recovery (a reader in PointInTime must not return the
+    /// first records of the damaged write and then stop). Stops at damage and returns false if a frame is bad.
+    /// </summary>
+    private bool VerifyBatch(uint records)
     {
-        if (_index + 1 >= _segments.Count)
+        if (_scanner.Fetch(_batchStart, (int)(_batchEnd - _batchStart)) is null)
         {
+            // The file ends inside the batch: find the frame it cuts, for the error's offset.
+            _scanner.Fetch(_batchStart, (int)Math.Min(_batchEnd - _batchStart, Math.Max(0, _scanner.Length - _batchStart)));
+        }
+
+        long offset = _batchStart + BatchHeader.Size;
+        ulong lsn = NextLsn;
+        for (uint i = 0; i < records; i++)
+        {
+            if (!_scanner.TryReadFrame(offset, _batchEnd, lsn, _salt, out byte* frame, out string? reason))
+            {
+                Stop(_batchStart, offset, reason!, WriteShape.KnownBatch);
+                return false;
+            }
+
+            offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
+            lsn++;
+        }
+
+        if (offset != _batchEnd)
+        {
+            Stop(_batchStart, offset, $"the batch at offset {_batchStart} claims {_batchEnd - _batchStart - BatchHeader.Size} bytes of frames but its {records} frames end at offset {offset}", WriteShape.KnownBatch);
             return false;
         }
 
-        _index++;
-        ulong number = _segments[_index];
+        return true;
+    }
+
+    /// <summary>Reads the header of segment <paramref name="number"/> (null when missing, empty, damaged or of another version).</summary>
+    public SegmentHeader? PeekHeader(ulong number) =>
+        _present.Contains(number) ? SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) : null;
+
+    private void OpenSegment()
+    {
+        ulong number = _number;
+        if (!_present.Contains(number))
+        {
+            if (_segments.Count > 0 && _segments[^1] > number)
+            {
+                // Never left by a crash: the writer creates segments in order and removes them from the head only.
+                _writeFirstLsn = NextLsn;
+                Stop(0, 0, $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists", WriteShape.Opening, cutShort: true, missing: true);
+                return;
+            }
+
+            _done = true; // the end of the log: the previous segment's end was proven
+            return;
+        }
+
         _file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
         _scanner.Attach(_file);
+        _writeFirstLsn = NextLsn;
         HeaderVerdict verdict = _scanner.ReadSegmentHeader(out SegmentHeader header, out string? reason);
-        if (verdict == HeaderVerdict.Empty)
+        switch (verdict)
         {
-            // Prepared and never used: the end of the log, unless a used segment follows (then this is damage).
-            for (int later = _index + 1; later < _segments.Count; later++)
-            {
-                if (PeekHeader(later) is not null)
+            case HeaderVerdict.Empty:
+                // Prepared and never used: the end of the log, unless something of a write into it, or a later segment,
+                // says the header was lost after it was written.
+                Evidence evidence = FindEvidence(number, 0, WriteShape.Opening);
+                if (evidence.LaterWrite)
                 {
-                    // Damage of this segment's header: offsets from here on are this segment's, not the previous one's.
-                    _offset = 0;
-                    _batchStart = 0;
-                    StopAtDamage(0, $"segment {number} is empty (zero header) but segment {_segments[later]} after it holds records", batchHeaderValid: false);
-                    return false;
+                    Stop(0, 0, "the segment header is zero, but writes of this log follow it", WriteShape.Opening, known: evidence);
+                    return;
                 }
-            }
 
-            CloseSegment();
-            _index = _segments.Count;
-            return false;
+                CloseSegment();
+                _done = true;
+                return;
+            case HeaderVerdict.Short:
+                Stop(0, 0, reason!, WriteShape.Opening, cutShort: true);
+                return;
+            case HeaderVerdict.Damaged:
+                Stop(0, 0, reason!, WriteShape.Opening);
+                return;
         }
 
-        _offset = 0;
-        _batchStart = 0;
-        if (verdict == HeaderVerdict.Damaged)
+        if (header.FormatVersion != SegmentHeader.CurrentFormatVersion)
         {
-            StopAtDamage(0, reason!, batchHeaderValid: false);
-            return false;
+            throw new WalException(SegmentHeader.UnsupportedVersion(_file.Path, header.FormatVersion));
         }
 
-        string? mismatch =
-            header.SegmentNumber != number ? $"the header names segment {header.SegmentNumber} but the file is segment {number}"
-            : LogId != 0 && header.LogId != LogId ? $"the segment belongs to another log (log id {header.LogId:X16}, this log is {LogId:X16})"
-            : LastUsedIndex >= 0 && number != _segments[LastUsedIndex] + 1 ? $"segment {_segments[LastUsedIndex] + 1} is missing before segment {number}"
-            : NextLsn != 0 && header.FirstLsn != NextLsn ? $"the segment starts at LSN {header.FirstLsn} but the log continues at LSN {NextLsn}: a segment is missing or out of place"
-            : null;
-        if (mismatch is not null && NextLsn != 0 && header.FirstLsn > NextLsn && header.SegmentNumber == number && header.LogId == LogId
-            && LastUsedIndex == _index - 1 && number == _segments[LastUsedIndex] + 1 && _rereadIndex != LastUsedIndex)
+        (long field, string? mismatch) =
+            header.SegmentNumber != number ? (16, $"the header names segment {header.SegmentNumber} but the file is segment {number}")
+            : header.LogId != _head.LogId ? (32, $"the segment belongs to another log (log id {header.LogId:X16}, this log is {_head.LogId:X16})")
+            : header.FirstLsn != NextLsn ? (24, $"the segment starts at LSN {header.FirstLsn} but the log continues at LSN {NextLsn}")
+            : header.SegmentSize < (ulong)(SegmentHeader.Size + (2 * BatchHeader.Size) + FrameHeader.Size) || header.MaxWriteBytes < (2 * BatchHeader.Size) + FrameHeader.Size
+                ? (40, $"the header's sizes are impossible (segment {header.SegmentSize} bytes, writes of {header.MaxWriteBytes})")
+            : (0, null);
+        if (mismatch is not null && field == 24 && header.FirstLsn > NextLsn && _retried is not null && EndSegment == number - 1 && _rereadSegment != EndSegment)
         {
-            // A live log: the previous segment was read (through the buffer) before its last batches were written, and
-            // the writer has moved on since. It writes a segment's first batch only after its last write into the
-            // previous one returned, so those batches are all there now: read the previous segment again from where it
-            // seemed to end, once. In a log nobody writes, the same end and the same gap come back: damage.
-            _rereadIndex = LastUsedIndex;
-            CloseSegment();
-            _index = LastUsedIndex;
-            _file = _storage.OpenRead(SegmentNames.PathOf(_directory, _segments[_index]));
-            _scanner.Attach(_file);
-            _offset = EndOffset;
-            _batchStart = EndOffset;
-            return true;
+            // A live log: the previous segment was read (through the buffer) before its last batches were written, and the
+            // writer has moved on since. It starts a segment only after its last write into the previous one returned, so
+            // those batches are all there now: read the previous segment again from where it seemed to end, once.
+            RereadPreviousSegment();
+            return;
         }
 
         if (mismatch is not null)
         {
-            // A valid header that does not belong here is never an interrupted write.
-            StopAtDamage(header.SegmentNumber != number ? 16 : header.LogId != LogId && LogId != 0 ? 32 : 24, mismatch, batchHeaderValid: false, notTorn: true);
-            return false;
+            Stop(0, field, mismatch, WriteShape.Opening, cutShort: true); // a valid header out of place is never an interrupted write
+            return;
         }
 
-        _segmentHeader = header;
-        LogId = header.LogId;
-        if (NextLsn == 0)
-        {
-            NextLsn = header.FirstLsn;
-            FirstLsn = header.FirstLsn;
-        }
-
-        LastUsedIndex = _index;
-        LastBatchStart = -1;
+        _header = header;
+        _salt = SegmentSalt.Of(_head.LogId, number);
         _offset = SegmentHeader.Size;
         _framesLeft = 0;
-        _inBatch = false;
-        return true;
+        LastBatchStart = -1;
+        UsedSegments.Add((number, header.FirstLsn));
     }
 
-    private void StopAtDamage(long offset, string reason, bool batchHeaderValid, bool notTorn = false)
+    private void RereadPreviousSegment()
     {
-        string path = _file?.Path ?? SegmentNames.PathOf(_directory, _segments[_index]);
-        bool headerDamaged = offset < SegmentHeader.Size && _batchStart == 0;
-        int keptFrames = batchHeaderValid ? (int)(NextLsn - _batch.FirstLsn) : 0;
-        long cut = headerDamaged ? 0 : keptFrames > 0 ? offset : _batchStart;
-        int keptBytes = keptFrames > 0 ? (int)(offset - _batchStart - BatchHeader.Size) : 0;
-
-        // Valid data after the damage means it is not a torn tail. The damaged write itself may hold valid frames
-        // (sectors persisted out of order), so the search starts after its end: the batch's end when its header is
-        // intact, else the largest write the writer makes.
-        ulong highest = notTorn ? Math.Max(NextLsn, 1) : 0;
-        long searchFrom = batchHeaderValid ? _batchEnd : _batchStart + Math.Max(_segmentHeader.MaxWriteBytes, (uint)BatchHeader.Size);
-        if (headerDamaged && !notTorn && _file is not null)
-        {
-            // The first write into a segment carries its header and first batch: valid data after that batch means the
-            // header was damaged after it was written, not torn while being written.
-            byte* first = _scanner.Fetch(SegmentHeader.Size, BatchHeader.Size);
-            searchFrom = first is not null && BatchHeader.TryRead(new ReadOnlySpan<byte>(first, BatchHeader.Size), out BatchHeader firstBatch)
-                ? SegmentHeader.Size + BatchHeader.Size + firstBatch.FrameBytes
-                : SegmentHeader.FirstWriteMaxBytes + BatchHeader.Size;
-        }
-
-        if (highest == 0 && _file is not null)
-        {
-            highest = _scanner.FindCurrentDataAfter(searchFrom, Math.Max(NextLsn, 1));
-        }
-
-        for (int later = _index + 1; later < _segments.Count && highest == 0; later++)
-        {
-            if (PeekHeader(later) is { } laterHeader && (LogId == 0 || laterHeader.LogId == LogId))
-            {
-                highest = Math.Max(laterHeader.FirstLsn, 1);
-            }
-        }
-
-        DamagedWriteEnd = headerDamaged ? -1 : searchFrom;
-        Damage = new LogDamage(path, _index, offset, cut, (_batchStart, keptFrames, keptBytes), reason, NextLsn, highest);
         CloseSegment();
+        _rereadSegment = EndSegment;
+        _number = EndSegment;
+        _header = EndHeader;
+        _salt = SegmentSalt.Of(_head.LogId, _number);
+        _file = _storage.OpenRead(SegmentNames.PathOf(_directory, _number));
+        _scanner.Attach(_file);
+        _offset = EndOffset;
+        _framesLeft = 0;
+    }
+
+    /// <summary>The segment's data ends here (its end marker, or a damaged one the next segment makes good).</summary>
+    private void EndSegmentData()
+    {
+        EndSegment = _number;
+        EndOffset = _offset;
+        EndHeader = _header;
+        EndFileLength = _scanner.Length;
+        CloseSegment();
+        _number++;
+    }
+
+    /// <summary>True when the next segment has a valid header of this log that starts at exactly <paramref name="lsn"/>.</summary>
+    private bool NextSegmentStartsAt(ulong lsn) =>
+        PeekHeader(_number + 1) is { } next && next.SegmentNumber == _number + 1 && next.LogId == _head.LogId && next.FirstLsn == lsn;
+
+    /// <summary>
+    /// Stops at damage in the write starting at <paramref name="writeStart"/> of the current segment: looks for evidence
+    /// of a later write and records the verdict. A reader first reads the write once more, fresh.
+    /// </summary>
+    private void Stop(long writeStart, long offset, string reason, WriteShape shape, bool cutShort = false, bool missing = false, Evidence? known = null)
+    {
+        ulong number = _number;
+        if (_retried is not null && !missing && _retried.Add((number, writeStart)))
+        {
+            // Read it again from its start: buffered bytes may predate a write that has returned since.
+            if (writeStart == 0)
+            {
+                CloseSegment(); // reopened, fresh, by the loop
+            }
+            else
+            {
+                _scanner.Invalidate();
+                _offset = writeStart;
+                NextLsn = _writeFirstLsn;
+                _framesLeft = 0;
+            }
+
+            return;
+        }
+
+        // A segment file shorter than its header says was cut short: a write never shrinks a file (segments are prepared
+        // at full size), so whatever the cut took may have held later writes.
+        cutShort |= writeStart > 0 && _scanner.Length < (long)_header.SegmentSize;
+        Evidence evidence = known ?? FindEvidence(number, writeStart, shape);
+        DamageKind kind = cutShort || evidence.LaterWrite ? DamageKind.Corruption : DamageKind.TornTail;
+        Damage = new LogDamage(SegmentNames.PathOf(_directory, number), number, offset, writeStart, _writeFirstLsn, reason, kind, evidence.Highest);
+        NextLsn = _writeFirstLsn;
+        _done = true;
+        CloseSegment();
+    }
+
+    /// <summary>
+    /// Everything at or after the damaged write that is intact and speaks of LSNs from the damaged write's on: batch
+    /// headers and end markers of segment <paramref name="number"/> after <paramref name="writeStart"/> (salted for that
+    /// segment, so stale ones of a recycled file do not count), and the headers and structures of every later segment.
+    /// The damaged write's own header and end marker speak of its records but are not a later write.
+    /// </summary>
+    private Evidence FindEvidence(ulong number, long writeStart, WriteShape shape)
+    {
+        ulong from = _writeFirstLsn;
+        var visitor = new EvidenceVisitor
+        {
+            OwnBatchAt = shape == WriteShape.Opening ? -1 : writeStart,
+            OwnMarkerAt = shape switch
+            {
+                WriteShape.Opening => SegmentHeader.Size,
+                WriteShape.KnownBatch => _batchEnd,
+                _ => -1,
+            },
+            OwnReachEnd = shape == WriteShape.UnknownExtent ? writeStart + _header.MaxWriteBytes : -1,
+        };
+
+        var scanner = new SegmentScanner();
+        if (_present.Contains(number))
+        {
+            using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
+            scanner.Attach(file);
+            scanner.ScanStructures(writeStart, scanner.Length, SegmentSalt.Of(_head.LogId, number), from, ref visitor);
+        }
+
+        foreach (ulong later in _segments)
+        {
+            if (later <= number)
+            {
+                continue;
+            }
+
+            using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, later));
+            scanner.Attach(file);
+            if (scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid && header.LogId == _head.LogId && header.SegmentNumber == later)
+            {
+                visitor.LaterWrite = true;
+                if (header.FirstLsn > from)
+                {
+                    visitor.Highest = Math.Max(visitor.Highest, header.FirstLsn - 1);
+                }
+            }
+
+            var laterVisitor = new EvidenceVisitor { OwnBatchAt = -1, OwnMarkerAt = -1, OwnReachEnd = -1 };
+            scanner.ScanStructures(0, scanner.Length, SegmentSalt.Of(_head.LogId, later), from, ref laterVisitor);
+            visitor.LaterWrite |= laterVisitor.LaterWrite;
+            visitor.Highest = Math.Max(visitor.Highest, laterVisitor.Highest);
+        }
+
+        EvidenceCandidatesChecked += scanner.CandidatesChecked;
+        return new Evidence(visitor.LaterWrite, visitor.Highest);
     }
 
     private void CloseSegment()
     {
         _file?.Dispose();
         _file = null;
+    }
+
+    /// <summary>What is known of the damaged write's extent, to tell its own header and end marker from a later write's.</summary>
+    private enum WriteShape
+    {
+        /// <summary>The segment's opening write (its header): its own end marker is at offset 64; it has no batch header.</summary>
+        Opening,
+
+        /// <summary>A write whose batch header is intact: its own end marker is right after its frames.</summary>
+        KnownBatch,
+
+        /// <summary>A write whose batch header is damaged: its own end marker lies somewhere within one write's reach.</summary>
+        UnknownExtent,
+    }
+
+    private readonly record struct Evidence(bool LaterWrite, ulong Highest);
+
+    private struct EvidenceVisitor : IStructureVisitor
+    {
+        public long OwnBatchAt;
+        public long OwnMarkerAt;
+        public long OwnReachEnd;
+        public bool LaterWrite;
+        public ulong Highest;
+
+        public bool Visit(long offset, in BatchHeader header)
+        {
+            Highest = Math.Max(Highest, header.LastLsn);
+            bool own = header.IsEndMarker
+                ? offset == OwnMarkerAt || (OwnReachEnd >= 0 && offset + BatchHeader.Size <= OwnReachEnd)
+                : offset == OwnBatchAt;
+            LaterWrite |= !own;
+            return true;
+        }
     }
 }

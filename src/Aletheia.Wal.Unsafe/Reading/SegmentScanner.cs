@@ -1,38 +1,62 @@
 using System.Buffers.Binary;
-using Aletheia.Wal.Native;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Aletheia.Wal.Storage;
 
 namespace Aletheia.Wal.Reading;
 
 /// <summary>
-/// Reads one segment file at a time through a native buffer and checks what it finds: the segment header, batch
-/// headers and frames. Streams: memory is one buffer (1 MiB, grown only for a frame larger than that), never the file.
+/// Reads one segment file at a time through one buffer and checks what it finds: the segment header, batch headers and
+/// end markers, frames. Streams: memory is one buffer (1 MiB, grown only for a frame larger than that), never the file.
 /// A pointer it returns is valid until the next call.
 /// </summary>
-internal sealed unsafe class SegmentScanner : IDisposable
+/// <remarks>
+/// The buffer is a pinned managed array (pinned object heap), not a native slab: a record's payload handed to a caller
+/// is a span over that array, which the GC tracks, so the memory under a live payload span stays valid even if the
+/// reader holding the scanner is collected (a finalizer freeing native memory would leave the span dangling).
+/// </remarks>
+internal sealed unsafe class SegmentScanner
 {
-    private NativeSlab _slab;
+    /// <summary>Structures are 8-byte aligned in a segment: headers, batches and frames are all multiples of 8 bytes.</summary>
+    private const int Alignment = 8;
+
+    private byte[] _array;
     private byte* _buffer;
-    private int _capacity;
     private WalFile? _file;
     private long _bufferStart;
     private int _bufferCount;
 
     public SegmentScanner(int bufferBytes = 1 << 20)
     {
-        _capacity = bufferBytes;
-        _slab = new NativeSlab((nuint)bufferBytes);
-        _buffer = _slab.Pointer;
+        _array = GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+        _buffer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array)); // pinned: the address never moves
     }
 
+    /// <summary>The attached file's length.</summary>
     public long Length { get; private set; }
+
+    /// <summary>24-byte candidates whose CRC was computed by <see cref="ScanStructures{TVisitor}"/> (tests: the work is bounded).</summary>
+    public long CandidatesChecked { get; private set; }
+
+    /// <summary>The buffer's size (tests: it grows only for a frame larger than it).</summary>
+    public int Capacity => _array.Length;
 
     public void Attach(WalFile file)
     {
         _file = file;
         Length = file.Length;
+        Invalidate();
+    }
+
+    /// <summary>Forgets the buffered bytes: the next fetch reads the file again (a writer may have written since).</summary>
+    public void Invalidate()
+    {
         _bufferStart = 0;
         _bufferCount = 0;
+        if (_file is not null)
+        {
+            Length = _file.Length;
+        }
     }
 
     /// <summary>[offset, offset + count) in memory, or null if the file ends before.</summary>
@@ -48,24 +72,28 @@ internal sealed unsafe class SegmentScanner : IDisposable
             return _buffer + (offset - _bufferStart);
         }
 
-        if (count > _capacity)
+        if (count > _array.Length)
         {
             Grow(count);
         }
 
-        int wanted = (int)Math.Min(_capacity, Length - offset);
+        int wanted = (int)Math.Min(_array.Length, Length - offset);
         int read = _file!.Read(new Span<byte>(_buffer, wanted), offset);
         _bufferStart = offset;
         _bufferCount = read;
         return read >= count ? _buffer : null;
     }
 
-    /// <summary>True when every byte of [from, to) is zero.</summary>
+    /// <summary>A GC-tracked span over <paramref name="length"/> bytes at <paramref name="pointer"/>, which must lie in the buffer.</summary>
+    public ReadOnlySpan<byte> SpanOf(byte* pointer, int length) => new(_array, (int)(pointer - _buffer), length);
+
+    /// <summary>True when every byte of [from, to) is zero (bytes past the end of the file count as zero).</summary>
     public bool IsZero(long from, long to)
     {
+        to = Math.Min(to, Length);
         for (long position = from; position < to;)
         {
-            int chunk = (int)Math.Min(_capacity, to - position);
+            int chunk = (int)Math.Min(_array.Length, to - position);
             byte* bytes = Fetch(position, chunk);
             if (bytes is null || new ReadOnlySpan<byte>(bytes, chunk).ContainsAnyExcept((byte)0))
             {
@@ -78,13 +106,15 @@ internal sealed unsafe class SegmentScanner : IDisposable
         return true;
     }
 
-    /// <summary>The header of the segment file at <paramref name="path"/>, or null when it is empty or damaged.</summary>
+    /// <summary>The header of the segment file at <paramref name="path"/>, or null when it is empty, damaged or of another version.</summary>
     public static SegmentHeader? ReadValidHeader(WalStorage storage, string path)
     {
         using WalFile file = storage.OpenRead(path);
-        using var scanner = new SegmentScanner(4096);
+        var scanner = new SegmentScanner(4096);
         scanner.Attach(file);
-        return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid ? header : null;
+        return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid && header.FormatVersion == SegmentHeader.CurrentFormatVersion
+            ? header
+            : null;
     }
 
     public HeaderVerdict ReadSegmentHeader(out SegmentHeader header, out string? reason)
@@ -93,8 +123,8 @@ internal sealed unsafe class SegmentScanner : IDisposable
         byte* bytes = Fetch(0, SegmentHeader.Size);
         if (bytes is null)
         {
-            reason = $"the file is {Length} bytes, shorter than a segment header ({SegmentHeader.Size} bytes)";
-            return Length == 0 || IsZero(0, Length) ? HeaderVerdict.Empty : HeaderVerdict.Damaged;
+            reason = $"the file is {Length} bytes, shorter than a segment header ({SegmentHeader.Size} bytes): it was cut short";
+            return HeaderVerdict.Short;
         }
 
         var span = new ReadOnlySpan<byte>(bytes, SegmentHeader.Size);
@@ -108,59 +138,72 @@ internal sealed unsafe class SegmentScanner : IDisposable
         return reason is null ? HeaderVerdict.Valid : HeaderVerdict.Damaged;
     }
 
-    /// <summary>Reads the batch header at <paramref name="offset"/>, expecting its first LSN to be <paramref name="expectedLsn"/>.</summary>
-    public BatchVerdict ReadBatch(long offset, ulong expectedLsn, out BatchHeader header, out string? reason)
+    /// <summary>
+    /// Reads the 24-byte slot at <paramref name="offset"/>, where a batch header or the end marker must stand, expecting the
+    /// log to continue with <paramref name="expectedLsn"/> in a segment with <paramref name="salt"/>, whose writes are at
+    /// most <paramref name="maxWriteBytes"/> and which ends at <paramref name="segmentSize"/>.
+    /// </summary>
+    public SlotVerdict ReadSlot(long offset, uint salt, ulong expectedLsn, uint maxWriteBytes, long segmentSize, out BatchHeader header, out string? reason)
     {
         header = default;
         byte* bytes = Fetch(offset, BatchHeader.Size);
         if (bytes is null)
         {
-            reason = "a batch header would run past the end of the file";
-            return IsZero(offset, Length) ? BatchVerdict.End : BatchVerdict.Damaged;
+            reason = $"the file ends at byte {Length}, before the {BatchHeader.Size}-byte slot at {offset}: it was cut short (its header says {segmentSize} bytes)";
+            return SlotVerdict.PastEnd;
         }
 
         var span = new ReadOnlySpan<byte>(bytes, BatchHeader.Size);
         if (!span.ContainsAnyExcept((byte)0))
         {
-            reason = null;
-            return BatchVerdict.End;
+            reason = "zeros where a batch header or the end marker must be";
+            return SlotVerdict.Damaged;
         }
 
-        if (!BatchHeader.TryRead(span, out header))
+        if (!BatchHeader.TryRead(span, salt, out header))
         {
-            reason = "the batch header's CRC-32C does not match (or it is not a batch header)";
-            return BatchVerdict.Damaged;
-        }
-
-        if (header.FirstLsn < expectedLsn)
-        {
-            reason = $"a batch from an earlier use of this file (first LSN {header.FirstLsn}, the log continues at {expectedLsn})";
-            return BatchVerdict.Stale;
+            reason = "the batch header's CRC-32C does not match (or it is not a batch header or end marker of this segment)";
+            return SlotVerdict.Damaged;
         }
 
         if (header.FirstLsn != expectedLsn)
         {
-            reason = $"the batch starts at LSN {header.FirstLsn} but the log continues at LSN {expectedLsn}";
-            return BatchVerdict.Damaged;
+            reason = header.IsEndMarker
+                ? $"an end marker says the log continues at LSN {header.FirstLsn}, but it continues at LSN {expectedLsn}"
+                : $"the batch starts at LSN {header.FirstLsn} but the log continues at LSN {expectedLsn}";
+            return SlotVerdict.Damaged;
         }
 
-        if (offset + BatchHeader.Size + header.FrameBytes > Length || header.RecordCount == 0)
+        if (header.IsEndMarker)
         {
-            reason = $"the batch claims {header.FrameBytes} bytes in {header.RecordCount} frames, past the end of the {Length}-byte file";
-            return BatchVerdict.Damaged;
+            reason = null;
+            return SlotVerdict.EndMarker;
+        }
+
+        long writeBytes = BatchHeader.Size + (long)header.FrameBytes + BatchHeader.Size;
+        if (writeBytes > maxWriteBytes || offset + writeBytes > segmentSize)
+        {
+            reason = $"the batch claims {header.FrameBytes} bytes in {header.RecordCount} frames: more than one write into this segment holds ({maxWriteBytes} bytes) or past its end";
+            return SlotVerdict.Damaged;
         }
 
         reason = null;
-        return BatchVerdict.Valid;
+        return SlotVerdict.Batch;
     }
 
     /// <summary>Reads and checks the frame at <paramref name="offset"/>, which must end by <paramref name="batchEnd"/>.</summary>
-    public bool TryReadFrame(long offset, long batchEnd, ulong expectedLsn, out byte* frame, out string? reason)
+    public bool TryReadFrame(long offset, long batchEnd, ulong expectedLsn, uint salt, out byte* frame, out string? reason)
     {
         frame = Fetch(offset, FrameHeader.Size);
-        if (frame is null || offset + FrameHeader.Size > batchEnd)
+        if (offset + FrameHeader.Size > batchEnd)
         {
             reason = "a frame header runs past the end of its batch";
+            return false;
+        }
+
+        if (frame is null)
+        {
+            reason = $"the file ends at byte {Length}, inside the frame at {offset}: it was cut short";
             return false;
         }
 
@@ -175,11 +218,11 @@ internal sealed unsafe class SegmentScanner : IDisposable
         frame = Fetch(offset, (int)size);
         if (frame is null)
         {
-            reason = "the frame runs past the end of the file";
+            reason = $"the file ends at byte {Length}, inside the frame at {offset}: it was cut short";
             return false;
         }
 
-        if (((FrameHeader*)frame)->Crc != FrameHeader.ComputeCrc(frame, (int)size))
+        if (!FrameHeader.IsIntactOnDisk(frame, (int)size, salt))
         {
             reason = "the frame's CRC-32C does not match";
             return false;
@@ -197,59 +240,62 @@ internal sealed unsafe class SegmentScanner : IDisposable
     }
 
     /// <summary>
-    /// Looks for data of the current use of the log at or after <paramref name="from"/>: a valid batch header or frame
-    /// whose LSN is at least <paramref name="minLsn"/>. Returns the highest such LSN found, or 0.
+    /// Visits every valid batch header and end marker of the segment with <paramref name="salt"/> at an 8-aligned offset in
+    /// [<paramref name="from"/>, <paramref name="to"/>) whose highest LSN is at least <paramref name="minLsn"/>, in order,
+    /// until the visitor returns false. The work is bounded by the bytes: one read of the range, a few compares per
+    /// 8-byte position, and a CRC of 20 bytes only for positions that pass them; no frame is checksummed, so payloads
+    /// full of LSN-like words cost no more than any other bytes, and the buffer never grows.
     /// </summary>
-    public ulong FindCurrentDataAfter(long from, ulong minLsn)
+    public void ScanStructures<TVisitor>(long from, long to, uint salt, ulong minLsn, ref TVisitor visitor)
+        where TVisitor : struct, IStructureVisitor
     {
-        ulong highest = 0;
-        for (long position = (from + 7) & ~7L; position + FrameHeader.Size <= Length; position += 8)
+        to = Math.Min(to, Length);
+        long position = (from + Alignment - 1) & ~(long)(Alignment - 1);
+        while (position + BatchHeader.Size <= to)
         {
-            byte* bytes = Fetch(position, FrameHeader.Size);
+            int chunk = (int)Math.Min(_array.Length, to - position);
+            byte* bytes = Fetch(position, chunk);
             if (bytes is null)
             {
-                break;
+                return;
             }
 
-            uint first = BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(bytes, 4));
-            ulong lsn = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(bytes + 8, 8));
-            if (first == 0 && lsn == 0)
+            int last = chunk - BatchHeader.Size;
+            for (int at = 0; at <= last; at += Alignment)
             {
-                continue;
+                var candidate = new ReadOnlySpan<byte>(bytes + at, BatchHeader.Size);
+                ulong firstLsn = BinaryPrimitives.ReadUInt64LittleEndian(candidate[8..]);
+                uint count = BinaryPrimitives.ReadUInt32LittleEndian(candidate[16..]);
+                if (!BatchHeader.LooksLikeOne(candidate) || firstLsn + count <= minLsn || firstLsn + count < firstLsn)
+                {
+                    continue;
+                }
+
+                CandidatesChecked++;
+                if (BatchHeader.TryRead(candidate, salt, out BatchHeader header) && !visitor.Visit(position + at, header))
+                {
+                    return;
+                }
             }
 
-            if ((first & BatchHeader.TagBit) != 0)
-            {
-                byte* batch = Fetch(position, BatchHeader.Size);
-                if (batch is not null && BatchHeader.TryRead(new ReadOnlySpan<byte>(batch, BatchHeader.Size), out BatchHeader header) && header.FirstLsn >= minLsn)
-                {
-                    highest = Math.Max(highest, header.FirstLsn + header.RecordCount - 1);
-                }
-            }
-            else if (lsn >= minLsn && lsn - minLsn < (1UL << 40) && position + FrameHeader.FrameSize((int)Math.Min(first, int.MaxValue - 16)) <= Length)
-            {
-                int size = FrameHeader.FrameSize((int)first);
-                byte* frame = Fetch(position, size);
-                if (frame is not null && ((FrameHeader*)frame)->Crc == FrameHeader.ComputeCrc(frame, size))
-                {
-                    highest = Math.Max(highest, lsn);
-                }
-            }
+            // The next chunk starts at the first position not yet examined (8-aligned, since the chunk start is).
+            position += last + Alignment;
         }
-
-        return highest;
     }
-
-    public void Dispose() => _slab.Dispose();
 
     private void Grow(int count)
     {
-        int capacity = (int)Math.Min(int.MaxValue, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count));
-        var slab = new NativeSlab((nuint)capacity);
-        _slab.Dispose();
-        _slab = slab;
-        _buffer = slab.Pointer;
-        _capacity = capacity;
+        int capacity = (int)Math.Min(Array.MaxLength, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)count));
+        _array = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
+        _buffer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
+        _bufferStart = 0;
         _bufferCount = 0;
     }
+}
+
+/// <summary>Visits the structures <see cref="SegmentScanner.ScanStructures{TVisitor}"/> finds.</summary>
+internal interface IStructureVisitor
+{
+    /// <summary>A valid batch header or end marker at <paramref name="offset"/>; return false to stop.</summary>
+    bool Visit(long offset, in BatchHeader header);
 }

@@ -1,4 +1,5 @@
 using Aletheia.Wal.Reading;
+using Aletheia.Wal.Recovery;
 using Aletheia.Wal.Storage;
 
 namespace Aletheia.Wal;
@@ -12,15 +13,13 @@ public sealed unsafe class WalReader : IDisposable
     private readonly LogCursor _cursor;
     private readonly WalRecoveryMode _mode;
     private readonly ulong _from;
-    private readonly ulong _upTo;
     private bool _ended;
 
-    private WalReader(LogCursor cursor, WalRecoveryMode mode, ulong from, ulong upTo)
+    private WalReader(LogCursor cursor, WalRecoveryMode mode, ulong from)
     {
         _cursor = cursor;
         _mode = mode;
         _from = from;
-        _upTo = upTo;
         cursor.SkipBelowLsn = from;
     }
 
@@ -31,7 +30,8 @@ public sealed unsafe class WalReader : IDisposable
     /// <param name="from">The first LSN to return (<see cref="Lsn.None"/>: from the oldest record kept).</param>
     /// <param name="mode">What a damaged log does to the reader: see <see cref="TryRead"/>.</param>
     /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
-    /// <exception cref="WalException">The directory holds no log segment.</exception>
+    /// <exception cref="WalException">The directory holds no log, or a log of another on-disk format version.</exception>
+    /// <exception cref="WalCorruptionException">The log's <c>wal.head</c> is missing or unreadable (see native-layout.md).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="from"/> lies below the oldest LSN kept (truncated away).</exception>
     public static WalReader Open(string directory, Lsn from = default, WalRecoveryMode mode = WalRecoveryMode.TruncateTornTail) =>
         Open(WalStorage.Files, directory, from, mode, ulong.MaxValue);
@@ -44,59 +44,41 @@ public sealed unsafe class WalReader : IDisposable
             throw new DirectoryNotFoundException($"The log directory '{directory}' does not exist.");
         }
 
-        var cursor = new LogCursor(storage, directory);
-        try
+        List<ulong> segments = SegmentNames.List(storage, directory);
+        LogHead head = LogHeadFile.Resolve(storage, directory, mode, segments, out _)
+            ?? throw new WalException($"'{directory}' is not a log directory: it holds no {LogHeadFile.FileName} and no segment file (*.wal).");
+        if (from.Value != 0 && from.Value < head.FirstLsn)
         {
-            if (cursor.Segments.Count == 0)
-            {
-                throw new WalException($"'{directory}' is not a log directory: it holds no segment file (*.wal).");
-            }
-
-            // Start at the last segment whose first LSN is at or below `from`; refuse an LSN truncated away.
-            int start = 0;
-            ulong oldest = 0;
-            for (int i = 0; i < cursor.Segments.Count; i++)
-            {
-                if (cursor.PeekHeader(i) is not { } header)
-                {
-                    continue;
-                }
-
-                if (oldest == 0)
-                {
-                    oldest = header.FirstLsn;
-                }
-
-                if (header.FirstLsn <= from.Value)
-                {
-                    start = i;
-                }
-            }
-
-            if (oldest != 0 && from.Value != 0 && from.Value < oldest)
-            {
-                throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"LSN {from.Value} was truncated away: the oldest LSN kept is {oldest}.");
-            }
-
-            cursor.StartAt(start);
-            return new WalReader(cursor, mode, from.Value, upTo);
+            throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"LSN {from.Value} was truncated away: the oldest LSN kept is {head.FirstLsn}.");
         }
-        catch
+
+        var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryOnceOnDamage: true)
         {
-            cursor.Dispose();
-            throw;
+            StopAfterLsn = upTo,
+        };
+
+        // Start at the last segment whose first LSN is at or below `from`; its header is checked again when it is read.
+        foreach (ulong number in cursor.Segments)
+        {
+            if (number > head.Segment && cursor.PeekHeader(number) is { } header && header.FirstLsn <= from.Value)
+            {
+                cursor.StartAt(number, header.FirstLsn);
+            }
         }
+
+        return new WalReader(cursor, mode, from.Value);
     }
 
     /// <summary>
-    /// Reads the next record. Returns false at the end of the log. The record's payload is valid until the next call; it
-    /// points into the reader's buffer (not copied) when the record lies within one buffer read.
+    /// Reads the next record. Returns false at the end of the log. The record's payload is valid until the next call.
     /// </summary>
     /// <exception cref="WalCorruptionException">
-    /// The log is damaged (with the segment's path and the offset of the first bad byte): any damage in
-    /// <see cref="WalRecoveryMode.Strict"/>; damage followed by valid records in <see cref="WalRecoveryMode.TruncateTornTail"/>
-    /// (a torn tail, or a write still in progress, ends the log instead). <see cref="WalRecoveryMode.PointInTime"/> ends the
-    /// log at the first damage. Never another exception type for damage, never a record whose checksum does not match.
+    /// The log is damaged (with the file's path and the offset of the first bad byte, within the damaged write): any
+    /// damage in <see cref="WalRecoveryMode.Strict"/>, an interrupted last write included; in
+    /// <see cref="WalRecoveryMode.TruncateTornTail"/> damage that is not an interrupted last write (a later write follows
+    /// it, or the file was cut short). An interrupted last write ends the log in TruncateTornTail, and
+    /// <see cref="WalRecoveryMode.PointInTime"/> ends the log at the first damaged write. Never another exception type for
+    /// damage, never a record whose checksum does not match.
     /// </exception>
     public bool TryRead(out WalRecord record)
     {
@@ -106,7 +88,7 @@ public sealed unsafe class WalReader : IDisposable
             if (!_cursor.MoveNext())
             {
                 _ended = true;
-                if (_cursor.Damage is { } damage && (_mode == WalRecoveryMode.Strict || (_mode == WalRecoveryMode.TruncateTornTail && !damage.IsTornTail)))
+                if (_cursor.Damage is { } damage && RecoveryPolicy.Decide(damage.Kind, _mode) == RecoveryAction.Refuse)
                 {
                     throw damage.ToException();
                 }
@@ -115,25 +97,18 @@ public sealed unsafe class WalReader : IDisposable
             }
 
             ulong lsn = _cursor.CurrentLsn;
-            if (lsn > _upTo)
-            {
-                _ended = true;
-                return false;
-            }
-
             if (lsn < _from)
             {
                 continue;
             }
 
-            byte* frame = _cursor.CurrentFrame;
-            record = new WalRecord(new Lsn(lsn), new ReadOnlySpan<byte>(frame + FrameHeader.Size, (int)((FrameHeader*)frame)->PayloadLength));
+            record = new WalRecord(new Lsn(lsn), _cursor.CurrentPayload);
             return true;
         }
 
         return false;
     }
 
-    /// <summary>Releases the reader's buffer and file.</summary>
+    /// <summary>Releases the reader's file. The buffer under the last payload stays valid while that span is in use.</summary>
     public void Dispose() => _cursor.Dispose();
 }

@@ -4,80 +4,53 @@ using Aletheia.Wal.Storage;
 namespace Aletheia.Wal.Recovery;
 
 /// <summary>
-/// Recovery at open: reads every segment in order with a <see cref="LogCursor"/> (which checks every byte up to the end
-/// of the log), then applies the recovery mode to the damage it reports, durably, and says where the writer continues.
-/// Like RocksDB's <c>kTolerateCorruptedTailRecords</c> and etcd's WAL repair, a torn last write is cut off and the cut
-/// bytes are re-zeroed with write-through writes before anything new is appended. Then the end of the log is sealed
-/// (<see cref="SealTail"/>) and the directory fsynced, so that the writer appends only after bytes that are on disk.
+/// Recovery at open: reads every segment from the head with a <see cref="LogCursor"/> (which checks every byte up to the
+/// proven end of the log and classifies the first damage), applies <see cref="RecoveryPolicy"/> for the mode, durably, and
+/// says where the writer continues. Like RocksDB's <c>kTolerateCorruptedTailRecords</c> and etcd's WAL repair, nothing
+/// new is appended until the cut is durable. Then the end of the log is sealed (<see cref="SealTail"/>) and the directory
+/// fsynced, so that the writer appends only after bytes that are on disk.
 /// </summary>
 internal static class LogRecovery
 {
     public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
     {
-        // Files to delete, all at once at the end with one directory fsync: leftovers of an interrupted preparation,
-        // recycled files beyond the limit, and segments that cannot be kept or reused (those after a point-in-time cut).
-        var doomed = storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension).Select(name => Path.Combine(directory, name)).ToList();
-        List<string> recycled = KeepRecycled(storage, directory, segmentBytes, maxRecycled, doomed);
+        List<ulong> numbers = SegmentNames.List(storage, directory);
+        LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
 
-        using var cursor = new LogCursor(storage, directory);
-        var segments = new List<(ulong Number, ulong FirstLsn)>();
+        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryOnceOnDamage: false);
         while (cursor.MoveNext())
         {
         }
 
         LogDamage? damage = cursor.Damage;
-        ulong lastLsn = cursor.NextLsn == 0 ? 0 : cursor.NextLsn - 1;
-        int lastUsed = cursor.LastUsedIndex;
-        long writeOffset = cursor.EndOffset;
-        long lastBatchStart = cursor.LastBatchStart;
-        ulong droppedFrom = 0;
-        ulong droppedTo = 0;
-
-        if (damage is not null)
+        if (damage is not null && RecoveryPolicy.Decide(damage.Kind, mode) == RecoveryAction.Refuse)
         {
-            bool tolerated = mode == WalRecoveryMode.PointInTime || (mode == WalRecoveryMode.TruncateTornTail && damage.IsTornTail);
-            if (!tolerated)
-            {
-                throw damage.ToException();
-            }
-
-            droppedFrom = damage.NextLsn;
-            droppedTo = damage.HighestLsnAfter >= damage.NextLsn ? damage.HighestLsnAfter : 0;
-            Cut(storage, damage, damage.IsTornTail ? cursor.DamagedWriteEnd : -1);
-            if (damage.CutOffset > 0)
-            {
-                lastUsed = damage.SegmentIndex;
-                writeOffset = damage.CutOffset;
-                lastBatchStart = damage.KeptInBatch.Frames > 0 ? damage.KeptInBatch.BatchStart : cursor.LastBatchStart;
-            }
-
-            // Everything after the damage goes: later used segments are deleted below, as segments that cannot be
-            // reused (for a torn tail there is nothing after it but prepared, empty segments, which are reused).
+            throw damage.ToException();
         }
 
-        List<ulong> numbers = SegmentNames.List(storage, directory);
-        for (int i = 0; i <= lastUsed && i < numbers.Count; i++)
-        {
-            if (SegmentScanner.ReadValidHeader(storage, SegmentNames.PathOf(directory, numbers[i])) is { } header)
-            {
-                segments.Add((numbers[i], header.FirstLsn));
-            }
-        }
+        // Where the kept log ends: at the damaged write when it lies after a segment's header, else at the end of the last
+        // segment before it (or nowhere: the log is empty and continues at its head).
+        bool cutInSegment = damage is { IsOpeningWrite: false };
+        ulong writeSegment = cutInSegment ? damage!.SegmentNumber : cursor.EndSegment;
+        long writeOffset = cutInSegment ? damage!.WriteStart : cursor.EndOffset;
+        SegmentHeader writeHeader = cutInSegment ? cursor.CurrentHeader : cursor.EndHeader;
+        ulong nextLsn = cursor.NextLsn;
 
-        ulong writeSegment = lastUsed >= 0 ? cursor.Segments[lastUsed] : 0;
-        var reusable = new List<ulong>();
-        foreach (ulong number in numbers)
+        // Files to delete, all before the cut, with one directory fsync: leftovers of an interrupted preparation,
+        // recycled files beyond the limit or of another size, segments below the head (a truncation's leftovers, or
+        // recycled now), and segments after the end that cannot be reused. After corruption that is every later segment:
+        // their salted structures must not outlive the cut, or they would read as evidence of writes after the next
+        // torn tail.
+        var doomed = storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension).Select(name => Path.Combine(directory, name)).ToList();
+        List<string> recycled = KeepRecycled(storage, directory, segmentBytes, maxRecycled, doomed);
+        foreach (ulong number in numbers.Where(n => n < head.Segment))
         {
-            if (number <= writeSegment)
-            {
-                continue;
-            }
-
             string path = SegmentNames.PathOf(directory, number);
-            bool contiguous = number == (reusable.Count > 0 ? reusable[^1] : writeSegment) + 1 || (writeSegment == 0 && reusable.Count == 0);
-            if (contiguous && IsPrepared(storage, path, segmentBytes))
+            if (recycled.Count < maxRecycled && LengthOf(storage, path) == segmentBytes)
             {
-                reusable.Add(number);
+                string target = SegmentNames.RecycledPathOf(directory, number);
+                storage.Move(path, target);
+                recycled.Add(target);
             }
             else
             {
@@ -85,93 +58,139 @@ internal static class LogRecovery
             }
         }
 
-        // Newest first: names become durable in any order, so a crash midway may leave some of these behind, and what
-        // is left must still be a log whose segments run on from its first without a gap.
+        bool keepsLaterSegments = damage is null || damage.IsTornTail;
+        var reusable = new List<ulong>();
+        ulong next = writeSegment != 0 ? writeSegment + 1 : head.Segment;
+        foreach (ulong number in numbers.Where(n => n >= head.Segment && n > writeSegment))
+        {
+            string path = SegmentNames.PathOf(directory, number);
+            bool isTornOpening = damage is { IsOpeningWrite: true, IsTornTail: true } && number == damage.SegmentNumber;
+            if (keepsLaterSegments && number == next && (isTornOpening ? LengthOf(storage, path) == segmentBytes : IsPrepared(storage, path, segmentBytes)))
+            {
+                reusable.Add(number);
+                next++;
+            }
+            else
+            {
+                doomed.Add(path);
+            }
+        }
+
+        // Newest first, then one fsync: names reach the disk in any order, and whatever subset a crash leaves, the next
+        // recovery finds the same first damage (the cut comes after) and does the same again.
         foreach (string path in doomed.OrderDescending(StringComparer.Ordinal))
         {
             storage.Delete(path);
         }
 
-        // Always, even with nothing deleted: a writer that died between a rename and its directory fsync left a name
-        // that only the page cache holds, and the writer is about to write acknowledged records under it.
+        // Always, even with nothing deleted: a writer that died between a rename and its directory fsync left a name that
+        // only the page cache holds, and the writer is about to write acknowledged records under it.
         storage.SyncDirectory(directory);
+
+        if (damage is not null && cutInSegment)
+        {
+            Cut(storage, damage, writeHeader);
+        }
+
+        Span<byte> marker = stackalloc byte[BatchHeader.Size];
+        foreach (MarkerRepair repair in cursor.Repairs)
+        {
+            using WalFile file = storage.OpenWrite(repair.Path, writeThrough: true);
+            BatchHeader.WriteEndMarker(marker, repair.NextLsn, repair.Salt);
+            file.Write(marker, repair.Offset);
+        }
 
         if (writeSegment != 0)
         {
-            // Every write into this segment is at most what its header says (a writer continuing it keeps to that).
-            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), lastBatchStart > SegmentHeader.Size ? lastBatchStart : 0, writeOffset, cursor.LastHeader.MaxWriteBytes);
+            long lastBatchStart = cursor.LastBatchStart;
+            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), head.LogId, writeSegment, lastBatchStart > 0 ? lastBatchStart : 0, writeOffset, nextLsn, writeHeader);
         }
 
         if (reusable.Count > 0)
         {
-            // The writer's next segment: a torn first write into it that lost the sector with its header reads as a
-            // prepared, unused segment, with frames after.
-            SealTail(storage, SegmentNames.PathOf(directory, reusable[0]), 0, 0, SegmentHeader.FirstWriteMaxBytes + BatchHeader.Size);
+            // The writer's next segment: a torn opening write into it leaves a partial header; nothing of an opening write
+            // reaches past its 88 bytes.
+            using WalFile file = storage.OpenWrite(SegmentNames.PathOf(directory, reusable[0]), writeThrough: true);
+            SegmentWriter.WriteZeros(file, 0, SegmentHeader.OpeningWriteBytes);
+        }
+
+        // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only.
+        if (headCopyDamaged)
+        {
+            head = LogHeadFile.Update(storage, directory, head);
+        }
+        else
+        {
+            LogHeadFile.Seal(storage, directory, head);
         }
 
         return new RecoveredLog
         {
-            LogId = cursor.LogId,
-            FirstLsn = segments.Count > 0 ? segments[0].FirstLsn : 0,
-            LastLsn = segments.Count > 0 ? lastLsn : 0,
+            Head = head,
+            LastLsn = nextLsn - 1,
             WriteSegment = writeSegment,
-            WriteOffset = writeSegment == 0 ? 0 : writeOffset,
-            WriteSegmentMaxWriteBytes = writeSegment == 0 ? 0 : cursor.LastHeader.MaxWriteBytes,
+            WriteOffset = writeOffset,
+            WriteSegmentMaxWriteBytes = writeSegment == 0 ? 0 : writeHeader.MaxWriteBytes,
             Reusable = reusable,
             Recycled = recycled,
-            Segments = segments,
-            DroppedFrom = droppedFrom,
-            DroppedTo = droppedTo,
+            Segments = cursor.UsedSegments.Where(s => s.Number <= writeSegment).ToList(),
+            DroppedFrom = damage?.NextLsn ?? 0,
+            DroppedTo = damage?.HighestLsnAfter ?? 0,
         };
     }
 
+    /// <summary>A new log: its id and head (segment 1, LSN 1), durably, before any segment exists.</summary>
+    private static LogHead CreateLog(WalStorage storage, string directory)
+    {
+        string path = LogHeadFile.PathOf(directory);
+        if (storage.ListFiles(directory, LogHeadFile.FileName).Length > 0)
+        {
+            storage.Delete(path); // blank: a creation that did not reach its fsync
+        }
+
+        var head = new LogHead((ulong)Random.Shared.NextInt64(1, long.MaxValue), Segment: 1, FirstLsn: 1, Sequence: 1);
+        LogHeadFile.Create(storage, directory, head);
+        return head;
+    }
+
     /// <summary>
-    /// Cuts the log at the damage, durably: keeps the valid frames before it (rewriting their batch header to end there),
-    /// and zeroes what follows: to the end of the damaged write for a torn tail, to the end of the segment otherwise.
+    /// Cuts the log at the damaged write, durably: zeroes from its start, as far as it could reach for a torn tail and to
+    /// the end of the segment after corruption, and then writes the end marker there. Zeros first: a marker written before
+    /// them would prove an end with salted structures of dropped writes still after it.
     /// </summary>
-    private static void Cut(WalStorage storage, LogDamage damage, long damagedWriteEnd)
+    private static void Cut(WalStorage storage, LogDamage damage, SegmentHeader header)
     {
         using WalFile file = storage.OpenWrite(damage.Path, writeThrough: true);
         long length = file.Length;
-        if (damage.KeptInBatch.Frames > 0)
-        {
-            Span<byte> header = stackalloc byte[BatchHeader.Size];
-            unsafe
-            {
-                fixed (byte* p = header)
-                {
-                    BatchHeader.Write(p, damage.KeptInBatch.Bytes, damage.NextLsn - (ulong)damage.KeptInBatch.Frames, damage.KeptInBatch.Frames);
-                }
-            }
-
-            file.Write(header, damage.KeptInBatch.BatchStart);
-        }
-
-        SegmentWriter.WriteZeros(file, damage.CutOffset, damagedWriteEnd > 0 ? Math.Min(length, damagedWriteEnd) : length);
-        file.Sync();
+        long end = damage.IsTornTail ? Math.Min(length, damage.WriteStart + header.MaxWriteBytes) : length;
+        SegmentWriter.WriteZeros(file, damage.WriteStart, end);
+        Span<byte> marker = stackalloc byte[BatchHeader.Size];
+        BatchHeader.WriteEndMarker(marker, damage.NextLsn, SegmentSalt.Of(header.LogId, damage.SegmentNumber));
+        file.Write(marker, damage.WriteStart);
     }
 
     /// <summary>
     /// Leaves the end of the log, at <paramref name="end"/> of the segment at <paramref name="path"/>, durable as recovery
     /// read it and clean for the writer that continues there, with write-through writes:
     /// <list type="bullet">
-    /// <item>The last batch, from <paramref name="tailStart"/> (0: with the segment header), is written again. Recovery
-    /// read it through the page cache: after a write-through write fails with EIO, Linux may keep its bytes there though
-    /// the disk never got them, and the writer must not append after a batch only memory holds. Bytes already on disk
-    /// are written unchanged.</item>
-    /// <item>The <paramref name="maxWrite"/> bytes after the end, as far as the largest write made there could reach,
-    /// are zeroed. A torn write that lost the sector with its batch header ends the log cleanly (a zero batch header)
-    /// but may leave its later sectors, frames of the LSNs the writer is about to hand out again; a later torn tail
-    /// would find them after it and be refused as damage. Zeroed every time, not only when such frames are seen: a
-    /// zeroing that failed with EIO may show zeros in the page cache and not on disk.</item>
+    /// <item>The last batch, from <paramref name="tailStart"/> (0: the opening write, when the segment holds no batch),
+    /// and the end marker are written again. Recovery read them through the page cache: after a write-through write fails
+    /// with EIO, Linux may keep its bytes there though the disk never got them, and the writer must not append after a
+    /// batch only memory holds. Bytes already on disk are written unchanged.</item>
+    /// <item>The bytes after the end marker, as far as the largest write into the segment could reach, are zeroed. A
+    /// torn write that lost the sector with its batch header leaves the previous end marker in place, so the log ends
+    /// cleanly before it, but its later sectors may have reached the disk: structures of the LSNs the writer is about to
+    /// hand out again, which a later torn tail would read as evidence of a later write. Zeroed every time, not only when
+    /// such bytes are seen: a zeroing that failed with EIO may show zeros in the page cache and not on disk.</item>
+    /// <item>A file cut short after its end (damage to bytes the log never used) is given its length back.</item>
     /// </list>
     /// </summary>
-    private static void SealTail(WalStorage storage, string path, long tailStart, long end, long maxWrite)
+    private static void SealTail(WalStorage storage, string path, ulong logId, ulong number, long tailStart, long end, ulong nextLsn, SegmentHeader header)
     {
         using WalFile file = storage.OpenWrite(path, writeThrough: true);
         if (tailStart < end)
         {
-            using var scanner = new SegmentScanner();
+            var scanner = new SegmentScanner();
             scanner.Attach(file);
             for (long offset = tailStart; offset < end;)
             {
@@ -185,7 +204,15 @@ internal static class LogRecovery
             }
         }
 
-        SegmentWriter.WriteZeros(file, end, Math.Min(file.Length, end + maxWrite));
+        Span<byte> marker = stackalloc byte[BatchHeader.Size];
+        BatchHeader.WriteEndMarker(marker, nextLsn, SegmentSalt.Of(logId, number));
+        file.Write(marker, end);
+        long reach = end + header.MaxWriteBytes;
+        SegmentWriter.WriteZeros(file, end + BatchHeader.Size, Math.Min(file.Length, reach));
+        if (file.Length < (long)header.SegmentSize)
+        {
+            SegmentWriter.WriteZeros(file, file.Length, (long)header.SegmentSize);
+        }
     }
 
     /// <summary>Recycled files of the segment size, up to <paramref name="max"/>; the others go to <paramref name="doomed"/>.</summary>
@@ -214,11 +241,11 @@ internal static class LogRecovery
         return file.Length;
     }
 
-    /// <summary>A prepared, unused segment: the segment size, its header and first batch slot all zero.</summary>
+    /// <summary>A prepared, unused segment: the segment size, its opening write's 88 bytes all zero.</summary>
     private static bool IsPrepared(WalStorage storage, string path, long segmentBytes)
     {
         using WalFile file = storage.OpenRead(path);
-        Span<byte> header = stackalloc byte[SegmentHeader.Size + BatchHeader.Size];
-        return file.Length == segmentBytes && file.Read(header, 0) == header.Length && !header.ContainsAnyExcept((byte)0);
+        Span<byte> opening = stackalloc byte[SegmentHeader.OpeningWriteBytes];
+        return file.Length == segmentBytes && file.Read(opening, 0) == opening.Length && !opening.ContainsAnyExcept((byte)0);
     }
 }

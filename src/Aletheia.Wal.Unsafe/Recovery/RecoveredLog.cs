@@ -1,36 +1,37 @@
+using Aletheia.Wal.Storage;
+
 namespace Aletheia.Wal.Recovery;
 
 /// <summary>What recovery found and left: where the log ends and where the writer continues.</summary>
 internal sealed class RecoveredLog
 {
-    public ulong LogId { get; init; }
+    /// <summary>What wal.head says: the log's id, its oldest segment and the LSN floor.</summary>
+    public required LogHead Head { get; init; }
 
-    /// <summary>The oldest LSN kept (0 for an empty log).</summary>
-    public ulong FirstLsn { get; init; }
-
-    /// <summary>The last valid record kept (0 for an empty log): the writer continues at LastLsn + 1.</summary>
+    /// <summary>The last valid record kept (<see cref="LogHead.FirstLsn"/> - 1 for an empty log): the writer continues at LastLsn + 1.</summary>
     public ulong LastLsn { get; init; }
 
-    /// <summary>The segment the writer continues in (0: none yet, a new log).</summary>
+    /// <summary>The segment the writer continues in (0: none, the log is empty; it starts at the head segment).</summary>
     public ulong WriteSegment { get; init; }
 
+    /// <summary>Where the writer continues in <see cref="WriteSegment"/>: the offset of its end marker.</summary>
     public long WriteOffset { get; init; }
 
     /// <summary>The largest write the header of <see cref="WriteSegment"/> allows (0: no write segment).</summary>
     public uint WriteSegmentMaxWriteBytes { get; init; }
 
-    /// <summary>Zero-filled segment files after <see cref="WriteSegment"/>, ready to use.</summary>
+    /// <summary>Prepared, unused segment files that continue the numbering after the write segment (or from the head), in order.</summary>
     public List<ulong> Reusable { get; init; } = [];
 
     /// <summary>Recycled files (<c>*.recycle</c>) of the right size, kept for reuse.</summary>
     public List<string> Recycled { get; init; } = [];
 
-    /// <summary>Used segments and their first LSNs, ascending.</summary>
+    /// <summary>Used segments kept and their first LSNs, ascending.</summary>
     public List<(ulong Number, ulong FirstLsn)> Segments { get; init; } = [];
 
-    /// <summary>PointInTime (or a torn tail): the first LSN recovery dropped, 0 if none.</summary>
+    /// <summary>The first LSN recovery dropped (the log continues there), 0 if it dropped nothing.</summary>
     public ulong DroppedFrom { get; init; }
 
-    /// <summary>The highest LSN found after the damage and dropped, 0 if none was found.</summary>
+    /// <summary>The highest dropped LSN that something intact on disk spoke of, 0 if nothing did.</summary>
     public ulong DroppedTo { get; init; }
 }

@@ -1,20 +1,23 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
-/// The 24-byte header in front of the frames of one write. Every write the flush thread makes is exactly one batch
-/// (after the segment header, for the first write into a segment), so recovery knows where each write began and ended:
-/// damage inside the last batch is an interrupted write; damage in an earlier batch is corruption.
+/// The 24-byte header in front of the frames of one write, and, with no frames, the end marker that closes every write.
+/// Every write the flush thread makes is exactly [batch header][frames][end marker]; the next write starts on the end
+/// marker and overwrites it. So where the data of a segment ends, a valid end marker says so: the end of the log is
+/// proven by something written, never assumed from zeros.
 /// </summary>
 /// <remarks>
 /// <code>
-/// offset  0  Tag          4 bytes  0x80000000 | byte length of the frames that follow (bit 31 tells it from a frame)
-/// offset  4  Crc          4 bytes  CRC-32C over bytes [0, 4) and [8, 24)
-/// offset  8  FirstLsn     8 bytes  LSN of the first frame of the batch
-/// offset 16  RecordCount  4 bytes  frames in the batch
+/// offset  0  Tag          4 bytes  0x80000000 | byte length of the frames that follow (0 for an end marker)
+/// offset  4  Crc          4 bytes  CRC-32C over bytes [0, 4) and [8, 24), XOR the segment's salt
+/// offset  8  FirstLsn     8 bytes  LSN of the first frame; for an end marker, the LSN the next write starts with
+/// offset 16  RecordCount  4 bytes  frames in the batch, at least 1; 0 for an end marker
 /// offset 20  Reserved     4 bytes  0
 /// </code>
+/// Bit 31 of the tag tells a batch header from a frame (a frame starts with its payload length, below 2^30).
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal struct BatchHeader
@@ -22,7 +25,7 @@ internal struct BatchHeader
     public const int Size = 24;
     public const uint TagBit = 1u << 31;
 
-    /// <summary>The largest frame bytes one batch describes (bit 31 is the tag).</summary>
+    /// <summary>The largest frame bytes one batch describes (bits 0-30 of the tag).</summary>
     public const int MaxBytes = int.MaxValue;
 
     [FieldOffset(0)]
@@ -42,24 +45,50 @@ internal struct BatchHeader
 
     public readonly int FrameBytes => (int)(Tag & ~TagBit);
 
-    public static unsafe void Write(byte* destination, int frameBytes, ulong firstLsn, int recordCount)
+    /// <summary>An end marker: no frames; <see cref="FirstLsn"/> is the LSN the next write starts with.</summary>
+    public readonly bool IsEndMarker => RecordCount == 0;
+
+    /// <summary>The highest LSN this header says was written: its last frame's, or the one before an end marker's.</summary>
+    public readonly ulong LastLsn => FirstLsn + RecordCount - 1;
+
+    /// <summary>Writes a batch header (<paramref name="recordCount"/> at least 1) or, with no frames, an end marker.</summary>
+    public static unsafe void Write(byte* destination, int frameBytes, ulong firstLsn, int recordCount, uint salt)
     {
         var header = (BatchHeader*)destination;
         header->Tag = TagBit | (uint)frameBytes;
         header->FirstLsn = firstLsn;
         header->RecordCount = (uint)recordCount;
         header->Reserved = 0;
-        header->Crc = ComputeCrc(destination);
+        header->Crc = ComputeCrc(destination) ^ salt;
     }
 
-    /// <summary>Reads a batch header and checks its tag and CRC.</summary>
-    public static bool TryRead(ReadOnlySpan<byte> source, out BatchHeader header)
+    /// <summary>Writes the end marker that says the next write starts with <paramref name="nextLsn"/>.</summary>
+    public static unsafe void WriteEndMarker(byte* destination, ulong nextLsn, uint salt) => Write(destination, 0, nextLsn, 0, salt);
+
+    /// <summary>As <see cref="WriteEndMarker(byte*, ulong, uint)"/>, into a span of at least <see cref="Size"/> bytes.</summary>
+    public static unsafe void WriteEndMarker(Span<byte> destination, ulong nextLsn, uint salt)
+    {
+        fixed (byte* p = destination)
+        {
+            WriteEndMarker(p, nextLsn, salt);
+        }
+    }
+
+    /// <summary>
+    /// Reads 24 bytes and checks them as a batch header or end marker of the segment with <paramref name="salt"/>: tag bit,
+    /// reserved word, salted CRC, and the shape (an end marker has no frames, a batch at least one frame and 16 bytes).
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> source, uint salt, out BatchHeader header)
     {
         header = MemoryMarshal.Read<BatchHeader>(source);
-        return (header.Tag & TagBit) != 0
-            && header.Reserved == 0
-            && header.Crc == ComputeCrc(source);
+        return LooksLikeOne(source)
+            && header.Crc == (ComputeCrc(source) ^ salt)
+            && (header.RecordCount == 0 ? header.FrameBytes == 0 : header.FrameBytes >= 16 * (long)header.RecordCount);
     }
+
+    /// <summary>The cheap part of the check (tag bit and reserved word): filters candidates before a CRC is computed.</summary>
+    public static bool LooksLikeOne(ReadOnlySpan<byte> source) =>
+        (BinaryPrimitives.ReadUInt32LittleEndian(source) & TagBit) != 0 && BinaryPrimitives.ReadUInt32LittleEndian(source[20..]) == 0;
 
     private static unsafe uint ComputeCrc(ReadOnlySpan<byte> header)
     {
@@ -75,5 +104,4 @@ internal struct BatchHeader
         uint crc = Crc32C.Update(Crc32C.Seed, header, sizeof(uint));
         return ~Crc32C.Update(crc, header + 8, Size - 8);
     }
-
 }

@@ -3,18 +3,21 @@ using System.Runtime.InteropServices;
 
 namespace Aletheia.Wal.Storage;
 
-/// <summary>The 64-byte header at offset 0 of every used segment file; frames follow at offset 64.</summary>
+/// <summary>
+/// The 64-byte header at offset 0 of every used segment file. It is written alone, with an end marker after it, by the
+/// segment's opening write (<see cref="OpeningWriteBytes"/> bytes, before any batch); batches follow at offset 64.
+/// </summary>
 /// <remarks>
 /// <code>
 /// offset  0  Magic          8 bytes  "ALTHWAL\n" (0x0A4C415748544C41 little-endian)
-/// offset  8  FormatVersion  4 bytes  1
+/// offset  8  FormatVersion  4 bytes  2
 /// offset 12  HeaderSize     4 bytes  64
 /// offset 16  SegmentNumber  8 bytes  the number in the file name
 /// offset 24  FirstLsn       8 bytes  LSN of the first frame in this segment
-/// offset 32  LogId          8 bytes  random, chosen when the log was created; the same in every segment
-/// offset 40  Salt           8 bytes  random, chosen each time the file is (re)used as a segment
-/// offset 48  SegmentSize    8 bytes  the file's length when it was prepared
-/// offset 56  MaxWriteBytes  4 bytes  the largest single write the writer makes (bounds a torn write)
+/// offset 32  LogId          8 bytes  the log's id (wal.head); the same in every segment
+/// offset 40  SegmentSize    8 bytes  the file's length when it was prepared
+/// offset 48  MaxWriteBytes  4 bytes  the largest write into this segment: batch header, frames and end marker
+/// offset 52  Reserved       8 bytes  0
 /// offset 60  Crc            4 bytes  CRC-32C of bytes [0, 60)
 /// </code>
 /// All integers are little-endian. A segment whose 64 header bytes are all zero was prepared but never used.
@@ -24,15 +27,11 @@ internal struct SegmentHeader
 {
     public const int Size = 64;
 
-    /// <summary>
-    /// A segment's first write holds at most this many bytes before its terminator, unless it holds a single frame. So
-    /// a torn first write that lost the sector with the segment header (which leaves no record of its writer's write
-    /// size) cannot have left frames a reader could find beyond this plus the terminator.
-    /// </summary>
-    public const int FirstWriteMaxBytes = 1 << 20;
+    /// <summary>The opening write of a segment: its header and the end marker after it.</summary>
+    public const int OpeningWriteBytes = Size + BatchHeader.Size;
 
     public const ulong MagicValue = 0x0A4C415748544C41; // "ALTHWAL\n"
-    public const uint CurrentFormatVersion = 1;
+    public const uint CurrentFormatVersion = 2;
 
     [FieldOffset(0)]
     public ulong Magic;
@@ -53,33 +52,36 @@ internal struct SegmentHeader
     public ulong LogId;
 
     [FieldOffset(40)]
-    public ulong Salt;
-
-    [FieldOffset(48)]
     public ulong SegmentSize;
 
-    [FieldOffset(56)]
+    [FieldOffset(48)]
     public uint MaxWriteBytes;
+
+    [FieldOffset(52)]
+    public uint Reserved0;
+
+    [FieldOffset(56)]
+    public uint Reserved1;
 
     [FieldOffset(60)]
     public uint Crc;
 
     /// <summary>Writes a sealed header (CRC included) into <paramref name="destination"/>.</summary>
-    public static void Write(Span<byte> destination, ulong segmentNumber, ulong firstLsn, ulong logId, ulong salt, ulong segmentSize, uint maxWriteBytes)
+    public static void Write(Span<byte> destination, ulong segmentNumber, ulong firstLsn, ulong logId, ulong segmentSize, uint maxWriteBytes)
     {
+        destination[..Size].Clear();
         BinaryPrimitives.WriteUInt64LittleEndian(destination, MagicValue);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], CurrentFormatVersion);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Size);
         BinaryPrimitives.WriteUInt64LittleEndian(destination[16..], segmentNumber);
         BinaryPrimitives.WriteUInt64LittleEndian(destination[24..], firstLsn);
         BinaryPrimitives.WriteUInt64LittleEndian(destination[32..], logId);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[40..], salt);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[48..], segmentSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[56..], maxWriteBytes);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[40..], segmentSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[48..], maxWriteBytes);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[60..], Crc32C.Compute(destination[..60]));
     }
 
-    /// <summary>Reads and checks a header: magic, version, size and CRC.</summary>
+    /// <summary>Reads and checks a header: CRC, magic, size and reserved bytes. The version is checked by the caller.</summary>
     /// <returns>Null when valid, else what is wrong.</returns>
     public static string? TryRead(ReadOnlySpan<byte> source, out SegmentHeader header)
     {
@@ -94,11 +96,15 @@ internal struct SegmentHeader
             return "the segment header has no Aletheia WAL magic";
         }
 
-        if (header.FormatVersion != CurrentFormatVersion || header.HeaderSize != Size)
+        if (header.HeaderSize != Size || header.Reserved0 != 0 || header.Reserved1 != 0)
         {
-            return $"the segment has format version {header.FormatVersion} (header size {header.HeaderSize}); this library reads version {CurrentFormatVersion}";
+            return $"the segment header has size {header.HeaderSize} and non-zero reserved bytes";
         }
 
         return null;
     }
+
+    /// <summary>The message for a log written in another format version.</summary>
+    public static string UnsupportedVersion(string path, uint version) =>
+        $"The segment '{path}' has on-disk format version {version}; this library reads and writes version {CurrentFormatVersion} only.";
 }

@@ -19,16 +19,18 @@ internal sealed class SegmentWriter : IDisposable
     private readonly Queue<ulong> _reusable;
     private readonly ConcurrentQueue<string> _recycled;
     private readonly int _maxRecycled;
+    private readonly ulong _logId;
     private WalFile _current;
     private Task<WalFile>? _next;
 
     /// <summary>
-    /// Continues in <paramref name="current"/> (open for write-through) at <paramref name="offset"/>, whose header allows
-    /// writes of at most <paramref name="currentMaxWriteBytes"/> (0: a fresh segment); <paramref name="reusable"/> are
-    /// segment files after it that are prepared but unused (zero), in order.
+    /// Continues in <paramref name="current"/> (open for write-through), segment <paramref name="currentNumber"/> of log
+    /// <paramref name="logId"/>, at <paramref name="offset"/> (its end marker; 0: a segment not opened yet, whose first
+    /// write is its opening write), whose header allows writes of at most <paramref name="currentMaxWriteBytes"/>;
+    /// <paramref name="reusable"/> are segment files after it that are prepared but unused (zero), in order.
     /// </summary>
     public SegmentWriter(
-        WalStorage storage, string directory, long segmentBytes, WalFile current, ulong currentNumber, long offset, uint currentMaxWriteBytes,
+        WalStorage storage, string directory, long segmentBytes, ulong logId, WalFile current, ulong currentNumber, long offset, uint currentMaxWriteBytes,
         IEnumerable<ulong> reusable, IEnumerable<string> recycled, int maxRecycled)
     {
         _recycled = new ConcurrentQueue<string>(recycled);
@@ -36,8 +38,10 @@ internal sealed class SegmentWriter : IDisposable
         _storage = storage;
         _directory = directory;
         _segmentBytes = segmentBytes;
+        _logId = logId;
         _current = current;
         CurrentNumber = currentNumber;
+        Salt = SegmentSalt.Of(logId, currentNumber);
         Offset = offset;
         InheritedMaxWriteBytes = offset == 0 ? 0 : currentMaxWriteBytes;
         CurrentLength = current.Length;
@@ -47,24 +51,42 @@ internal sealed class SegmentWriter : IDisposable
 
     public ulong CurrentNumber { get; private set; }
 
-    /// <summary>Where the next write into the current segment goes.</summary>
+    /// <summary>The salt of the current segment: every batch header, end marker and frame CRC written into it is XORed with it.</summary>
+    public uint Salt { get; private set; }
+
+    /// <summary>Where the next write into the current segment goes: on the end marker of the last one (0: not opened yet).</summary>
     public long Offset { get; private set; }
 
     public long CurrentLength { get; private set; }
 
     /// <summary>
-    /// The largest write (terminator included) the header of a segment continued after reopening allows, 0 for a segment
+    /// The largest write (end marker included) the header of a segment continued after reopening allows, 0 for a segment
     /// this writer started. Recovery bounds a torn write by the header's figure, so a writer with a larger buffer must
     /// not exceed it there.
     /// </summary>
     public uint InheritedMaxWriteBytes { get; private set; }
 
-    /// <summary>True until the first write into the current segment (which must start with its header).</summary>
-    public bool IsFresh => Offset == 0;
+    /// <summary>True once the current segment's opening write (header and end marker) has returned.</summary>
+    public bool IsOpened => Offset != 0;
+
+    /// <summary>
+    /// Writes the current segment's opening write: its header (first LSN <paramref name="firstLsn"/>, writes of at most
+    /// <paramref name="maxWriteBytes"/>) and the end marker after it, alone, write-through. Batches follow at offset 64, on
+    /// that marker. Alone, so that nothing of a torn opening write reaches past its 88 bytes, and so that a valid batch at
+    /// offset 64 proves that the header was written (and returned) before it.
+    /// </summary>
+    public void Open(ulong firstLsn, uint maxWriteBytes)
+    {
+        Span<byte> opening = stackalloc byte[SegmentHeader.OpeningWriteBytes];
+        SegmentHeader.Write(opening, CurrentNumber, firstLsn, _logId, (ulong)CurrentLength, maxWriteBytes);
+        BatchHeader.WriteEndMarker(opening[SegmentHeader.Size..], firstLsn, Salt);
+        _current.Write(opening, 0);
+        Offset = SegmentHeader.Size;
+    }
 
     /// <summary>
     /// Writes at <see cref="Offset"/> (write-through: durable on return) and advances it by <paramref name="advance"/>
-    /// (the batch; the terminator after it is overwritten by the next write).
+    /// (the batch; the end marker after it is overwritten by the next write).
     /// </summary>
     public void Write(ReadOnlySpan<byte> data, int advance)
     {
@@ -80,6 +102,7 @@ internal sealed class SegmentWriter : IDisposable
         _current.Dispose();
         _current = next;
         CurrentNumber++;
+        Salt = SegmentSalt.Of(_logId, CurrentNumber);
         CurrentLength = next.Length;
         Offset = 0;
         InheritedMaxWriteBytes = 0;
@@ -88,15 +111,25 @@ internal sealed class SegmentWriter : IDisposable
 
     /// <summary>
     /// Any thread: renames a segment freed by truncation to <c>{number:D20}.recycle</c> to keep it for reuse, if fewer
-    /// than the configured number are kept (counting <paramref name="renamedBefore"/> renamed by this truncation).
+    /// than the configured number are kept (counting <paramref name="renamedBefore"/> renamed by this truncation) and it
+    /// has this writer's segment size (a segment of an older, smaller size could not take every record this writer may
+    /// write, and the writer must never rotate past a segment it did not write).
     /// The caller fsyncs the directory and only then offers it (<see cref="OfferRecycled"/>).
     /// </summary>
-    /// <returns>The new path; null when enough are kept (the caller deletes the segment).</returns>
+    /// <returns>The new path; null when it is not kept (the caller deletes the segment).</returns>
     public string? TryRecycle(ulong number, int renamedBefore)
     {
         if (_recycled.Count + renamedBefore >= _maxRecycled)
         {
             return null;
+        }
+
+        using (WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, number)))
+        {
+            if (file.Length != _segmentBytes)
+            {
+                return null;
+            }
         }
 
         string recycled = SegmentNames.RecycledPathOf(_directory, number);
@@ -162,16 +195,16 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>
-    /// Turns a recycled file into segment <paramref name="number"/>: its header and first batch slot are zeroed
-    /// (write-through), so that until its first write it reads as a prepared, unused segment; it is renamed and the
-    /// directory fsynced. Its stale frames stay: no zero-fill and no new extent, the cheapest write-through writes
-    /// there are. They are never read as records (native-layout.md, section 4).
+    /// Turns a recycled file into segment <paramref name="number"/>: the bytes of its opening write are zeroed
+    /// (write-through), so that until its opening write it reads as a prepared, unused segment; it is renamed and the
+    /// directory fsynced. Its stale bytes stay: no zero-fill and no new extent, the cheapest write-through writes there
+    /// are. They are never read as records: their CRCs carry another segment's salt (native-layout.md, section 4).
     /// </summary>
     internal static WalFile Reuse(WalStorage storage, string directory, string recycled, ulong number)
     {
         using (WalFile file = storage.OpenWrite(recycled, writeThrough: true))
         {
-            file.Write(s_zeros.AsSpan(0, SegmentHeader.Size + BatchHeader.Size), 0);
+            file.Write(s_zeros.AsSpan(0, SegmentHeader.OpeningWriteBytes), 0);
         }
 
         string path = SegmentNames.PathOf(directory, number);

@@ -172,14 +172,15 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
-    public void Missing_middle_segment_throws_with_the_next_segment_located()
+    public void Missing_middle_segment_throws_naming_the_missing_segment()
     {
         WriteLog();
         string[] segments = SegmentFiles.Used(_temp.Log());
         Assert.True(segments.Length >= 3);
         File.Delete(segments[1]);
         var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options()));
-        Assert.Equal(segments[2], e.SegmentPath);
+        Assert.Equal(segments[1], e.SegmentPath);
+        Assert.Equal(0, e.Offset);
         Assert.Contains("missing", e.Message, StringComparison.Ordinal);
     }
 

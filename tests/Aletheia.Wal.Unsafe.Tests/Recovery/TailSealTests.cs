@@ -19,10 +19,10 @@ public sealed class TailSealTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     /// <summary>
-    /// A torn write that lost the sector holding its batch header (and, as a segment's first write, the segment header)
-    /// while its later sectors reached the disk: the log ends cleanly before it, and its frames, of the LSNs the writer
-    /// hands out again, lie after the end. Left there, they would make the next torn tail look like damage followed by
-    /// valid data, and the log would no longer open.
+    /// A torn write that lost the sector holding its batch header while its later sectors reached the disk: that sector
+    /// still holds the previous write's end marker, so the log ends cleanly before the torn write, and its frames and end
+    /// marker, of the LSNs the writer hands out again, lie after the end. Left there, its end marker would read as a later
+    /// write after the next torn tail, and the log would no longer open.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -33,14 +33,17 @@ public sealed class TailSealTests : IDisposable
         int before = firstWriteOfSegment ? (int)((Options(directory).SegmentSizeBytes - SegmentHeader.Size) / WriteBytes) : 4;
         Bounded.Run(() => WriteThenBurst(Options(directory), before));
 
-        // The crash: the burst's first sector(s), up to the end of its batch header, never reached the disk.
+        // The crash: the burst's first sector(s), up to the end of its batch header, never reached the disk. They hold
+        // what was there before: the previous write's end marker (for a segment's first batch, the opening write's),
+        // saying the log continues at the burst's first LSN, then zeros.
         string[] segments = SegmentFiles.Used(directory);
         string burstSegment = segments[^1];
         long burstStart = SegmentFiles.OffsetOf(burstSegment, Payloads.Make(5, before, Payload)) - FrameHeader.Size - BatchHeader.Size;
         Assert.Equal(firstWriteOfSegment ? SegmentHeader.Size : SegmentHeader.Size + (before * WriteBytes), burstStart);
         Assert.Equal(firstWriteOfSegment ? 2 : 1, segments.Length);
-        long lost = firstWriteOfSegment ? 0 : burstStart;
-        SegmentFiles.Patch(burstSegment, lost, new byte[AlignUp(burstStart + BatchHeader.Size, SimulatedDisk.SectorSize) - lost]);
+        byte[] lostSectors = new byte[AlignUp(burstStart + BatchHeader.Size, SimulatedDisk.SectorSize) - burstStart];
+        BatchHeader.WriteEndMarker(lostSectors, (ulong)before + 1, SegmentSalt.Of(LogLayout.Read(directory).LogId, (ulong)segments.Length));
+        SegmentFiles.Patch(burstSegment, burstStart, lostSectors);
 
         // The next life: recovery ends the log before the burst; three records go where it was; the last write is torn.
         using (WriteAheadLog log = WriteAheadLog.Open(Options(directory)))
@@ -97,42 +100,39 @@ public sealed class TailSealTests : IDisposable
     }
 
     [Fact]
-    public void A_segments_first_write_keeps_to_the_first_write_size_unless_it_is_one_frame()
+    public void A_segments_opening_write_is_its_header_and_end_marker_alone_and_batches_follow_on_that_marker()
     {
-        // The header of a segment says how large its writer's writes are; a torn first write can lose it. Recovery then
-        // bounds that write by SegmentHeader.FirstWriteMaxBytes, so a writer with a 4 MiB buffer must keep to it there.
-        // A burst of 64 KiB records is held back until segment 1 is full: it opens segment 2.
-        const int Large = 64 * 1024;
+        // Alone, so that nothing of a torn opening write reaches past its 88 bytes (recovery zeroes just those in the next
+        // segment), and so that an intact batch at offset 64 proves the header was written before it. A frame larger than
+        // 1 MiB still goes into a segment of its own.
         string directory = _temp.Log();
-        var options = new WalOptions
-        {
-            Directory = directory, SegmentSizeBytes = 4L << 20, WriteBufferBytes = 4 << 20, StripeCount = 1, StripeCapacityBytes = 4 << 20, MaxEntryBytes = 3 << 19,
-        };
-        int largeWrite = BatchHeader.Size + FrameHeader.FrameSize(Large);
-        int before = (int)((options.SegmentSizeBytes - SegmentHeader.Size) / largeWrite);
-        const int LargeBurst = 24;
-        Bounded.Run(() => WriteThenBurst(options, before, payload: Large, burst: LargeBurst));
-
-        List<BatchHeader> batches = Batches(SegmentFiles.Used(directory)[1]);
-        Assert.Equal((ulong)before + 1, batches[0].FirstLsn);
-        Assert.True(SegmentHeader.Size + BatchHeader.Size + batches[0].FrameBytes <= SegmentHeader.FirstWriteMaxBytes, $"Segment 2's first write holds {batches[0].RecordCount} records, {batches[0].FrameBytes} bytes of frames.");
-        Assert.Equal(LargeBurst, batches.Sum(batch => (int)batch.RecordCount));
-
-        // One frame larger than that still opens a segment on its own (no endless rotation).
-        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        var storage = new FaultyStorage();
+        var options = new WalOptions { Directory = directory, SegmentSizeBytes = 4L << 20, WriteBufferBytes = 4 << 20, StripeCount = 1, StripeCapacityBytes = 4 << 20, MaxEntryBytes = 3 << 19 };
+        const int Large = (3 << 20) / 2;
+        using (WriteAheadLog log = WriteAheadLog.Open(options, storage))
         {
             Bounded.Run(() =>
             {
-                for (int i = 0; i < 3; i++)
+                for (int i = 0; i < 5; i++)
                 {
-                    log.AppendDurable(Payloads.Make(7, i, (3 << 20) / 2));
+                    log.AppendDurable(Payloads.Make(7, i, Large)); // two per 4 MiB segment: three segments
                 }
             });
         }
 
+        string[] segments = SegmentFiles.Used(directory);
+        Assert.Equal(3, segments.Length);
+        foreach (string segment in segments)
+        {
+            List<(long Offset, int Length)> writes = storage.Writes.Where(w => w.Path == segment).Select(w => (w.Offset, w.Length)).ToList();
+            Assert.Equal((0L, SegmentHeader.OpeningWriteBytes), writes[0]);
+            Assert.Equal(SegmentHeader.Size, writes[1].Offset);
+            Assert.All(writes.Skip(1), w => Assert.True(w.Length == BatchHeader.Size + FrameHeader.FrameSize(Large) + BatchHeader.Size, $"A batch write is its header, one frame and its end marker ({w.Length} bytes)."));
+        }
+
         var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
-        Assert.Equal(before + LargeBurst + 3, records.Count);
-        Assert.True(Payloads.Matches(records[^1].Payload, 7, 2));
+        Assert.Equal(5, records.Count);
+        Assert.True(Payloads.Matches(records[^1].Payload, 7, 4));
     }
 
     private static WalOptions Options(string directory, int writeBufferBytes = 1 << 20) =>
@@ -144,8 +144,9 @@ public sealed class TailSealTests : IDisposable
     private static List<BatchHeader> Batches(string segment)
     {
         byte[] bytes = SegmentFiles.ReadShared(segment);
+        uint salt = SegmentSalt.Of(LogLayout.Read(Path.GetDirectoryName(segment)!).LogId, ulong.Parse(Path.GetFileNameWithoutExtension(segment), System.Globalization.CultureInfo.InvariantCulture));
         var batches = new List<BatchHeader>();
-        for (long offset = SegmentHeader.Size; BatchHeader.TryRead(bytes.AsSpan((int)offset, BatchHeader.Size), out BatchHeader batch); offset += BatchHeader.Size + batch.FrameBytes)
+        for (long offset = SegmentHeader.Size; BatchHeader.TryRead(bytes.AsSpan((int)offset, BatchHeader.Size), salt, out BatchHeader batch) && !batch.IsEndMarker; offset += BatchHeader.Size + batch.FrameBytes)
         {
             batches.Add(batch);
         }

@@ -161,12 +161,12 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_segment_name_left_without_its_directory_fsync_is_made_durable_before_records_go_under_it()
     {
-        // Directory fsyncs: recovery's (1), segment 1's preparation (2), then segment 2's, prepared in the background
-        // (3). That one fails, as if the writer were killed between the rename and the fsync: the name is in the page
+        // Directory fsyncs: wal.head's creation (1), recovery's (2), segment 1's preparation (3), then segment 2's,
+        // prepared in the background (4). That one fails, as if the writer were killed between the rename and the fsync: the name is in the page
         // cache only, and the log faults when it needs the segment. Reopened on the same machine, the writer reuses
         // segment 2. Segment 3's preparation (whose fsync would make the name durable too) is held while records are
         // acknowledged in segment 2, then the power goes.
-        var disk = new SimulatedDisk(1) { FaultOn = DiskOperation.SyncDirectory, FaultAt = 3, Fault = DiskFault.IoError };
+        var disk = new SimulatedDisk(1) { FaultOn = DiskOperation.SyncDirectory, FaultAt = 4, Fault = DiskFault.IoError };
         string directory = _temp.Log("undurable-name");
         var run = new Run(truncate: false);
         using var preparingThird = new ManualResetEventSlim();

@@ -17,6 +17,9 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>Segment writes that happened, successful or not.</summary>
     public int SegmentWrites;
 
+    /// <summary>Every successful segment write: file, offset and length, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Path, long Offset, int Length)> Writes { get; } = new();
+
     /// <summary>Runs before every segment write (a test holds writes back with it).</summary>
     public Action? BeforeWrite { get; set; }
 
@@ -62,6 +65,7 @@ internal sealed class FaultyStorage : WalStorage
             }
 
             inner.Write(data, offset);
+            owner.Writes.Enqueue((inner.Path, offset, data.Length));
             owner.AfterWrite?.Invoke();
         }
 

@@ -1,6 +1,4 @@
-using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
-using Xunit;
 
 namespace Aletheia.Wal.Tests.Support;
 
@@ -23,17 +21,8 @@ internal static class SegmentFiles
         return bytes;
     }
 
-    /// <summary>The offset, in the last used segment, where the log ends (the log must be undamaged).</summary>
-    public static long EndOfLog(string directory)
-    {
-        using var cursor = new LogCursor(WalStorage.Files, directory);
-        while (cursor.MoveNext())
-        {
-        }
-
-        Assert.Null(cursor.Damage);
-        return cursor.EndOffset;
-    }
+    /// <summary>The offset, in the last used segment, of the end marker where the log ends (the log must be undamaged).</summary>
+    public static long EndOfLog(string directory) => LogLayout.Read(directory).EndOfLog;
 
     /// <summary>Where <paramref name="payload"/> first stands in the file, -1 if nowhere.</summary>
     public static long OffsetOf(string path, byte[] payload) => File.ReadAllBytes(path).AsSpan().IndexOf(payload);

@@ -82,9 +82,10 @@ public sealed class WriteAheadLogFaultTests : IDisposable
     [InlineData(DiskOperation.SyncDirectory, "directory fsync")]
     public void Failed_preparation_of_the_next_segment_faults_the_log_when_it_is_needed(DiskOperation operation, string what)
     {
-        // Open: recovery fsyncs the directory, then segment 1 is prepared (a creation and a directory fsync); segment 2
-        // is prepared in the background: the second creation, the third directory fsync.
-        var disk = new SimulatedDisk(seed: 0) { FaultOn = operation, FaultAt = operation == DiskOperation.SyncDirectory ? 3 : 2, Fault = DiskFault.IoError };
+        // Open: wal.head is created (a creation and a directory fsync), recovery fsyncs the directory, then segment 1 is
+        // prepared (a creation and a directory fsync); segment 2 is prepared in the background: the third creation, the
+        // fourth directory fsync.
+        var disk = new SimulatedDisk(seed: 0) { FaultOn = operation, FaultAt = operation == DiskOperation.SyncDirectory ? 4 : 3, Fault = DiskFault.IoError };
         WalOptions options = Options(segmentBytes: 64 * 1024);
         WriteAheadLog log = WriteAheadLog.Open(options, disk);
         var acknowledged = new List<ulong>();

@@ -1,0 +1,226 @@
+using System.Buffers.Binary;
+
+namespace Aletheia.Wal.Storage;
+
+/// <summary>
+/// What <c>wal.head</c> says: the log's id and its head, the oldest segment kept and its first LSN. Segments numbered
+/// below <see cref="Segment"/> are leftovers of a truncation (removed at open, whatever their state); no LSN below
+/// <see cref="FirstLsn"/> is ever handed out again.
+/// </summary>
+internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence);
+
+/// <summary>
+/// The file <c>wal.head</c>: two identical 64-byte copies of the <see cref="LogHead"/>, at offsets 0 and 512 (separate
+/// sectors), in a 1024-byte file created with the log. An update writes copy A, then copy B, each write-through, with the
+/// sequence number one higher: a crash between them leaves both valid (the higher sequence wins), a torn write damages at
+/// most the copy it was writing, and a damaged sector at most one copy. <c>TruncateBefore</c> updates it before it
+/// removes a segment, so that removals may reach the disk in any order: what is left below the head is known to be going.
+/// </summary>
+/// <remarks>
+/// <code>
+/// offset  0  Magic          8 bytes  "ALTHHEAD" (0x4441454848544C41 little-endian)
+/// offset  8  FormatVersion  4 bytes  2
+/// offset 12  Size           4 bytes  64
+/// offset 16  Sequence       8 bytes  1 at creation, +1 per update
+/// offset 24  LogId          8 bytes  random, non-zero, chosen when the log was created
+/// offset 32  HeadSegment    8 bytes  the oldest segment kept
+/// offset 40  HeadLsn        8 bytes  its first LSN: the oldest LSN kept, and the floor of every LSN handed out
+/// offset 48  Reserved      12 bytes  0
+/// offset 60  Crc            4 bytes  CRC-32C of bytes [0, 60)
+/// </code>
+/// </remarks>
+internal static class LogHeadFile
+{
+    public const string FileName = "wal.head";
+    public const int CopyBytes = 64;
+    public const int FileBytes = 1024;
+    public const ulong MagicValue = 0x4441454848544C41; // "ALTHHEAD"
+
+    /// <summary>Where the two copies are: separate 512-byte sectors.</summary>
+    public static ReadOnlySpan<int> CopyOffsets => [0, 512];
+
+    public static string PathOf(string directory) => Path.Combine(directory, FileName);
+
+    /// <summary>Creates <c>wal.head</c> for a new log, durably (file and directory fsynced). Fails if it exists.</summary>
+    public static void Create(WalStorage storage, string directory, LogHead head)
+    {
+        using (WalFile file = storage.CreateNew(PathOf(directory), writeThrough: false))
+        {
+            Span<byte> bytes = stackalloc byte[FileBytes];
+            bytes.Clear();
+            foreach (int offset in CopyOffsets)
+            {
+                Encode(head, bytes.Slice(offset, CopyBytes));
+            }
+
+            file.Write(bytes, 0);
+            file.Sync();
+        }
+
+        storage.SyncDirectory(directory);
+    }
+
+    /// <summary>Replaces the head, durably: copy A, then copy B, each write-through. Returns the head as written.</summary>
+    public static LogHead Update(WalStorage storage, string directory, LogHead head) => Write(storage, directory, head with { Sequence = head.Sequence + 1 });
+
+    /// <summary>
+    /// Writes the head again as it is, write-through: recovery read it through the page cache, and after a failed fsync
+    /// (at creation) or write, Linux may hold there what the disk lacks. The writer must not go on under a head only
+    /// memory holds.
+    /// </summary>
+    public static void Seal(WalStorage storage, string directory, LogHead head) => Write(storage, directory, head);
+
+    private static LogHead Write(WalStorage storage, string directory, LogHead head)
+    {
+        Span<byte> copy = stackalloc byte[CopyBytes];
+        Encode(head, copy);
+        using WalFile file = storage.OpenWrite(PathOf(directory), writeThrough: true);
+        foreach (int offset in CopyOffsets)
+        {
+            file.Write(copy, offset);
+        }
+
+        return head;
+    }
+
+    /// <summary>Reads both copies.</summary>
+    public static LogHeadState Read(WalStorage storage, string directory)
+    {
+        string path = PathOf(directory);
+        if (!storage.ListFiles(directory, FileName).Contains(FileName, StringComparer.Ordinal))
+        {
+            return new LogHeadState(path, Exists: false, null, null, []);
+        }
+
+        using WalFile file = storage.OpenRead(path);
+        Span<byte> bytes = stackalloc byte[FileBytes];
+        bytes.Clear();
+        int read = file.Read(bytes, 0);
+        LogHead? first = Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out string? firstProblem);
+        LogHead? second = Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out string? secondProblem);
+        var damaged = new List<(int Offset, string Reason)>();
+        if (first is null)
+        {
+            damaged.Add((CopyOffsets[0], firstProblem!));
+        }
+
+        if (second is null)
+        {
+            damaged.Add((CopyOffsets[1], secondProblem!));
+        }
+
+        LogHead? head = first is { } a && second is { } b ? (a.Sequence >= b.Sequence ? a : b) : first ?? second;
+        string? conflict = first is { } x && second is { } y && x.Sequence == y.Sequence && x != y
+            ? "its two copies have the same sequence number but differ"
+            : null;
+        bool blank = read < FileBytes ? !bytes[..read].ContainsAnyExcept((byte)0) : !bytes.ContainsAnyExcept((byte)0);
+        return new LogHeadState(path, Exists: true, conflict is null ? head : null, conflict, damaged) { IsBlank = blank && head is null };
+    }
+
+    /// <summary>
+    /// The head of the log in <paramref name="directory"/>, as recovery and readers use it: null when there is no log yet
+    /// (no wal.head, or a blank one, and no segment). A wal.head missing or unreadable beside segments is refused in every
+    /// mode (a log of another format version with its own message); one damaged copy is refused by Strict only, and then
+    /// <paramref name="damagedCopy"/> is true (recovery rewrites both).
+    /// </summary>
+    /// <exception cref="WalCorruptionException">wal.head is missing, blank or unreadable beside segments, or Strict found a damaged copy.</exception>
+    /// <exception cref="WalException">The segments are of another format version.</exception>
+    public static LogHead? Resolve(WalStorage storage, string directory, WalRecoveryMode mode, IReadOnlyList<ulong> segments, out bool damagedCopy)
+    {
+        damagedCopy = false;
+        LogHeadState state = Read(storage, directory);
+        if (!state.Exists || state.IsBlank)
+        {
+            if (segments.Count == 0)
+            {
+                return null;
+            }
+
+            string first = SegmentNames.PathOf(directory, segments[0]);
+            using (WalFile file = storage.OpenRead(first))
+            {
+                Span<byte> bytes = stackalloc byte[SegmentHeader.Size];
+                if (file.Read(bytes, 0) == SegmentHeader.Size && SegmentHeader.TryRead(bytes, out SegmentHeader header) is null
+                    && header.FormatVersion != SegmentHeader.CurrentFormatVersion)
+                {
+                    throw new WalException(SegmentHeader.UnsupportedVersion(first, header.FormatVersion));
+                }
+            }
+
+            throw new WalCorruptionException(state.Path, 0, $"{FileName} is {(state.Exists ? "blank" : "missing")}, but the directory holds segments: the log's id and head are unknown");
+        }
+
+        if (state.Head is not { } head)
+        {
+            (int offset, string reason) = state.DamagedCopies.Count > 0 ? state.DamagedCopies[0] : (0, state.Conflict!);
+            throw new WalCorruptionException(state.Path, offset, $"no copy of {FileName} is intact ({reason})");
+        }
+
+        if (state.DamagedCopies.Count > 0)
+        {
+            if (mode == WalRecoveryMode.Strict)
+            {
+                throw new WalCorruptionException(state.Path, state.DamagedCopies[0].Offset, $"one copy of {FileName} is damaged ({state.DamagedCopies[0].Reason}); the other is intact");
+            }
+
+            damagedCopy = true;
+        }
+
+        return head;
+    }
+
+    private static void Encode(LogHead head, Span<byte> copy)
+    {
+        copy.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(copy, MagicValue);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy[8..], SegmentHeader.CurrentFormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy[12..], CopyBytes);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[16..], head.Sequence);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[24..], head.LogId);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[32..], head.Segment);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[40..], head.FirstLsn);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy[60..], Crc32C.Compute(copy[..60]));
+    }
+
+    private static LogHead? Decode(ReadOnlySpan<byte> copy, out string? problem)
+    {
+        if (BinaryPrimitives.ReadUInt32LittleEndian(copy[60..]) != Crc32C.Compute(copy[..60]) || BinaryPrimitives.ReadUInt64LittleEndian(copy) != MagicValue)
+        {
+            problem = "the copy's CRC-32C or magic does not match";
+            return null;
+        }
+
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(copy[8..]);
+        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || copy[48..60].ContainsAnyExcept((byte)0))
+        {
+            problem = $"the copy has format version {version}; this library reads version {SegmentHeader.CurrentFormatVersion}";
+            return null;
+        }
+
+        var head = new LogHead(
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[24..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[32..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[40..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[16..]));
+        if (head.LogId == 0 || head.Segment == 0 || head.FirstLsn == 0)
+        {
+            problem = "the copy names no log, segment or LSN (zero)";
+            return null;
+        }
+
+        problem = null;
+        return head;
+    }
+}
+
+/// <summary>What <see cref="LogHeadFile.Read"/> found.</summary>
+/// <param name="Path">The file's path.</param>
+/// <param name="Exists">False when there is no <c>wal.head</c>.</param>
+/// <param name="Head">The head to use: the valid copy with the higher sequence; null when no copy is valid, or they conflict.</param>
+/// <param name="Conflict">Why two valid copies cannot both be right, if they cannot.</param>
+/// <param name="DamagedCopies">The offset of each damaged copy and what is wrong with it.</param>
+internal sealed record LogHeadState(string Path, bool Exists, LogHead? Head, string? Conflict, List<(int Offset, string Reason)> DamagedCopies)
+{
+    /// <summary>The file holds nothing but zeros (or nothing): a creation interrupted before its fsync.</summary>
+    public bool IsBlank { get; init; }
+}
