@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -19,6 +20,11 @@ public sealed class LayoutTests
         { typeof(RingRecordHeader), 8, ["State@0", "Reserved@4"] },
         { typeof(PaddedInt64), 256, ["Value@128"] },
         { typeof(FrameHeader), 16, ["PayloadLength@0", "Crc@4", "Lsn@8"] },
+        { typeof(BatchHeader), 24, ["Tag@0", "Crc@4", "FirstLsn@8", "RecordCount@16", "Reserved@20"] },
+        {
+            typeof(SegmentHeader), 64,
+            ["Magic@0", "FormatVersion@8", "HeaderSize@12", "SegmentNumber@16", "FirstLsn@24", "LogId@32", "SegmentSize@40", "MaxWriteBytes@48", "Reserved0@52", "Reserved1@56", "Crc@60"]
+        },
     };
 
     [Theory]
@@ -35,6 +41,72 @@ public sealed class LayoutTests
         foreach (FieldInfo field in type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic))
         {
             Assert.Equal(field.GetCustomAttribute<FieldOffsetAttribute>()!.Value, (int)Marshal.OffsetOf(type, field.Name));
+        }
+    }
+
+    [Fact]
+    public void Wal_head_holds_two_identical_copies_with_every_field_at_its_offset()
+    {
+        using var temp = new Support.TempDirectory();
+        var head = new LogHead(LogId: 0x1122334455667788, Segment: 7, FirstLsn: 4242, Sequence: 1);
+        LogHeadFile.Create(WalStorage.Files, temp.Path, head);
+        LogHeadFile.Update(WalStorage.Files, temp.Path, head with { Segment = 9, FirstLsn = 5000 });
+        byte[] bytes = File.ReadAllBytes(LogHeadFile.PathOf(temp.Path));
+        Assert.Equal(LogHeadFile.FileBytes, bytes.Length);
+        foreach (int copy in LogHeadFile.CopyOffsets)
+        {
+            ReadOnlySpan<byte> c = bytes.AsSpan(copy, LogHeadFile.CopyBytes);
+            Assert.Equal(LogHeadFile.MagicValue, BinaryPrimitives.ReadUInt64LittleEndian(c));
+            Assert.Equal(SegmentHeader.CurrentFormatVersion, BinaryPrimitives.ReadUInt32LittleEndian(c[8..]));
+            Assert.Equal(64u, BinaryPrimitives.ReadUInt32LittleEndian(c[12..]));
+            Assert.Equal(2ul, BinaryPrimitives.ReadUInt64LittleEndian(c[16..])); // sequence: created 1, updated once
+            Assert.Equal(head.LogId, BinaryPrimitives.ReadUInt64LittleEndian(c[24..]));
+            Assert.Equal(9ul, BinaryPrimitives.ReadUInt64LittleEndian(c[32..]));
+            Assert.Equal(5000ul, BinaryPrimitives.ReadUInt64LittleEndian(c[40..]));
+            Assert.False(c[48..60].ContainsAnyExcept((byte)0));
+            Assert.Equal(Crc32C.Compute(c[..60]), BinaryPrimitives.ReadUInt32LittleEndian(c[60..]));
+        }
+
+        Assert.Equal(head with { Segment = 9, FirstLsn = 5000, Sequence = 2 }, LogHeadFile.Read(WalStorage.Files, temp.Path).Head);
+    }
+
+    [Fact]
+    public unsafe void Opening_write_end_marker_and_salted_frame_are_laid_out_as_documented()
+    {
+        byte[] opening = new byte[SegmentHeader.OpeningWriteBytes];
+        const ulong LogId = 0xABCDEF, Number = 3, FirstLsn = 77;
+        uint salt = SegmentSalt.Of(LogId, Number);
+        SegmentHeader.Write(opening, Number, FirstLsn, LogId, 1 << 20, 4096 + 24);
+        BatchHeader.WriteEndMarker(opening.AsSpan(SegmentHeader.Size), FirstLsn, salt);
+        Assert.Equal(SegmentHeader.MagicValue, BinaryPrimitives.ReadUInt64LittleEndian(opening));
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32LittleEndian(opening.AsSpan(8)));
+        Assert.Equal(Number, BinaryPrimitives.ReadUInt64LittleEndian(opening.AsSpan(16)));
+        Assert.Equal(FirstLsn, BinaryPrimitives.ReadUInt64LittleEndian(opening.AsSpan(24)));
+        Assert.Equal(LogId, BinaryPrimitives.ReadUInt64LittleEndian(opening.AsSpan(32)));
+        Assert.Equal(1ul << 20, BinaryPrimitives.ReadUInt64LittleEndian(opening.AsSpan(40)));
+        Assert.Equal(4096u + 24, BinaryPrimitives.ReadUInt32LittleEndian(opening.AsSpan(48)));
+        Assert.Equal(Crc32C.Compute(opening.AsSpan(0, 60)), BinaryPrimitives.ReadUInt32LittleEndian(opening.AsSpan(60)));
+
+        // The end marker: tag with no frame bytes, the CRC over [0, 4) and [8, 24) XOR the salt, the next LSN, no records.
+        ReadOnlySpan<byte> marker = opening.AsSpan(SegmentHeader.Size, BatchHeader.Size);
+        Assert.Equal(BatchHeader.TagBit, BinaryPrimitives.ReadUInt32LittleEndian(marker));
+        byte[] covered = [.. marker[..4], .. marker[8..]];
+        Assert.Equal(Crc32C.Compute(covered) ^ salt, BinaryPrimitives.ReadUInt32LittleEndian(marker[4..]));
+        Assert.Equal(FirstLsn, BinaryPrimitives.ReadUInt64LittleEndian(marker[8..]));
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(marker[16..]));
+        Assert.True(BatchHeader.TryRead(marker, salt, out BatchHeader read) && read.IsEndMarker);
+        Assert.False(BatchHeader.TryRead(marker, SegmentSalt.Of(LogId, Number + 1), out _), "Another segment's salt does not verify it.");
+
+        // A frame on disk: the ring's CRC XOR the salt.
+        byte[] frame = new byte[FrameHeader.FrameSize(5)];
+        fixed (byte* f = frame)
+        {
+            frame.AsSpan(16, 5).Fill(0x5A);
+            FrameHeader.Seal(f, 5, 9);
+            uint ringCrc = ((FrameHeader*)f)->Crc;
+            ((FrameHeader*)f)->Crc ^= salt;
+            Assert.True(FrameHeader.IsIntactOnDisk(f, frame.Length, salt));
+            Assert.Equal(ringCrc ^ salt, BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(4)));
         }
     }
 
