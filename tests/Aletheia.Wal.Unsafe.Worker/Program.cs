@@ -11,6 +11,9 @@ namespace Aletheia.Wal.Worker;
 /// whole process allocates (flush thread and thread pool included) while records are appended and written, or awaited
 /// with AppendDurableAsync, after warm-up; prints "allocated N".</item>
 /// <item><c>protocol-stress DIR THREADS MILLISECONDS</c>: see <see cref="ProtocolStress"/>.</item>
+/// <item><c>reader-gc DIR</c>: writes one record, takes its payload from a reader that is then dropped undisposed, lets
+/// the GC collect the reader and run finalizers, churns native memory, and prints "intact" if the payload still reads
+/// back as written ("changed" otherwise; a read of freed memory may also kill the process).</item>
 /// </list>
 /// </summary>
 public static class Program
@@ -33,11 +36,13 @@ public static class Program
                 return AllocFlush(directory);
             case ["alloc-async", string directory]:
                 return await AllocAsync(directory);
+            case ["reader-gc", string directory]:
+                return ReaderGc(directory);
             case ["protocol-stress", string directory, string threads, string milliseconds]:
                 return ProtocolStress.Run(
                     directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR | protocol-stress DIR THREADS MILLISECONDS");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS");
                 return 2;
         }
     }
@@ -158,6 +163,55 @@ public static class Program
         // The least of three windows, as in AllocFlush.
         Console.WriteLine($"allocated {least}");
         return 0;
+    }
+
+    private static byte[] ReaderGcPayload()
+    {
+        byte[] payload = new byte[200_000];
+        for (int i = 0; i < payload.Length; i++)
+        {
+            payload[i] = (byte)((i * 31) + 7);
+        }
+
+        return payload;
+    }
+
+    private static int ReaderGc(string directory)
+    {
+        using (var log = WriteAheadLog.Open(new WalOptions { Directory = directory, SegmentSizeBytes = 1 << 20, MaxEntryBytes = 250_000 }))
+        {
+            log.AppendDurable(ReaderGcPayload());
+        }
+
+        ReadOnlySpan<byte> payload = FirstPayloadOfAnUndisposedReader(directory);
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        // Native memory churn: a block freed under the span is likely handed out again and overwritten.
+        var blocks = new List<IntPtr>();
+        for (int i = 0; i < 64; i++)
+        {
+            unsafe
+            {
+                void* block = System.Runtime.InteropServices.NativeMemory.AlignedAlloc(1 << 20, 4096);
+                new Span<byte>(block, 1 << 20).Fill(0xEE);
+                blocks.Add((IntPtr)block);
+            }
+        }
+
+        Console.WriteLine(payload.SequenceEqual(ReaderGcPayload()) ? "intact" : "changed");
+        return 0;
+    }
+
+    /// <summary>The reader is a local here: unreachable once this returns, though its record's payload is not.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static ReadOnlySpan<byte> FirstPayloadOfAnUndisposedReader(string directory)
+    {
+        WalReader reader = WalReader.Open(directory);
+        return reader.TryRead(out WalRecord record) ? record.Payload : throw new InvalidOperationException("The log holds no record.");
     }
 
     private static int HoldLock(string directory)

@@ -41,6 +41,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
                     FaultAt = 1 + random.NextInt64(operations),
                     Fault = DiskFault.PowerLoss,
                     Tear = tear,
+                    NamesOutOfOrder = i % 4 >= 2, // half the cases: unsynced name changes survive in any subset
                 };
                 outcomes.Add(RunCase(disk, truncate: i % 2 == 0, maxRecycled: i % 3 == 0 ? 0 : 1));
             }
@@ -205,6 +206,59 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
         string restored = _temp.Log("undurable-name-restored");
         disk.RestoreImageTo(restored);
         run.Check(LogContents.ReadAll(restored), "segment name without its directory fsync");
+    }
+
+    /// <summary>
+    /// TruncateBefore removes several segments (renames to .recycle and deletions) with one directory fsync at the end. The
+    /// power goes just before that fsync, and every subset of the removals reaches the disk, as a file system that commits
+    /// directory entries in any order may leave it: segments 1 and 3 gone with 2 left, say. The new head, written to
+    /// wal.head before any removal, tells recovery that what is left below it is going: the log opens at the head with
+    /// every record from it, whatever the subset.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void Truncation_whose_removals_reach_the_disk_in_any_order_leaves_a_log_that_opens(int maxRecycled)
+    {
+        Bounded.Run(() =>
+        {
+            int removals = -1;
+            for (int mask = 0; removals < 0 || mask < 1 << removals; mask++)
+            {
+                int subset = mask;
+                var disk = new SimulatedDisk(1) { PersistPendingName = i => ((subset >> i) & 1) != 0 };
+                string directory = _temp.Log($"removals-{maxRecycled}-{mask}");
+                var run = new Run(truncate: true);
+                WriteAheadLog log = WriteAheadLog.Open(Options(directory, maxRecycled), disk);
+                AppendSegments(log, run, producer: 0, segments: 5);
+                log.TestHookWaitForPreparedSegment();
+                ulong below = log.DurableLsn.Value - 10;
+                run.NoteTruncation(below);
+                Assert.Equal(0, disk.PendingNameChanges);
+                disk.BeforeOperation = (operation, _) =>
+                {
+                    if (operation == DiskOperation.SyncDirectory)
+                    {
+                        removals = disk.PendingNameChanges;
+                        disk.PowerLoss();
+                    }
+                };
+
+                Assert.Throws<WalException>(() => log.TruncateBefore(new Lsn(below)));
+                log.Dispose();
+                Assert.True(removals >= 4, $"The truncation removed {removals} segments.");
+
+                string restored = _temp.Log($"removals-{maxRecycled}-{mask}-restored");
+                disk.RestoreImageTo(restored);
+                using (WriteAheadLog.Open(Options(restored, maxRecycled)))
+                {
+                }
+
+                List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(restored, WalRecoveryMode.Strict);
+                run.Check(records, $"removals persisted: {Convert.ToString(subset, 2)} of {removals}");
+                Assert.True(records[0].Lsn <= below && records[0].Lsn > below - 200, $"The log starts at the new head ({records[0].Lsn}), the segment holding LSN {below}.");
+            }
+        }, TimeSpan.FromMinutes(3));
     }
 
     /// <summary>Appends about <paramref name="segments"/> segments' worth of durable records, stopping if the log faults.</summary>

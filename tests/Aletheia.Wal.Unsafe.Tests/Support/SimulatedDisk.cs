@@ -50,7 +50,9 @@ public enum TornWrite
 /// An in-memory file system behind the log's storage seam that knows which bytes would survive a power loss
 /// (RocksDB's FaultInjectionTestFS, FASTER's flaky device): a write-through write is durable once it returns, any other
 /// write once its file is synced; a creation, rename or deletion once the directory is synced. A directory sync makes
-/// every name change durable, a failed one none.
+/// every name change durable, a failed one none. Name changes not yet synced are lost at a power loss, or, with
+/// <see cref="NamesOutOfOrder"/> or <see cref="PersistPendingName"/>, any subset of them survives, as a file system that
+/// commits directory entries in any order may leave (each rename whole: old name or new).
 /// </summary>
 /// <remarks>
 /// One fault can be planned: the <see cref="FaultAt"/>-th operation of the kinds in <see cref="FaultOn"/> fails with
@@ -68,6 +70,7 @@ internal sealed class SimulatedDisk : WalStorage
     private readonly Random _random;
     private readonly Dictionary<string, Node> _names = new(StringComparer.Ordinal);   // what the running process sees
     private Dictionary<string, Node> _durableNames = new(StringComparer.Ordinal);    // what survives power loss
+    private readonly List<(DiskOperation Operation, string Path, string? To, Node? Node)> _pendingNames = []; // since the last directory sync
     private Dictionary<string, byte[]>? _image;
     private long _counted;
     private bool _disarmed;
@@ -82,6 +85,27 @@ internal sealed class SimulatedDisk : WalStorage
     public DiskFault Fault { get; init; }
 
     public TornWrite Tear { get; init; }
+
+    /// <summary>At a power loss, each name change not yet made durable by a directory sync survives or not, at random.</summary>
+    public bool NamesOutOfOrder { get; init; }
+
+    /// <summary>
+    /// At a power loss, whether the i-th name change (0-based) since the last directory sync survives: a test that
+    /// walks every subset. Overrides <see cref="NamesOutOfOrder"/>.
+    /// </summary>
+    public Func<int, bool>? PersistPendingName { get; set; }
+
+    /// <summary>Name changes (creations, renames, deletions) made since the last directory sync.</summary>
+    public int PendingNameChanges
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pendingNames.Count;
+            }
+        }
+    }
 
     /// <summary>Runs before every mutating operation, outside the disk's lock (a test holds an operation back with it).</summary>
     public Action<DiskOperation, string>? BeforeOperation { get; set; }
@@ -169,6 +193,7 @@ internal sealed class SimulatedDisk : WalStorage
 
             var node = new Node();
             _names.Add(path, node);
+            _pendingNames.Add((DiskOperation.Create, path, null, node));
             return new SimulatedFile(this, path, node, writeThrough);
         }
     }
@@ -189,6 +214,7 @@ internal sealed class SimulatedDisk : WalStorage
         {
             HitFault(DiskOperation.Delete, path);
             _names.Remove(path);
+            _pendingNames.Add((DiskOperation.Delete, path, null, null));
         }
     }
 
@@ -206,6 +232,7 @@ internal sealed class SimulatedDisk : WalStorage
 
             _names.Remove(from);
             _names.Add(to, node);
+            _pendingNames.Add((DiskOperation.Move, from, to, node));
         }
     }
 
@@ -216,6 +243,7 @@ internal sealed class SimulatedDisk : WalStorage
         {
             HitFault(DiskOperation.SyncDirectory, directory);
             _durableNames = new Dictionary<string, Node>(_names, StringComparer.Ordinal);
+            _pendingNames.Clear();
         }
     }
 
@@ -355,8 +383,39 @@ internal sealed class SimulatedDisk : WalStorage
         }
     }
 
-    private Dictionary<string, byte[]> TakeImage() =>
-        _durableNames.ToDictionary(entry => entry.Key, entry => entry.Value.DurableBytes.AsSpan(0, (int)entry.Value.DurableLength).ToArray(), StringComparer.Ordinal);
+    private Dictionary<string, byte[]> TakeImage()
+    {
+        var names = new Dictionary<string, Node>(_durableNames, StringComparer.Ordinal);
+        if (NamesOutOfOrder || PersistPendingName is not null)
+        {
+            // Each pending change survives or not, independently; one that survives applies to the names that did (a
+            // rename of a file whose creation was lost has nothing to rename).
+            for (int i = 0; i < _pendingNames.Count; i++)
+            {
+                (DiskOperation operation, string path, string? to, Node? node) = _pendingNames[i];
+                if (!(PersistPendingName?.Invoke(i) ?? _random.Next(2) == 0))
+                {
+                    continue;
+                }
+
+                switch (operation)
+                {
+                    case DiskOperation.Create:
+                        names.TryAdd(path, node!);
+                        break;
+                    case DiskOperation.Delete:
+                        names.Remove(path);
+                        break;
+                    case DiskOperation.Move when names.TryGetValue(path, out Node? moved) && moved == node && !names.ContainsKey(to!):
+                        names.Remove(path);
+                        names.Add(to!, node);
+                        break;
+                }
+            }
+        }
+
+        return names.ToDictionary(entry => entry.Key, entry => entry.Value.DurableBytes.AsSpan(0, (int)entry.Value.DurableLength).ToArray(), StringComparer.Ordinal);
+    }
 
     private void ThrowIfOff()
     {

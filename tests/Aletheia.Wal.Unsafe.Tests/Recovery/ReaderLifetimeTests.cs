@@ -1,0 +1,27 @@
+using System.Diagnostics;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Recovery;
+
+public sealed class ReaderLifetimeTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>
+    /// A reader dropped without Dispose, collected while its last record's payload span is still in use: the memory
+    /// under the span must stay valid. (With the buffer in a native slab, the slab's finalizer freed it under the span.)
+    /// Run in a child process: a read of freed memory may kill the process.
+    /// </summary>
+    [Fact]
+    public void A_payload_span_stays_valid_after_its_reader_is_collected_undisposed()
+    {
+        using Process worker = WorkerProcess.Start("reader-gc", _temp.Log());
+        string line = WorkerProcess.ReadLine(worker, seconds: 60);
+        Assert.True(worker.WaitForExit(30_000), "The worker exits.");
+        Assert.Equal("intact", line);
+        Assert.Equal(0, worker.ExitCode);
+    }
+}

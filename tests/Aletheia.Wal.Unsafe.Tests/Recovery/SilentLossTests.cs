@@ -1,0 +1,243 @@
+using Aletheia.Wal.Reading;
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Recovery;
+
+/// <summary>
+/// The ways recovery lost acknowledged records without a word (issue 10), each reproduced by file surgery or a fault at
+/// the storage seam, with the exact outcome in every mode: Strict and TruncateTornTail refuse the log at the damaged
+/// write; PointInTime keeps exactly the records before it and reports the range it dropped.
+/// </summary>
+public sealed class SilentLossTests : IDisposable
+{
+    private const int Payload = 1000; // a 1,016-byte frame: one record per durable append is a 1,040-byte batch
+    private const int BatchBytes = BatchHeader.Size + FrameHeader.Size + Payload;
+
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static WalOptions Options(
+        string directory, WalRecoveryMode mode = WalRecoveryMode.TruncateTornTail, long segmentBytes = 1 << 20, int maxEntryBytes = 4096, int maxRecycled = 4) =>
+        new() { Directory = directory, SegmentSizeBytes = segmentBytes, StripeCount = 1, MaxEntryBytes = maxEntryBytes, RecoveryMode = mode, MaxRecycledSegments = maxRecycled };
+
+    private static byte[] PayloadOf(ulong lsn) => Payloads.Make(3, (long)lsn, Payload);
+
+    /// <summary>Records 1..<paramref name="records"/>, each its own write: record r's batch starts at 64 + 1040 (r - 1) of its segment.</summary>
+    private string WriteLog(int records, long segmentBytes = 1 << 20)
+    {
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory, segmentBytes: segmentBytes));
+        for (ulong lsn = 1; lsn <= (ulong)records; lsn++)
+        {
+            log.AppendDurable(PayloadOf(lsn));
+        }
+
+        return directory;
+    }
+
+    [Fact]
+    public void A_zeroed_sector_where_a_batch_header_starts_is_damage_not_the_end_of_the_log()
+    {
+        // Record 29's batch starts at 64 + 28 * 1040 = 29,184 = 57 * 512: its sector begins with its batch header.
+        string directory = WriteLog(100);
+        string segment = SegmentNames.PathOf(directory, 1);
+        const long Header29 = SegmentHeader.Size + (28 * BatchBytes);
+        Assert.Equal(0, Header29 % 512);
+        SegmentFiles.Patch(segment, Header29, new byte[512]);
+
+        AssertRefusedThenCut(directory, segment, writeStart: Header29, writeEnd: Header29 + BatchBytes, kept: 28, droppedTo: 100);
+    }
+
+    [Fact]
+    public void A_zeroed_header_sector_of_the_last_segment_is_damage_when_its_writes_follow()
+    {
+        // 64 KiB segments hold 62 such records: segment 2 starts at LSN 63 and holds 38.
+        string directory = WriteLog(100, segmentBytes: 64 * 1024);
+        string segment = SegmentNames.PathOf(directory, 2);
+        Assert.Equal(63ul, BitConverter.ToUInt64(File.ReadAllBytes(segment).AsSpan(24, 8)));
+        SegmentFiles.Patch(segment, 0, new byte[512]);
+
+        AssertRefusedThenCut(directory, segment, writeStart: 0, writeEnd: SegmentHeader.Size, kept: 62, droppedTo: 100, segmentBytes: 64 * 1024);
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_the_header_of_a_last_segment_holding_one_batch_is_not_a_torn_tail()
+    {
+        // The only segment, holding one batch at offset 64 (just after a rotation, or a log with one segment).
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory)))
+        {
+            log.AppendDurable(Payloads.Make(3, 1, 3000));
+        }
+
+        Assert.Single(LogLayout.Read(directory).Units, u => u.Kind == UnitKind.Batch);
+        string segment = SegmentNames.PathOf(directory, 1);
+        SegmentFiles.Flip(segment, 20); // inside SegmentNumber
+
+        // The intact batch at offset 64 was written after the header's write returned: the header was damaged later.
+        Assert.Equal(0, Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(directory))).Offset);
+        Assert.Equal(0, Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(directory, WalRecoveryMode.Strict))).Offset);
+        using WriteAheadLog recovered = WriteAheadLog.Open(Options(directory, WalRecoveryMode.PointInTime));
+        Assert.Equal(Lsn.None, recovered.LastLsn);
+        Assert.Equal((new Lsn(1), new Lsn(1)), (recovered.GetMetrics().RecoveryDroppedFrom, recovered.GetMetrics().RecoveryDroppedTo));
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_a_batch_header_within_the_last_writes_reach_is_not_a_torn_tail_when_later_writes_follow()
+    {
+        // Records 91..100 lie within one write's reach (1 MiB) of record 90's batch: their batch headers prove that
+        // those writes returned, so 90's write was not the interrupted last one.
+        string directory = WriteLog(100);
+        string segment = SegmentNames.PathOf(directory, 1);
+        const long Header90 = SegmentHeader.Size + (89 * BatchBytes);
+        SegmentFiles.Flip(segment, Header90 + 9); // inside FirstLsn
+
+        AssertRefusedThenCut(directory, segment, writeStart: Header90, writeEnd: Header90 + BatchBytes, kept: 89, droppedTo: 100);
+    }
+
+    /// <summary>
+    /// Strict and TruncateTornTail refuse the log at the damaged write (file and an offset in it), changing nothing;
+    /// PointInTime keeps exactly the records to <paramref name="kept"/>, reports the dropped range, and continues after it.
+    /// </summary>
+    private void AssertRefusedThenCut(string directory, string segment, long writeStart, long writeEnd, ulong kept, ulong droppedTo, long segmentBytes = 1 << 20)
+    {
+        foreach (WalRecoveryMode mode in new[] { WalRecoveryMode.Strict, WalRecoveryMode.TruncateTornTail })
+        {
+            var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(directory, mode, segmentBytes)));
+            Assert.Equal(segment, e.SegmentPath);
+            Assert.True(e.Offset >= writeStart && e.Offset < writeEnd, $"{mode}: the error's offset {e.Offset} lies in the damaged write [{writeStart}, {writeEnd}).");
+        }
+
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory, WalRecoveryMode.PointInTime, segmentBytes)))
+        {
+            Assert.Equal(new Lsn(kept), log.LastLsn);
+            WalMetrics metrics = log.GetMetrics();
+            Assert.Equal((new Lsn(kept + 1), new Lsn(droppedTo)), (metrics.RecoveryDroppedFrom, metrics.RecoveryDroppedTo));
+            Assert.Equal(new Lsn(kept + 1), log.AppendDurable(PayloadOf(kept + 1)));
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal((int)kept + 1, records.Count);
+        Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(PayloadOf(r.Lsn)), $"Record {r.Lsn} is byte-exact."));
+    }
+
+    [Fact]
+    public void A_recycled_segment_of_an_older_smaller_size_is_not_reused_and_no_rotation_skips_a_segment()
+    {
+        // Written with 64 KiB segments, reopened with 256 KiB ones and records that do not fit 64 KiB: truncation must not
+        // keep the small segments for reuse, or the writer would rotate past one it cannot write into.
+        string directory = WriteLog(300, segmentBytes: 64 * 1024);
+        WalOptions larger = Options(directory, segmentBytes: 256 * 1024, maxEntryBytes: 100_000);
+        byte[] Large(ulong lsn) => Payloads.Make(4, (long)lsn, 80_000);
+        ulong last;
+        using (WriteAheadLog log = WriteAheadLog.Open(larger))
+        {
+            log.TruncateBefore(log.LastLsn);
+            Assert.All(Directory.GetFiles(directory, "*.recycle"), f => Assert.Equal(256 * 1024, new FileInfo(f).Length));
+            Bounded.Run(() =>
+            {
+                for (int i = 0; i < 12; i++)
+                {
+                    log.AppendDurable(Large(log.LastLsn.Value + 1));
+                }
+            });
+            last = log.LastLsn.Value;
+        }
+
+        using (WriteAheadLog reopened = WriteAheadLog.Open(Options(directory, WalRecoveryMode.Strict, segmentBytes: 256 * 1024, maxEntryBytes: 100_000)))
+        {
+            Assert.Equal(new Lsn(last), reopened.LastLsn);
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(last, records[^1].Lsn);
+        Assert.All(records.Where(r => r.Lsn > 300), r => Assert.True(r.Payload.AsSpan().SequenceEqual(Large(r.Lsn))));
+    }
+
+    [Fact]
+    public void Point_in_time_dropping_the_head_segments_header_continues_at_the_head_not_at_lsn_1_and_reports_the_drop()
+    {
+        // 64 KiB segments, 62 records each; truncation recycles segments 1-2 (LSNs 1-124) and makes segment 3 the head.
+        string directory = _temp.Log();
+        WalOptions options = Options(directory, segmentBytes: 64 * 1024, maxRecycled: 2);
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            for (ulong lsn = 1; lsn <= 300; lsn++)
+            {
+                log.AppendDurable(PayloadOf(lsn));
+            }
+
+            log.TruncateBefore(new Lsn(125));
+        }
+
+        Assert.Equal(2, Directory.GetFiles(directory, "*.recycle").Length);
+        string head = SegmentNames.PathOf(directory, 3);
+        Assert.Equal(125ul, BitConverter.ToUInt64(File.ReadAllBytes(head).AsSpan(24, 8)));
+        SegmentFiles.Flip(head, 20);
+
+        // Everything from the head on is dropped, and said so; the log goes on at LSN 125, above every stale frame of
+        // the recycled files (LSNs 1-124), so they can never meet reissued LSNs.
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory, WalRecoveryMode.PointInTime, segmentBytes: 64 * 1024, maxRecycled: 2)))
+        {
+            Assert.Equal(new Lsn(124), log.LastLsn);
+            Assert.Equal((new Lsn(125), new Lsn(300)), (log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo));
+            for (ulong lsn = 125; lsn <= 400; lsn++)
+            {
+                Assert.Equal(new Lsn(lsn), log.AppendDurable(PayloadOf(lsn))); // through the recycled files
+            }
+        }
+
+        // An ordinary torn tail afterwards is cut as one, in a log whose reused files hold stale frames.
+        string last = SegmentFiles.Used(directory)[^1];
+        SegmentFiles.Flip(last, SegmentFiles.OffsetOf(last, PayloadOf(400)) + 10);
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            Assert.Equal(new Lsn(399), log.LastLsn);
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(Enumerable.Range(125, 275).Select(i => (ulong)i), records.Select(r => r.Lsn));
+        Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(PayloadOf(r.Lsn))));
+    }
+
+    [Fact]
+    public void Recovery_work_on_payloads_made_of_lsn_like_words_is_bounded_by_the_bytes()
+    {
+        // Every 8-aligned word of every payload passes the cheap filters of the evidence search (tag bit set, zero
+        // reserved word, an LSN in range), so the search checksums a 24-byte candidate at every position: no more. No
+        // frame is checksummed at a guessed position, and the buffer never grows.
+        string directory = _temp.Log();
+        byte[] hostile = new byte[4000];
+        for (int i = 0; i < hostile.Length; i += 8)
+        {
+            BitConverter.TryWriteBytes(hostile.AsSpan(i), 0x0000_0000_8000_0010UL);
+        }
+
+        WalOptions options = Options(directory, segmentBytes: 4 << 20, maxEntryBytes: 8000);
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                log.AppendDurable(hostile);
+            }
+        }
+
+        // Damage the first write: the search then looks at the whole rest of the segment.
+        SegmentFiles.Flip(SegmentNames.PathOf(directory, 1), SegmentHeader.Size + BatchHeader.Size + FrameHeader.Size + 8);
+        LogHead head = LogHeadFile.Read(WalStorage.Files, directory).Head!.Value;
+        using var cursor = new LogCursor(WalStorage.Files, directory, head, tolerateRepairableMarkers: true, retryOnceOnDamage: false);
+        while (cursor.MoveNext())
+        {
+        }
+
+        Assert.Equal(DamageKind.Corruption, cursor.Damage!.Kind);
+        Assert.Equal(1000ul, cursor.Damage.HighestLsnAfter);
+        long scanned = new FileInfo(SegmentNames.PathOf(directory, 1)).Length + new FileInfo(SegmentNames.PathOf(directory, 2)).Length;
+        Assert.True(cursor.EvidenceCandidatesChecked <= scanned / 8, $"{cursor.EvidenceCandidatesChecked} candidates checked in {scanned} bytes: at most one per 8-byte position.");
+        Assert.True(cursor.EvidenceCandidatesChecked > 400_000, "The payloads do look like candidates at nearly every position (the test is hostile).");
+        Assert.Equal(1 << 20, cursor.BufferCapacity);
+    }
+}
