@@ -284,14 +284,7 @@ internal sealed class DurableWatermark : IDisposable
                 return true; // completed already: the caller waits for that completion, never completes it again
             }
 
-            _waiters.Add(waiter);
-            waiter.IsRegistered = true;
-
-            // Full fence: the count is visible before the re-check of _durable below (pairs with Advance). On Arm64 the
-            // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
-            // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
-            Interlocked.Increment(ref _waiterCount);
-            FullFenceOnArm();
+            AddUnderLock(waiter);
         }
 
         ProtocolDelays.Step(); // registered, not yet re-checked: the flush thread advances meanwhile
@@ -302,6 +295,19 @@ internal sealed class DurableWatermark : IDisposable
 
         // Became durable (or faulted) meanwhile, maybe without anyone releasing it: take it back if nobody did.
         return !TryRemove(waiter);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: puts <paramref name="waiter"/> in the registry, where releases find it.</summary>
+    private void AddUnderLock(DurableWaiter waiter)
+    {
+        _waiters.Add(waiter);
+        waiter.IsRegistered = true;
+
+        // Full fence: the count is visible before Register's re-check of _durable (pairs with Advance). On Arm64 the
+        // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
+        // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
+        Interlocked.Increment(ref _waiterCount);
+        FullFenceOnArm();
     }
 
     private bool TryRemove(DurableWaiter waiter)
@@ -421,6 +427,35 @@ internal sealed class DurableWatermark : IDisposable
             Interlocked.MemoryBarrier();
         }
     }
+
+    /// <summary>
+    /// Test hook: a pooled waiter for <paramref name="target"/>, prepared (sync or async, without cancellation) and
+    /// registered as a parked wait would be, but with no thread parked on it and without Register's re-check, so that a
+    /// test decides alone when a release pass runs. Whoever completes it (a release pass, or <see cref="Dispose"/>)
+    /// owns the completion; the test returns a sync one with <see cref="ReturnWaiter"/> and awaits an async one.
+    /// </summary>
+    internal DurableWaiter TestHookRegisterUnparked(Lsn target, bool isAsync)
+    {
+        DurableWaiter waiter = _pool.Get();
+        if (isAsync)
+        {
+            waiter.PrepareAsync(target.Value, CancellationToken.None);
+        }
+        else
+        {
+            waiter.PrepareSync(target.Value);
+        }
+
+        lock (_gate)
+        {
+            AddUnderLock(waiter);
+        }
+
+        return waiter;
+    }
+
+    /// <summary>Test hook: one release pass on the calling thread, as Advance (budget <see cref="RootWakes"/>) or a woken waiter (<see cref="WakesPerStep"/>) runs it.</summary>
+    internal void TestHookReleasePass(int maxSyncWakes) => ReleaseReady(maxSyncWakes);
 
     /// <summary>A new exception per throw: one shared instance would have its stack trace rewritten by every thread.</summary>
     private static WalException Faulted(Exception cause) =>
