@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Native;
@@ -284,14 +285,7 @@ internal sealed class DurableWatermark : IDisposable
                 return true; // completed already: the caller waits for that completion, never completes it again
             }
 
-            _waiters.Add(waiter);
-            waiter.IsRegistered = true;
-
-            // Full fence: the count is visible before the re-check of _durable below (pairs with Advance). On Arm64 the
-            // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
-            // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
-            Interlocked.Increment(ref _waiterCount);
-            FullFenceOnArm();
+            AddUnderLock(waiter);
         }
 
         ProtocolDelays.Step(); // registered, not yet re-checked: the flush thread advances meanwhile
@@ -302,6 +296,19 @@ internal sealed class DurableWatermark : IDisposable
 
         // Became durable (or faulted) meanwhile, maybe without anyone releasing it: take it back if nobody did.
         return !TryRemove(waiter);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: puts <paramref name="waiter"/> in the registry, where releases find it.</summary>
+    private void AddUnderLock(DurableWaiter waiter)
+    {
+        _waiters.Add(waiter);
+        waiter.IsRegistered = true;
+
+        // Full fence: the count is visible before Register's re-check of _durable (pairs with Advance). On Arm64 the
+        // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
+        // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
+        Interlocked.Increment(ref _waiterCount);
+        FullFenceOnArm();
     }
 
     private bool TryRemove(DurableWaiter waiter)
@@ -319,13 +326,25 @@ internal sealed class DurableWatermark : IDisposable
             return false;
         }
 
-        int index = _waiters.IndexOf(waiter);
+        RemoveAtUnderLock(_waiters.IndexOf(waiter));
+        return true;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: removes the registered waiter at <paramref name="index"/>, moving the last one into its slot.</summary>
+    private void RemoveAtUnderLock(int index)
+    {
+        DurableWaiter waiter = _waiters[index];
+        Debug.Assert(waiter.IsRegistered, "A waiter in the registry is marked registered: both change together under the lock.");
         int last = _waiters.Count - 1;
         _waiters[index] = _waiters[last];
         _waiters.RemoveAt(last);
         waiter.IsRegistered = false;
+
+        // Every write of the count holds _gate, so atomicity is not what this buys: it keeps the count's writes full
+        // fences, as Register's increment is. A lock-free reader (Advance, Wait's cascade step) that still sees the
+        // higher count runs one pass that finds nothing; one that sees the lower count misses only this waiter, which
+        // is owned by whoever removed it and needs no release.
         Interlocked.Decrement(ref _waiterCount);
-        return true;
     }
 
     /// <summary>
@@ -334,49 +353,22 @@ internal sealed class DurableWatermark : IDisposable
     /// </summary>
     private void ReleaseReady(int maxSyncWakes)
     {
+        // Acquire: pairs with Advance's release store. A waiter completed below as durable is ordered after the write
+        // that made its LSN durable (and, through Complete's release, so is the thread that wakes).
         ulong durable = (ulong)Volatile.Read(ref _durable.Value);
         Exception? fault = Fault;
         ReadyWaiters ready = default;
         while (true)
         {
-            int count = 0;
-            bool more = false;
+            ReadyBatch batch;
             lock (_gate)
             {
-                bool all = fault is not null || _stopping;
-                for (int i = _waiters.Count - 1; i >= 0; i--)
-                {
-                    DurableWaiter waiter = _waiters[i];
-                    if (!all && waiter.Target > durable)
-                    {
-                        continue;
-                    }
-
-                    if (!waiter.IsAsync)
-                    {
-                        if (maxSyncWakes == 0)
-                        {
-                            continue;
-                        }
-
-                        maxSyncWakes--;
-                    }
-
-                    if (count == ReadyWaiters.Length)
-                    {
-                        more = true;
-                        break;
-                    }
-
-                    if (RemoveUnderLock(waiter))
-                    {
-                        ready[count++] = waiter;
-                    }
-                }
+                batch = TakeReadyUnderLock(durable, all: fault is not null || _stopping, maxSyncWakes, ready);
             }
 
+            maxSyncWakes -= batch.SyncWakes; // only the sync waiters taken spend the budget
             ProtocolDelays.Step(); // removed from the registry, not yet completed: a timeout or cancellation races
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < batch.Count; i++)
             {
                 DurableWaiter waiter = ready[i];
                 ready[i] = null!;
@@ -386,11 +378,53 @@ internal sealed class DurableWatermark : IDisposable
                 waiter.Complete(error); // the waiter may be reused at once: nothing touches it after this
             }
 
-            if (!more)
+            if (!batch.More)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Under <see cref="_gate"/>: moves the next ready waiters (every waiter, when <paramref name="all"/>) out of the
+    /// registry into <paramref name="batch"/>, until it is full: every async one, and sync ones while fewer than
+    /// <paramref name="syncWakesLeft"/> are taken. A sync waiter counts against the budget only once it is removed into
+    /// the batch, never when it is left for lack of room; such a waiter sets <see cref="ReadyBatch.More"/> instead.
+    /// </summary>
+    private ReadyBatch TakeReadyUnderLock(ulong durable, bool all, int syncWakesLeft, Span<DurableWaiter> batch)
+    {
+        int count = 0;
+        int syncWakes = 0;
+
+        // From the end: removal moves the last waiter into the freed slot, and every waiter behind this one was
+        // already looked at, so none is skipped or seen twice.
+        for (int i = _waiters.Count - 1; i >= 0; i--)
+        {
+            DurableWaiter waiter = _waiters[i];
+            if (!all && waiter.Target > durable)
+            {
+                continue; // not durable yet
+            }
+
+            if (!waiter.IsAsync && syncWakes == syncWakesLeft)
+            {
+                continue; // sync budget spent: the cascade of the waiters woken wakes it
+            }
+
+            if (count == batch.Length)
+            {
+                return new ReadyBatch(count, syncWakes, More: true); // no room: the next batch takes it
+            }
+
+            RemoveAtUnderLock(i);
+            batch[count++] = waiter;
+            if (!waiter.IsAsync)
+            {
+                syncWakes++;
+            }
+        }
+
+        return new ReadyBatch(count, syncWakes, More: false);
     }
 
     private bool CheckComplete(Lsn lsn)
@@ -422,9 +456,41 @@ internal sealed class DurableWatermark : IDisposable
         }
     }
 
+    /// <summary>
+    /// Test hook: a pooled waiter for <paramref name="target"/>, prepared (sync or async, without cancellation) and
+    /// registered as a parked wait would be, but with no thread parked on it and without Register's re-check, so that a
+    /// test decides alone when a release pass runs. Whoever completes it (a release pass, or <see cref="Dispose"/>)
+    /// owns the completion; the test returns a sync one with <see cref="ReturnWaiter"/> and awaits an async one.
+    /// </summary>
+    internal DurableWaiter TestHookRegisterUnparked(Lsn target, bool isAsync)
+    {
+        DurableWaiter waiter = _pool.Get();
+        if (isAsync)
+        {
+            waiter.PrepareAsync(target.Value, CancellationToken.None);
+        }
+        else
+        {
+            waiter.PrepareSync(target.Value);
+        }
+
+        lock (_gate)
+        {
+            AddUnderLock(waiter);
+        }
+
+        return waiter;
+    }
+
+    /// <summary>Test hook: one release pass on the calling thread, as Advance (budget <see cref="RootWakes"/>) or a woken waiter (<see cref="WakesPerStep"/>) runs it.</summary>
+    internal void TestHookReleasePass(int maxSyncWakes) => ReleaseReady(maxSyncWakes);
+
     /// <summary>A new exception per throw: one shared instance would have its stack trace rewritten by every thread.</summary>
     private static WalException Faulted(Exception cause) =>
         new($"The log is faulted and acknowledges nothing more: {cause.Message}", cause);
+
+    /// <summary>What one <see cref="TakeReadyUnderLock"/> took: <paramref name="Count"/> waiters, <paramref name="SyncWakes"/> of them sync; <paramref name="More"/> if a ready waiter was left for lack of room.</summary>
+    private readonly record struct ReadyBatch(int Count, int SyncWakes, bool More);
 
     [InlineArray(Length)]
     private struct ReadyWaiters
