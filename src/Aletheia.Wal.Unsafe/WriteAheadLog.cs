@@ -197,8 +197,26 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <summary>
     /// Appends a record of <paramref name="length"/> bytes that <paramref name="writer"/> serializes in place, straight into
     /// ring memory (no copy). If the writer throws, nothing is appended, no LSN is consumed and the exception propagates.
-    /// Otherwise as <see cref="Append(ReadOnlySpan{byte})"/>.
+    /// Otherwise as <see cref="Append(ReadOnlySpan{byte})"/>: the record's LSN is taken when the writer returns.
     /// </summary>
+    /// <remarks>
+    /// The writer runs on the calling thread, once ring space for the record is reserved in the calling thread's stripe
+    /// and before the LSN is taken. It may block: sleep, take locks, wait for other threads, also for threads appending to
+    /// this log. Meanwhile every other record, in its stripe too, is merged and becomes durable as usual: the writer delays
+    /// only its own record, and the release of its stripe's ring space from its record on (space is given back in ring
+    /// order). So, while the writer runs, its stripe fills up with the records appended behind it, and once it is full,
+    /// appends into that stripe wait for the writer to return (<see cref="TryAppend"/> returns false). Hence what the
+    /// writer must not do:
+    /// <list type="bullet">
+    /// <item>Wait for appends that may need more ring space than its stripe has left: any other thread may share the
+    /// stripe (stripes are assigned to threads round-robin), and an append that finds it full waits for this writer
+    /// while this writer waits for it, for good.</item>
+    /// <item>Append to this log itself: the append goes into the same stripe, behind this reservation. It works while the
+    /// stripe has room; once the stripe is full it waits for space only this writer's return frees (a deadlock).</item>
+    /// <item>Wait for <see cref="Dispose"/>: disposal waits until the writer has returned and its record is written.</item>
+    /// </list>
+    /// The span passed to the writer is valid only during the call.
+    /// </remarks>
     public Lsn Append<TState>(int length, TState state, WalPayloadWriter<TState> writer)
         where TState : allows ref struct
     {

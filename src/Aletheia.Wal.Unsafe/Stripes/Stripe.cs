@@ -127,7 +127,7 @@ internal sealed unsafe class Stripe : IDisposable
 
             try
             {
-                ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
+                ProtocolDelays.Step(); // reserved, nothing written: the scan steps over it, release stops here
                 writer(new Span<byte>(reservation.Body + FrameHeader.Size, length), state);
             }
             catch
@@ -230,7 +230,7 @@ internal sealed unsafe class Stripe : IDisposable
                 return status;
             }
 
-            ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
+            ProtocolDelays.Step(); // reserved, nothing written: the scan steps over it, release stops here
             payload.CopyTo(new Span<byte>(reservation.Body + FrameHeader.Size, payload.Length));
             lsn = Seal(reservation, payload.Length, lsns);
             return RingStatus.Success;
