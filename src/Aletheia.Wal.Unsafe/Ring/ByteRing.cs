@@ -35,7 +35,10 @@ namespace Aletheia.Wal.Ring;
  *     stepped over, and stops only at State == 0 with ClaimedSize == 0 (step 3 pending, or free space past Tail).
  *     Release gives space back in ring order only, up to the first unpublished record: to release, the consumer
  *     zeroes the consumed bytes (both header words included, so a stale ClaimedSize is never seen) and then stores
- *     Head with release, so the zeroes are visible before any producer can claim the space again.
+ *     Head with release, so the zeroes are visible before any producer can claim the space again. Then it fences and
+ *     reads the count of producers waiting for space (sync ones parked on a monitor, async ones awaiting a task; see
+ *     ByteRing.SpaceWait.cs): a waiter increments that count, fences and reads Head again before it waits (Dekker),
+ *     so one of the two sees the other and no wake-up is lost.
  *
  * The consumer never reads Tail: space beyond Tail is zero, so both reads stop there by step 2.
  * A ClaimedSize the consumer sees is never stale: the last stores to that word before the current claim are the
@@ -50,7 +53,7 @@ namespace Aletheia.Wal.Ring;
 /// (<see cref="TryRead"/>, <see cref="Release"/>, <see cref="Drain{THandler}"/>) must be called from one thread at a time.
 /// The owner disposes the ring only when no producer or consumer can still call it.
 /// </summary>
-internal sealed unsafe class ByteRing : IDisposable
+internal sealed unsafe partial class ByteRing : IDisposable
 {
     public const int MinCapacity = 64;
     public const int MaxCapacity = 1 << 30;
@@ -69,7 +72,7 @@ internal sealed unsafe class ByteRing : IDisposable
     private readonly long _mask;
     private readonly IRingConsumerSignal? _consumerSignal;
     private readonly object _spaceGate = new();
-    private int _parkedProducers;
+    private int _parkedProducers; // sync producers parked on _spaceGate, plus async ones announced by BeginSpaceWait
 
     /// <param name="capacityBytes">Rounded up to a power of two, at least <see cref="MinCapacity"/>.</param>
     /// <param name="consumerSignal">Told when a producer is about to park for space or abandons a reservation.</param>
@@ -406,10 +409,7 @@ internal sealed unsafe class ByteRing : IDisposable
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _parkedProducers) != 0)
         {
-            lock (_spaceGate)
-            {
-                Monitor.PulseAll(_spaceGate);
-            }
+            WakeSpaceWaiters();
         }
     }
 
@@ -488,10 +488,7 @@ internal sealed unsafe class ByteRing : IDisposable
         // Full fence: sets bit 63 atomically with respect to every reservation CAS, so each reservation either
         // happened before the close (and will be published) or fails.
         Interlocked.Or(ref _control->Producer.Tail, ClosedBit);
-        lock (_spaceGate)
-        {
-            Monitor.PulseAll(_spaceGate);
-        }
+        WakeSpaceWaiters();
     }
 
     /// <summary>Frees the slab. The owner calls it once no thread can touch the ring any more.</summary>

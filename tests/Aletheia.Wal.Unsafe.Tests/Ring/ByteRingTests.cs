@@ -358,6 +358,62 @@ public sealed unsafe class ByteRingTests
         Assert.Equal([7], sink.Records.Last());
     }
 
+    /// <summary>
+    /// The async wait for space follows the sync park's protocol: announce, try again, then await. A release before the
+    /// announcement is seen by the try; one after it completes the task the waiter holds; Close completes it too.
+    /// </summary>
+    [Fact]
+    public void Async_space_wait_sees_an_earlier_release_and_is_woken_by_a_later_release_and_by_close()
+    {
+        using var ring = new ByteRing(64);
+        var sink = new CollectingHandler();
+        Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56])); // the whole ring
+
+        // Released before the announcement: the try after it succeeds, nothing to await.
+        Assert.Equal(RingStatus.Full, ring.TryAppend([1]));
+        Assert.Equal(1, ring.Drain(ref sink));
+        ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56]));
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
+
+        // Released after the announcement: the task completes, synchronously with the release.
+        Task freed = ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Full, ring.TryAppend([2]));
+            Assert.False(freed.IsCompleted, "Nothing was released since the announcement: the waiter awaits.");
+            Assert.Equal(1, ring.Drain(ref sink));
+            Assert.True(freed.IsCompleted, "The release after the announcement completes the task the waiter holds: its wake-up is not lost.");
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
+
+        Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56]));
+
+        // Closed while waiting: the task completes and the next try reports Closed.
+        freed = ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Full, ring.TryAppend([3]));
+            Assert.False(freed.IsCompleted);
+            ring.Close();
+            Assert.True(freed.IsCompleted, "Close wakes async waiters, as it wakes parked producers.");
+            Assert.Equal(RingStatus.Closed, ring.TryAppend([3]));
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
+    }
+
     internal struct CollectingHandler : IRingRecordHandler
     {
         public CollectingHandler()
