@@ -242,24 +242,48 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends a record and completes once it is on disk. The append itself happens before this returns; cancellation
-    /// cancels only the wait (the record stays appended and becomes durable). Completions never run on the flush thread.
+    /// Appends a record and completes once it is on disk. Never blocks the calling thread. When the calling thread's
+    /// stripe has room, the append happens before this returns (allocating nothing); when it is full, the call returns a
+    /// pending task at once and appends when space frees, without holding a thread meanwhile. Completions never run on
+    /// the flush thread.
     /// </summary>
+    /// <remarks>
+    /// <para>Cancellation while the call waits for space on a full stripe ends it cancelled with nothing appended and no
+    /// LSN taken (also when the token is cancelled already). Once the record is appended (at once when the stripe has
+    /// room, even with a cancelled token) cancellation cancels only the wait: the record stays appended and becomes
+    /// durable.</para>
+    /// <para>A faulted or disposed log fails the returned task (with <see cref="WalException"/> or
+    /// <see cref="ObjectDisposedException"/>), also when it faults or is disposed while the call waits for space.</para>
+    /// </remarks>
     /// <exception cref="ArgumentException">Thrown at once: the payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
-    /// <remarks>A faulted or disposed log fails the returned task (with <see cref="WalException"/> or <see cref="ObjectDisposedException"/>).</remarks>
     public ValueTask<Lsn> AppendDurableAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        Lsn lsn;
+        ValueTask<(RingStatus Status, Lsn Lsn)> appended;
         try
         {
-            lsn = Append(payload.Span);
+            CheckAppend(payload.Length);
+
+            // The stripe is chosen here, once: it comes from a thread-static slot, and a continuation after an await may
+            // run on another thread.
+            appended = CurrentStripe().AppendAsync(payload, _lsns, cancellationToken);
+            if (appended.IsCompletedSuccessfully)
+            {
+                (RingStatus status, Lsn lsn) = appended.Result;
+                if (status != RingStatus.Success)
+                {
+                    ThrowNotAppended();
+                }
+
+                _doorbell.OnPublished();
+                return _watermark.WaitAsync(lsn, cancellationToken);
+            }
         }
         catch (Exception e) when (e is WalException or ObjectDisposedException)
         {
             return ValueTask.FromException<Lsn>(e);
         }
 
-        return _watermark.WaitAsync(lsn, cancellationToken);
+        return AppendedThenDurableAsync(appended, cancellationToken);
     }
 
     /// <summary>Waits until every record up to <paramref name="lsn"/> is durable. Spins briefly, then parks.</summary>
@@ -389,6 +413,19 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
 
     internal long TestHookBatches => _flusher.Batches;
+
+    /// <summary>The slow path of <see cref="AppendDurableAsync"/>: the stripe was full, the append waits for space.</summary>
+    private async ValueTask<Lsn> AppendedThenDurableAsync(ValueTask<(RingStatus Status, Lsn Lsn)> appended, CancellationToken cancellationToken)
+    {
+        (RingStatus status, Lsn lsn) = await appended.ConfigureAwait(false);
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended(); // closed while waiting: the log's fault, or disposed
+        }
+
+        _doorbell.OnPublished();
+        return await _watermark.WaitAsync(lsn, cancellationToken).ConfigureAwait(false);
+    }
 
     private void RemoveSegmentsBefore(Lsn lsn)
     {
