@@ -29,9 +29,9 @@ namespace Aletheia.Wal.Flush;
  * no LSN ever waits for ring space. A caller's in-place payload writer runs after reserving and before taking its LSN,
  * for as long as it likes: the scan steps over its reservation (the ring record header holds its size from the claim
  * on), so it delays only its own record, and the release of its stripe's ring space from it on (release goes in ring
- * order). The table is large enough for every record the rings can hold: an LSN handed out
- * and not yet copied occupies ring space, so at most (total ring bytes / smallest record) of them exist at once, and no
- * two of them share a table slot.
+ * order). The table is large enough for every record the rings can hold: an LSN handed out and not yet copied occupies
+ * ring space, so at most (total ring bytes / smallest record) of them exist at once, and no two of them share a table
+ * slot.
  */
 
 /// <summary>The single flush thread: drains every stripe, merges in LSN order, writes with write-through, advances durability.</summary>
