@@ -198,8 +198,26 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <summary>
     /// Appends a record of <paramref name="length"/> bytes that <paramref name="writer"/> serializes in place, straight into
     /// ring memory (no copy). If the writer throws, nothing is appended, no LSN is consumed and the exception propagates.
-    /// Otherwise as <see cref="Append(ReadOnlySpan{byte})"/>.
+    /// Otherwise as <see cref="Append(ReadOnlySpan{byte})"/>: the record's LSN is taken when the writer returns.
     /// </summary>
+    /// <remarks>
+    /// The writer runs on the calling thread, once ring space for the record is reserved in the calling thread's stripe
+    /// and before the LSN is taken. It may block: sleep, take locks, wait for other threads, also for threads appending to
+    /// this log. Meanwhile every other record, in its stripe too, is merged and becomes durable as usual: the writer delays
+    /// only its own record, and the release of its stripe's ring space from its record on (space is given back in ring
+    /// order). So, while the writer runs, its stripe fills up with the records appended behind it, and once it is full,
+    /// appends into that stripe wait for the writer to return (<see cref="TryAppend"/> returns false). Hence what the
+    /// writer must not do:
+    /// <list type="bullet">
+    /// <item>Wait for appends that may need more ring space than its stripe has left: any other thread may share the
+    /// stripe (stripes are assigned to threads round-robin), and an append that finds it full waits for this writer
+    /// while this writer waits for it, for good.</item>
+    /// <item>Append to this log itself: the append goes into the same stripe, behind this reservation. It works while the
+    /// stripe has room; once the stripe is full it waits for space only this writer's return frees (a deadlock).</item>
+    /// <item>Wait for <see cref="Dispose"/>: disposal waits until the writer has returned and its record is written.</item>
+    /// </list>
+    /// The span passed to the writer is valid only during the call.
+    /// </remarks>
     public Lsn Append<TState>(int length, TState state, WalPayloadWriter<TState> writer)
         where TState : allows ref struct
     {
@@ -225,24 +243,48 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Appends a record and completes once it is on disk. The append itself happens before this returns; cancellation
-    /// cancels only the wait (the record stays appended and becomes durable). Completions never run on the flush thread.
+    /// Appends a record and completes once it is on disk. Never blocks the calling thread. When the calling thread's
+    /// stripe has room, the append happens before this returns (allocating nothing); when it is full, the call returns a
+    /// pending task at once and appends when space frees, without holding a thread meanwhile. Completions never run on
+    /// the flush thread.
     /// </summary>
+    /// <remarks>
+    /// <para>Cancellation while the call waits for space on a full stripe ends it cancelled with nothing appended and no
+    /// LSN taken (also when the token is cancelled already). Once the record is appended (at once when the stripe has
+    /// room, even with a cancelled token) cancellation cancels only the wait: the record stays appended and becomes
+    /// durable.</para>
+    /// <para>A faulted or disposed log fails the returned task (with <see cref="WalException"/> or
+    /// <see cref="ObjectDisposedException"/>), also when it faults or is disposed while the call waits for space.</para>
+    /// </remarks>
     /// <exception cref="ArgumentException">Thrown at once: the payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
-    /// <remarks>A faulted or disposed log fails the returned task (with <see cref="WalException"/> or <see cref="ObjectDisposedException"/>).</remarks>
     public ValueTask<Lsn> AppendDurableAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        Lsn lsn;
+        ValueTask<(RingStatus Status, Lsn Lsn)> appended;
         try
         {
-            lsn = Append(payload.Span);
+            CheckAppend(payload.Length);
+
+            // The stripe is chosen here, once: it comes from a thread-static slot, and a continuation after an await may
+            // run on another thread.
+            appended = CurrentStripe().AppendAsync(payload, _lsns, cancellationToken);
+            if (appended.IsCompletedSuccessfully)
+            {
+                (RingStatus status, Lsn lsn) = appended.Result;
+                if (status != RingStatus.Success)
+                {
+                    ThrowNotAppended();
+                }
+
+                _doorbell.OnPublished();
+                return _watermark.WaitAsync(lsn, cancellationToken);
+            }
         }
         catch (Exception e) when (e is WalException or ObjectDisposedException)
         {
             return ValueTask.FromException<Lsn>(e);
         }
 
-        return _watermark.WaitAsync(lsn, cancellationToken);
+        return AppendedThenDurableAsync(appended, cancellationToken);
     }
 
     /// <summary>Waits until every record up to <paramref name="lsn"/> is durable. Spins briefly, then parks.</summary>
@@ -386,6 +428,19 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
 
     internal long TestHookBatches => _flusher.Batches;
+
+    /// <summary>The slow path of <see cref="AppendDurableAsync"/>: the stripe was full, the append waits for space.</summary>
+    private async ValueTask<Lsn> AppendedThenDurableAsync(ValueTask<(RingStatus Status, Lsn Lsn)> appended, CancellationToken cancellationToken)
+    {
+        (RingStatus status, Lsn lsn) = await appended.ConfigureAwait(false);
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended(); // closed while waiting: the log's fault, or disposed
+        }
+
+        _doorbell.OnPublished();
+        return await _watermark.WaitAsync(lsn, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Under the truncation lock: moves the head forward, durably, then removes the segments below it.</summary>
     private void RemoveSegmentsBefore(Lsn lsn)

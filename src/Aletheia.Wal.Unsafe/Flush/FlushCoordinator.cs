@@ -11,9 +11,10 @@ namespace Aletheia.Wal.Flush;
 
 /*
  * The flush thread. Each round:
- *  1. Index. For every stripe, read the records published since the last round (in ring order, in place) and put a
- *     pointer to each frame in a table indexed by LSN modulo its size. Within a stripe LSNs are not in ring order
- *     (producers take the LSN after reserving), so this is how the merge finds LSN n in O(1) without sorting.
+ *  1. Index. For every stripe, read the records published since the last round (in ring order, in place, stepping
+ *     over reservations still being written) and put a pointer to each frame in a table indexed by LSN modulo its
+ *     size. Within a stripe LSNs are not in ring order (producers take the LSN after reserving), so this is how the
+ *     merge finds LSN n in O(1) without sorting.
  *  2. Copy. From the next LSN to write, copy frames into the native write buffer while the table has them: a
  *     contiguous LSN prefix. A missing LSN is being written by a producer; the records after it wait for a later round.
  *  3. Release. Give back each stripe's ring space up to its first record not yet copied.
@@ -25,12 +26,13 @@ namespace Aletheia.Wal.Flush;
  * Why the merge cannot deadlock: a producer reserves its ring space first and takes its LSN only once its payload is
  * written, and nothing between taking the LSN and publishing can wait or fail. So every LSN handed out is published
  * within a bounded number of the producer's own steps, whatever the flush thread does; the LSN the merge waits for
- * always arrives. (The scan reads a ring in order and stops at the first unpublished record, so a caller's in-place
- * payload writer that is still running delays the records behind it in its stripe; it never blocks them for good,
- * because the writer runs before its LSN is taken and must not wait on the log.) Records that wait for it occupy ring space, and a producer blocked on a full ring holds no LSN, so no
- * LSN ever waits for ring space. The table is large enough for every record the rings can hold: an LSN handed out
- * and not yet copied occupies ring space, so at most (total ring bytes / smallest record) of them exist at once, and no
- * two of them share a table slot.
+ * always arrives. Records that wait for it occupy ring space, and a producer blocked on a full ring holds no LSN, so
+ * no LSN ever waits for ring space. A caller's in-place payload writer runs after reserving and before taking its LSN,
+ * for as long as it likes: the scan steps over its reservation (the ring record header holds its size from the claim
+ * on), so it delays only its own record, and the release of its stripe's ring space from it on (release goes in ring
+ * order). The table is large enough for every record the rings can hold: an LSN handed out and not yet copied occupies
+ * ring space, so at most (total ring bytes / smallest record) of them exist at once, and no two of them share a table
+ * slot.
  */
 
 /// <summary>The single flush thread: drains every stripe, merges in LSN order, writes with write-through, advances durability.</summary>
@@ -203,16 +205,31 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             ProtocolDelays.Step(); // stripes scanned at different moments: the LSN table sees gaps
             ByteRing ring = _stripes[i].Ring;
             long position = _scanPositions[i];
+            long firstReserved = long.MaxValue;
             RingRecord record;
-            while (ring.TryRead(position, out record))
+
+            // Steps over reservations still being written (an in-place payload writer may take its time), so they delay
+            // only their own record. The next round starts again at the first of them: records past it that this round
+            // indexes are seen again. That is idempotent: one already copied has an LSN below the next to copy and is
+            // skipped (it stays in the ring until the reservation before it is published and release passes both); one
+            // not yet copied sets its table slot to the same pointer again.
+            while (ring.TryReadOverReservations(position, ref firstReserved, out record))
             {
                 ulong lsn = ((FrameHeader*)record.Body)->Lsn;
-                Debug.Assert(lsn >= _nextLsn && lsn - _nextLsn <= _tableMask, "Every LSN in a ring is uncopied and within the table's window.");
-                _table[lsn & _tableMask] = record.Body;
+                if (lsn >= _nextLsn)
+                {
+                    Debug.Assert(lsn - _nextLsn <= _tableMask, "Every uncopied LSN in a ring is within the table's window.");
+                    _table[lsn & _tableMask] = record.Body;
+                }
+                else
+                {
+                    Debug.Assert(_table[lsn & _tableMask] != record.Body, "A copied record's table slot was cleared when it was copied; a re-scan does not set it again.");
+                }
+
                 position = record.Next;
             }
 
-            _scanPositions[i] = record.Position;
+            _scanPositions[i] = Math.Min(firstReserved, record.Position);
         }
 
         while (true)

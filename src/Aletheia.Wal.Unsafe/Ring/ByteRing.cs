@@ -16,19 +16,35 @@ namespace Aletheia.Wal.Ring;
  *
  * Publication protocol (native-layout.md draws it with offsets):
  *  1. Reserve. A producer reads Tail and, if CachedHead says there may be no room, Head (acquire: its writes into
- *     the space must come after the consumer's zeroing of it, step 5). It claims [Tail, Tail + need) with one CAS
+ *     the space must come after the consumer's zeroing of it, step 6). It claims [Tail, Tail + need) with one CAS
  *     on Tail (full fence). The CAS fails once Close has set bit 63 of Tail, so a closed ring takes nothing more.
- *     A record that would cross the end of the record area is preceded, in the same claim, by a padding record.
- *  2. The claimed space is all zero (step 5), so the consumer sees State == 0 at its header: "not published".
- *  3. Write. The producer writes the body in place, with plain stores.
- *  4. Publish. One release store of State = Published | length (or Published | Skip | length for padding and
- *     abandoned reservations). Release orders every body store before it: a consumer that sees the State sees the body.
- *  5. Consume. The consumer loads State with acquire (so its body loads come after), reads records in ring order
- *     without copying them, and stops at the first State == 0: a reserved but unpublished record is never read,
- *     and nothing after it is read before it is published. To release, it zeroes the consumed bytes and then
- *     stores Head with release, so the zeroes are visible before any producer can claim the space again.
+ *     A record that would cross the end of the record area is preceded, in the same claim, by a padding record,
+ *     which the producer publishes (State = Published | Skip | length) right after the CAS.
+ *  2. The claimed space is all zero (step 6), so the consumer sees State == 0 at its header: "not published", and
+ *     ClaimedSize == 0: "size not known yet".
+ *  3. Size. Right after the CAS the producer stores ClaimedSize = align8(8 + body length), never 0. No caller code runs
+ *     between the CAS and this store, so "State == 0 and ClaimedSize == 0" lasts a bounded number of the producer's
+ *     own steps.
+ *  4. Write. The producer writes the body in place, with plain stores. Caller code may run here for as long as it
+ *     likes (an in-place payload writer).
+ *  5. Publish. One release store of State = Published | length (or Published | Skip | length for abandoned
+ *     reservations). Release orders every body store before it: a consumer that sees the State sees the body.
+ *  6. Consume. The consumer loads State with acquire (so its body loads come after) and reads records in ring order
+ *     without copying them. A State == 0 record is never read. The in-order read (TryRead) stops there; the scan
+ *     (TryReadOverReservations) steps over it by its ClaimedSize when that is set, reporting the first record it
+ *     stepped over, and stops only at State == 0 with ClaimedSize == 0 (step 3 pending, or free space past Tail).
+ *     Release gives space back in ring order only, up to the first unpublished record: to release, the consumer
+ *     zeroes the consumed bytes (both header words included, so a stale ClaimedSize is never seen) and then stores
+ *     Head with release, so the zeroes are visible before any producer can claim the space again. Then it fences and
+ *     reads the count of producers waiting for space (sync ones parked on a monitor, async ones awaiting a task; see
+ *     ByteRing.SpaceWait.cs): a waiter increments that count, fences and reads Head again before it waits (Dekker),
+ *     so one of the two sees the other and no wake-up is lost.
  *
- * The consumer never reads Tail: space beyond Tail is zero, so it stops there by step 2.
+ * The consumer never reads Tail: space beyond Tail is zero, so both reads stop there by step 2.
+ * A ClaimedSize the consumer sees is never stale: the last stores to that word before the current claim are the
+ * consumer's own zeroing (step 6, program order on its thread), or a producer's store of an earlier lap, which
+ * happened-before that zeroing (the producer published before the space was released). And within
+ * [Head, Head + Capacity) the word at a record's start is written by that record's producer only.
  */
 
 /// <summary>
@@ -37,7 +53,7 @@ namespace Aletheia.Wal.Ring;
 /// (<see cref="TryRead"/>, <see cref="Release"/>, <see cref="Drain{THandler}"/>) must be called from one thread at a time.
 /// The owner disposes the ring only when no producer or consumer can still call it.
 /// </summary>
-internal sealed unsafe class ByteRing : IDisposable
+internal sealed unsafe partial class ByteRing : IDisposable
 {
     public const int MinCapacity = 64;
     public const int MaxCapacity = 1 << 30;
@@ -56,7 +72,7 @@ internal sealed unsafe class ByteRing : IDisposable
     private readonly long _mask;
     private readonly IRingConsumerSignal? _consumerSignal;
     private readonly object _spaceGate = new();
-    private int _parkedProducers;
+    private int _parkedProducers; // sync producers parked on _spaceGate, plus async ones announced by BeginSpaceWait
 
     /// <param name="capacityBytes">Rounded up to a power of two, at least <see cref="MinCapacity"/>.</param>
     /// <param name="consumerSignal">Told when a producer is about to park for space or abandons a reservation.</param>
@@ -193,6 +209,14 @@ internal sealed unsafe class ByteRing : IDisposable
 
                 var header = (RingRecordHeader*)(_records + ((tail + padding) & _mask));
                 AssertUnpublished(header, size);
+                ProtocolDelays.Step(); // claimed, size not stored yet: the scan must stop here
+
+                // Volatile: the scan reads this word from another thread while the record is unpublished, so it is one
+                // 4-byte store, made here, before any caller code runs (the body is written after we return). It needs
+                // no ordering with earlier stores: the consumer reads nothing of ours through it (not the body, not
+                // Tail), and the 0 it replaces is the consumer's own zeroing. Until it lands the scan stops here, which
+                // only delays it by the few steps between the CAS and this store.
+                Volatile.Write(ref header->ClaimedSize, (uint)size);
                 reservation = new RingReservation(header, bodyLength);
                 return RingStatus.Success;
             }
@@ -293,6 +317,57 @@ internal sealed unsafe class ByteRing : IDisposable
     }
 
     /// <summary>
+    /// Consumer only. As <see cref="TryRead"/>, but steps over reservations still being written: a record with
+    /// <c>State == 0</c> whose <see cref="RingRecordHeader.ClaimedSize"/> is set is passed without reading its body, and
+    /// <paramref name="firstReserved"/> is lowered to its position if that is lower. Returns false at the first record
+    /// whose claim has not stored its size yet (both header words 0: a bounded window with no caller code in it, or
+    /// free space past Tail); <see cref="RingRecord.Position"/> then says where. A record read here may lie past an
+    /// unpublished one, so release space with <see cref="TryRead"/>'s view (up to the first unpublished record), never
+    /// past <paramref name="firstReserved"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReadOverReservations(long position, ref long firstReserved, out RingRecord record)
+    {
+        long limit = _control->Consumer.Head + Capacity; // only the consumer writes Head: a plain read is its own value
+        while (position < limit)
+        {
+            var header = (RingRecordHeader*)(_records + (position & _mask));
+
+            // Acquire: pairs with the producer's release store in Publish, as in TryRead.
+            uint state = Volatile.Read(ref header->State);
+            if ((state & RingRecordHeader.Published) == 0)
+            {
+                // Volatile: pairs with the producer's store right after its claim; no ordering is needed beyond reading
+                // the word afresh (it is 0 or this claim's size, never stale: see the protocol comment, step 6), and the
+                // body behind it is not read.
+                uint claimed = Volatile.Read(ref header->ClaimedSize);
+                if (claimed == 0)
+                {
+                    break;
+                }
+
+                AssertClaimedSize(position, claimed);
+                firstReserved = Math.Min(firstReserved, position);
+                position += claimed;
+                continue;
+            }
+
+            int length = (int)(state & RingRecordHeader.LengthMask);
+            long next = position + RingRecordHeader.RecordSize(length);
+            if ((state & RingRecordHeader.Skip) == 0)
+            {
+                record = new RingRecord(position, next, (byte*)(header + 1), length);
+                return true;
+            }
+
+            position = next;
+        }
+
+        record = new RingRecord(position, position, null, 0);
+        return false;
+    }
+
+    /// <summary>
     /// Consumer only. Gives [Head, <paramref name="upTo"/>) back to producers: zeroes it, then moves Head. Everything in
     /// that range must have been read or be padding. <paramref name="records"/> and <paramref name="bytes"/> count the
     /// data records and body bytes released, for the metrics.
@@ -334,10 +409,7 @@ internal sealed unsafe class ByteRing : IDisposable
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _parkedProducers) != 0)
         {
-            lock (_spaceGate)
-            {
-                Monitor.PulseAll(_spaceGate);
-            }
+            WakeSpaceWaiters();
         }
     }
 
@@ -416,10 +488,7 @@ internal sealed unsafe class ByteRing : IDisposable
         // Full fence: sets bit 63 atomically with respect to every reservation CAS, so each reservation either
         // happened before the close (and will be published) or fails.
         Interlocked.Or(ref _control->Producer.Tail, ClosedBit);
-        lock (_spaceGate)
-        {
-            Monitor.PulseAll(_spaceGate);
-        }
+        WakeSpaceWaiters();
     }
 
     /// <summary>Frees the slab. The owner calls it once no thread can touch the ring any more.</summary>
@@ -498,9 +567,15 @@ internal sealed unsafe class ByteRing : IDisposable
     [Conditional("DEBUG")]
     private static void AssertUnpublished(RingRecordHeader* header, int size)
     {
-        Debug.Assert(header->State == 0, "A freshly claimed record must still be zero: the consumer zeroes space before releasing it.");
+        Debug.Assert(
+            header->State == 0 && header->ClaimedSize == 0, "A freshly claimed record must still be zero: the consumer zeroes space before releasing it.");
         Debug.Assert(size >= RingRecordHeader.Size, "A record holds at least its header.");
     }
+
+    [Conditional("DEBUG")]
+    private void AssertClaimedSize(long position, uint claimed) => Debug.Assert(
+        claimed % 8 == 0 && claimed >= RingRecordHeader.Size && claimed <= Capacity - (position & _mask),
+        "A claimed size is a whole, 8-aligned record that does not wrap: it was stored by this record's producer, never left over.");
 
     private void ThrowTooLarge(int bodyLength) => throw new ArgumentException(
         $"A record of {bodyLength} bytes does not fit this ring: its capacity is {Capacity} bytes and the largest record body it takes is {MaxBodyLength} bytes.",

@@ -8,9 +8,10 @@ namespace Aletheia.Wal.Ring;
 /// </summary>
 /// <remarks>
 /// <code>
-/// offset 0  State     4 bytes  0 = reserved, not published; else Published | [Skip] | body length
-/// offset 4  Reserved  4 bytes  always 0
+/// offset 0  State        4 bytes  0 = reserved, not published; else Published | [Skip] | body length
+/// offset 4  ClaimedSize  4 bytes  0 until the reserving producer stores the record's size, right after its claim
 /// </code>
+/// Both words are 0 in free space: the consumer zeroes space before giving it back to producers.
 /// </remarks>
 [StructLayout(LayoutKind.Explicit, Size = Size)]
 internal struct RingRecordHeader
@@ -30,8 +31,14 @@ internal struct RingRecordHeader
     [FieldOffset(0)]
     public uint State;
 
+    /// <summary>
+    /// The ring bytes the record occupies, <c>align8(8 + body length)</c> (never 0), stored by the reserving producer
+    /// right after its claim and before it writes the body; 0 before that. Lets the consumer's scan step over a record
+    /// that is reserved and not yet published (<see cref="ByteRing.TryReadOverReservations"/>). Padding records, published
+    /// right after their claim, leave it 0.
+    /// </summary>
     [FieldOffset(4)]
-    public uint Reserved;
+    public uint ClaimedSize;
 
     /// <summary>The ring bytes a record with a body of <paramref name="bodyLength"/> bytes occupies.</summary>
     public static int RecordSize(int bodyLength) => (Size + bodyLength + 7) & ~7;

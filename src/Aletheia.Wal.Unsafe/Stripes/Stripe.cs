@@ -18,7 +18,7 @@ namespace Aletheia.Wal.Stripes;
 /// object per record. Completion is the <see cref="DurableWatermark"/>; counts come from the consumer's released counters
 /// plus the records still in the ring, so appends touch no shared counter besides the ring's tail.
 /// </remarks>
-internal sealed unsafe class Stripe : IDisposable
+internal sealed unsafe partial class Stripe : IDisposable
 {
     /// <summary>The ring capacity of <c>WalStripe::new</c>: 1 MiB.</summary>
     public const int DefaultCapacityBytes = 1 << 20;
@@ -127,7 +127,7 @@ internal sealed unsafe class Stripe : IDisposable
 
             try
             {
-                ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
+                ProtocolDelays.Step(); // reserved, nothing written: the scan steps over it, release stops here
                 writer(new Span<byte>(reservation.Body + FrameHeader.Size, length), state);
             }
             catch
@@ -230,7 +230,7 @@ internal sealed unsafe class Stripe : IDisposable
                 return status;
             }
 
-            ProtocolDelays.Step(); // reserved, nothing written: the scan must stop here
+            ProtocolDelays.Step(); // reserved, nothing written: the scan steps over it, release stops here
             payload.CopyTo(new Span<byte>(reservation.Body + FrameHeader.Size, payload.Length));
             lsn = Seal(reservation, payload.Length, lsns);
             return RingStatus.Success;

@@ -287,6 +287,52 @@ public sealed unsafe class ByteRingTests
         Assert.Equal(new byte[][] { [1], [2, 2, 2], [3], [4] }, sink.Records);
     }
 
+    /// <summary>
+    /// The flush thread's scan steps over a reservation still being written (its size is in the header from the claim
+    /// on), so a slow producer delays only its own record; release still stops there, so space is given back in ring
+    /// order. The two producers are two reservations made on this thread: a claim is all that makes one.
+    /// </summary>
+    [Fact]
+    public void Read_over_reservations_passes_an_unpublished_record_and_release_stops_at_it()
+    {
+        using var ring = new ByteRing(4096);
+        long start = ring.Head;
+        Assert.Equal(RingStatus.Success, ring.TryReserve(5, out RingReservation slow)); // producer 1: reserved, not published
+        Assert.Equal(RingStatus.Success, ring.TryReserve(3, out RingReservation quick)); // producer 2, behind it
+        new byte[] { 2, 2, 2 }.CopyTo(quick.Span);
+        ring.Publish(quick);
+
+        long firstReserved = long.MaxValue;
+        Assert.True(
+            ring.TryReadOverReservations(start, ref firstReserved, out RingRecord seen),
+            "The record published behind an unpublished reservation is readable: the reservation's claimed size says where it ends.");
+        Assert.Equal([2, 2, 2], seen.Span.ToArray());
+        Assert.True(firstReserved == start, $"The read reports the reservation it stepped over, at {start}; it reported {firstReserved}.");
+        Assert.False(
+            ring.TryReadOverReservations(seen.Next, ref firstReserved, out RingRecord end),
+            "Past the last claim the space is zero (no State, no claimed size): the read stops there.");
+        Assert.Equal(seen.Next, end.Position);
+
+        Assert.False(ring.TryRead(start, out RingRecord stop), "The in-order read (release's) still stops at the unpublished record.");
+        Assert.Equal(start, stop.Position);
+        var sink = new CollectingHandler();
+        Assert.Equal(0, ring.Drain(ref sink));
+        Assert.True(ring.Head == start, "Nothing is released past a reservation still being written: its space and everything after it stay.");
+
+        new byte[] { 1, 1, 1, 1, 1 }.CopyTo(slow.Span);
+        ring.Publish(slow);
+        firstReserved = long.MaxValue;
+        Assert.True(ring.TryReadOverReservations(start, ref firstReserved, out RingRecord firstRead));
+        Assert.True(ring.TryReadOverReservations(firstRead.Next, ref firstReserved, out RingRecord secondRead));
+        Assert.Equal([1, 1, 1, 1, 1], firstRead.Span.ToArray());
+        Assert.Equal([2, 2, 2], secondRead.Span.ToArray());
+        Assert.True(firstReserved == long.MaxValue, "Once published, nothing is stepped over.");
+
+        Assert.Equal(2, ring.Drain(ref sink));
+        Assert.Equal(new byte[][] { [1, 1, 1, 1, 1], [2, 2, 2] }, sink.Records);
+        Assert.True(ring.IsEmptyApproximately, "Both records are released, in ring order, once the first is published.");
+    }
+
     [Fact]
     public void Blocking_append_times_out_as_full()
     {
@@ -310,6 +356,62 @@ public sealed unsafe class ByteRingTests
         Assert.Equal(RingStatus.Success, status);
         ring.Drain(ref sink);
         Assert.Equal([7], sink.Records.Last());
+    }
+
+    /// <summary>
+    /// The async wait for space follows the sync park's protocol: announce, try again, then await. A release before the
+    /// announcement is seen by the try; one after it completes the task the waiter holds; Close completes it too.
+    /// </summary>
+    [Fact]
+    public void Async_space_wait_sees_an_earlier_release_and_is_woken_by_a_later_release_and_by_close()
+    {
+        using var ring = new ByteRing(64);
+        var sink = new CollectingHandler();
+        Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56])); // the whole ring
+
+        // Released before the announcement: the try after it succeeds, nothing to await.
+        Assert.Equal(RingStatus.Full, ring.TryAppend([1]));
+        Assert.Equal(1, ring.Drain(ref sink));
+        ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56]));
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
+
+        // Released after the announcement: the task completes, synchronously with the release.
+        Task freed = ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Full, ring.TryAppend([2]));
+            Assert.False(freed.IsCompleted, "Nothing was released since the announcement: the waiter awaits.");
+            Assert.Equal(1, ring.Drain(ref sink));
+            Assert.True(freed.IsCompleted, "The release after the announcement completes the task the waiter holds: its wake-up is not lost.");
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
+
+        Assert.Equal(RingStatus.Success, ring.TryAppend(new byte[56]));
+
+        // Closed while waiting: the task completes and the next try reports Closed.
+        freed = ring.BeginSpaceWait();
+        try
+        {
+            Assert.Equal(RingStatus.Full, ring.TryAppend([3]));
+            Assert.False(freed.IsCompleted);
+            ring.Close();
+            Assert.True(freed.IsCompleted, "Close wakes async waiters, as it wakes parked producers.");
+            Assert.Equal(RingStatus.Closed, ring.TryAppend([3]));
+        }
+        finally
+        {
+            ring.EndSpaceWait();
+        }
     }
 
     internal struct CollectingHandler : IRingRecordHandler

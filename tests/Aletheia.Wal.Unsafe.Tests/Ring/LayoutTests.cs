@@ -17,7 +17,7 @@ public sealed class LayoutTests
         { typeof(ProducerCursor), 256, ["Tail@0", "CachedHead@8"] },
         { typeof(ConsumerCursor), 256, ["Head@0", "ReleasedRecords@8", "ReleasedBytes@16"] },
         { typeof(RingControl), 512, ["Producer@0", "Consumer@256"] },
-        { typeof(RingRecordHeader), 8, ["State@0", "Reserved@4"] },
+        { typeof(RingRecordHeader), 8, ["State@0", "ClaimedSize@4"] },
         { typeof(PaddedInt64), 256, ["Value@128"] },
         { typeof(FrameHeader), 16, ["PayloadLength@0", "Crc@4", "Lsn@8"] },
         { typeof(BatchHeader), 24, ["Tag@0", "Crc@4", "FirstLsn@8", "RecordCount@16", "Reserved@20"] },
@@ -131,7 +131,9 @@ public sealed class LayoutTests
         Assert.Equal(0, (long)ring.Control % Environment.SystemPageSize);
         Assert.Equal(RingStatus.Success, ring.TryReserve(3, out RingReservation reservation));
         Assert.Equal(sizeof(RingControl) + RingRecordHeader.Size, (long)(reservation.Body - (byte*)ring.Control));
+        var header = (RingRecordHeader*)((byte*)ring.Control + sizeof(RingControl));
+        Assert.True(header->State == 0 && header->ClaimedSize == 16, "Reserved: not published, and the claim's size (8 + 3 rounded up to 8) is stored at offset 4.");
         ring.Publish(reservation);
-        Assert.Equal(RingRecordHeader.Published | 3u, ((RingRecordHeader*)((byte*)ring.Control + sizeof(RingControl)))->State);
+        Assert.Equal(RingRecordHeader.Published | 3u, header->State);
     }
 }

@@ -55,9 +55,17 @@ public sealed class StripeAllocationTests
         }
 
         Run(10_000); // warm-up: tiering, lazily created objects
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Run(Appends);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // The least of three windows: an allocation per append or per drain shows in every window; the runtime's one-off
+        // work on this thread (a tier-up or OSR step that the loaded machine delayed past the warm-up) in at most one.
+        long allocated = long.MaxValue;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Run(Appends);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
         Assert.True(allocated == 0, $"{kind}: {allocated} bytes allocated over {Appends} appends and their drains; the hot paths must allocate nothing.");
     }
 
