@@ -288,32 +288,8 @@ internal sealed unsafe partial class ByteRing : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRead(long position, out RingRecord record)
     {
-        long limit = _control->Consumer.Head + Capacity; // only the consumer writes Head: a plain read is its own value
-        while (position < limit)
-        {
-            var header = (RingRecordHeader*)(_records + (position & _mask));
-
-            // Acquire: pairs with the producer's release store in Publish; the body loads that follow cannot be
-            // satisfied before this load sees the publication, so they see the complete body.
-            uint state = Volatile.Read(ref header->State);
-            if ((state & RingRecordHeader.Published) == 0)
-            {
-                break;
-            }
-
-            int length = (int)(state & RingRecordHeader.LengthMask);
-            long next = position + RingRecordHeader.RecordSize(length);
-            if ((state & RingRecordHeader.Skip) == 0)
-            {
-                record = new RingRecord(position, next, (byte*)(header + 1), length);
-                return true;
-            }
-
-            position = next;
-        }
-
-        record = new RingRecord(position, position, null, 0);
-        return false;
+        long unused = long.MaxValue;
+        return Read(position, stepOverReservations: false, ref unused, out record);
     }
 
     /// <summary>
@@ -326,17 +302,28 @@ internal sealed unsafe partial class ByteRing : IDisposable
     /// past <paramref name="firstReserved"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryReadOverReservations(long position, ref long firstReserved, out RingRecord record)
+    public bool TryReadOverReservations(long position, ref long firstReserved, out RingRecord record) =>
+        Read(position, stepOverReservations: true, ref firstReserved, out record);
+
+    /// <summary>Both reads; <paramref name="stepOverReservations"/> is a constant at each inlined call site, so each compiles to its own loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Read(long position, bool stepOverReservations, ref long firstReserved, out RingRecord record)
     {
         long limit = _control->Consumer.Head + Capacity; // only the consumer writes Head: a plain read is its own value
         while (position < limit)
         {
             var header = (RingRecordHeader*)(_records + (position & _mask));
 
-            // Acquire: pairs with the producer's release store in Publish, as in TryRead.
+            // Acquire: pairs with the producer's release store in Publish; the body loads that follow cannot be
+            // satisfied before this load sees the publication, so they see the complete body.
             uint state = Volatile.Read(ref header->State);
             if ((state & RingRecordHeader.Published) == 0)
             {
+                if (!stepOverReservations)
+                {
+                    break;
+                }
+
                 // Volatile: pairs with the producer's store right after its claim; no ordering is needed beyond reading
                 // the word afresh (it is 0 or this claim's size, never stale: see the protocol comment, step 6), and the
                 // body behind it is not read.
