@@ -130,8 +130,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
 
             segments = new SegmentWriter(
-                storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes, reusable,
-                recovered.Recycled, options.MaxRecycledSegments);
+                storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes,
+                recovered.WriteSegmentSize, (uint)(options.WriteBufferBytes + FlushCoordinator.MarkerBytes), reusable, recovered.Recycled,
+                options.MaxRecycledSegments);
+            if (!segments.IsOpened)
+            {
+                segments.Open(recovered.LastLsn + 1); // the head of an empty log: opened before anything goes into it
+            }
+
             return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments);
         }
         catch (Exception e)
@@ -474,8 +480,12 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return;
         }
 
-        // The new head is durable before any segment below it is touched.
-        _head = LogHeadFile.Update(_storage, _directory, _head with { Segment = keep.Number, FirstLsn = keep.FirstLsn });
+        // The new head is durable before any segment below it is touched. Its sequence number is spent even if the write
+        // fails: the failed write may have reached the disk, and a later head must outrank it.
+        LogHead next = _head with { Segment = keep.Number, FirstLsn = keep.FirstLsn, Sequence = _head.Sequence + 1 };
+        _head = _head with { Sequence = next.Sequence };
+        LogHeadFile.Write(_storage, _directory, next);
+        _head = next;
         var recycled = new List<string>();
         foreach (ulong number in SegmentNames.List(_storage, _directory))
         {

@@ -20,7 +20,8 @@ namespace Aletheia.Wal.Flush;
  *  3. Release. Give back each stripe's ring space up to its first record not yet copied.
  *  4. Write. One RandomAccess.Write of [batch header][frames][end marker] to the write-through segment, on the end marker
  *     of the previous write; when it returns, the batch is durable: advance DurableLsn, which releases the waiters. A
- *     segment's first write is its opening write alone (header and end marker), made before its first batch.
+ *     segment is closed (its end marker rewritten with the closed flag) before the next one's opening write (header and
+ *     end marker, alone), and batches follow that.
  * While a write is in flight, producers keep appending into the rings: the next round takes all of it (group commit).
  *
  * Why the merge cannot deadlock: a producer reserves its ring space first and takes its LSN only once its payload is
@@ -248,16 +249,16 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                     break; // write this batch first; the frame opens the next one
                 }
 
-                // An empty batch that cannot take the frame: the segment is full. An unopened segment always takes one
-                // frame (segments are sized for the largest record); were it ever too small, rotating past it would leave
-                // an unwritten segment between used ones, which recovery must refuse: fail instead.
-                if (!_segments.IsOpened)
+                // An empty batch that cannot take the frame: the segment is full. A segment with nothing but its opening
+                // write always takes one frame (segments are sized for the largest record); were it ever too small, the
+                // writer would rotate past segment after segment: fail instead.
+                if (_segments.Offset == SegmentHeader.Size)
                 {
                     throw new InvalidOperationException(
                         $"Segment {_segments.CurrentNumber} ({_segments.CurrentLength} bytes) cannot take a frame of {size} bytes: it is smaller than this writer's segments.");
                 }
 
-                _segments.Rotate();
+                _segments.Rotate(_nextLsn);
                 _writeLimit = WriteLimitOf(_segments);
                 _used = 0;
                 continue;
@@ -265,11 +266,6 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
             if (_batchRecords == 0)
             {
-                if (!_segments.IsOpened)
-                {
-                    _segments.Open(_nextLsn, (uint)(_bufferCapacity + MarkerBytes));
-                }
-
                 _batchFirstLsn = _nextLsn;
                 _used = BatchHeader.Size;
             }
@@ -310,8 +306,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private bool FitsUnsynchronized(int frameSize)
     {
         int used = _batchRecords > 0 ? _used : BatchHeader.Size;
-        long offset = _segments.IsOpened ? _segments.Offset : SegmentHeader.Size;
-        return used + frameSize <= _writeLimit && offset + used + frameSize + MarkerBytes <= _segments.CurrentLength;
+        return used + frameSize <= _writeLimit && _segments.Offset + used + frameSize + MarkerBytes <= _segments.CurrentLength;
     }
 
     private int WriteLimitOf(SegmentWriter segments) =>

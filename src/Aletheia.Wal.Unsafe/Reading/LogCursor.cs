@@ -1,3 +1,4 @@
+using Aletheia.Wal.Recovery;
 using Aletheia.Wal.Storage;
 
 namespace Aletheia.Wal.Reading;
@@ -16,7 +17,8 @@ internal sealed unsafe class LogCursor : IDisposable
     private readonly string _directory;
     private readonly LogHead _head;
     private readonly bool _tolerateRepairableMarkers;
-    private readonly HashSet<(ulong Segment, long WriteStart)>? _retried;
+    private readonly WalRecoveryMode? _retryBeforeRefusing;
+    private readonly HashSet<(ulong Segment, long WriteStart)> _retried = [];
     private readonly SegmentScanner _scanner = new();
     private readonly List<ulong> _segments;
     private readonly HashSet<ulong> _present;
@@ -31,22 +33,24 @@ internal sealed unsafe class LogCursor : IDisposable
     private uint _framesLeft;
     private bool _done;
     private ulong _yieldedUpTo;
-    private ulong _rereadSegment;
+    private bool _continues; // the previous segment was closed: this one must continue the log
+    private ulong _batchLastLsn;
 
     /// <param name="storage">The file system.</param>
     /// <param name="directory">The log directory.</param>
     /// <param name="head">What wal.head says: the log's id, its oldest segment and first LSN.</param>
     /// <param name="tolerateRepairableMarkers">Read past a damaged end marker that the next segment's header makes good
     /// (<see cref="MarkerRepair"/>); false (Strict) reports it as damage.</param>
-    /// <param name="retryOnceOnDamage">Before judging damage, read the damaged write once more, fresh: a reader of a log a
-    /// writer has open may have read a write in flight, or a segment before its last writes.</param>
-    public LogCursor(WalStorage storage, string directory, LogHead head, bool tolerateRepairableMarkers, bool retryOnceOnDamage)
+    /// <param name="retryBeforeRefusing">A reader's mode: before reporting damage that this mode refuses, read the damaged
+    /// write once more, fresh, from its start (null: never, for recovery, which has the directory to itself). A reader of a
+    /// log that a writer has open may have read a write in flight; by the time it looked for later writes, more were made.</param>
+    public LogCursor(WalStorage storage, string directory, LogHead head, bool tolerateRepairableMarkers, WalRecoveryMode? retryBeforeRefusing)
     {
         _storage = storage;
         _directory = directory;
         _head = head;
         _tolerateRepairableMarkers = tolerateRepairableMarkers;
-        _retried = retryOnceOnDamage ? [] : null;
+        _retryBeforeRefusing = retryBeforeRefusing;
         _segments = SegmentNames.List(storage, directory).Where(n => n >= head.Segment).ToList();
         _present = [.. _segments];
         _number = head.Segment;
@@ -169,6 +173,7 @@ internal sealed unsafe class LogCursor : IDisposable
                 case SlotVerdict.Batch:
                     _batchStart = _offset;
                     _batchEnd = _offset + BatchHeader.Size + batch.FrameBytes;
+                    _batchLastLsn = batch.LastLsn;
                     if (VerifyBatch(batch.RecordCount))
                     {
                         _framesLeft = batch.RecordCount;
@@ -177,7 +182,7 @@ internal sealed unsafe class LogCursor : IDisposable
 
                     break;
                 case SlotVerdict.EndMarker:
-                    EndSegmentData();
+                    EndSegmentData(batch.IsClosed);
                     break;
                 case SlotVerdict.PastEnd:
                     Stop(_offset, _offset, slotReason!, WriteShape.UnknownExtent, cutShort: true);
@@ -186,7 +191,7 @@ internal sealed unsafe class LogCursor : IDisposable
                     if (_tolerateRepairableMarkers && NextSegmentStartsAt(NextLsn))
                     {
                         Repairs.Add(new MarkerRepair(SegmentNames.PathOf(_directory, _number), _offset, NextLsn, _salt, slotReason!));
-                        EndSegmentData();
+                        EndSegmentData(closed: true);
                         break;
                     }
 
@@ -243,38 +248,45 @@ internal sealed unsafe class LogCursor : IDisposable
     private void OpenSegment()
     {
         ulong number = _number;
+        _writeFirstLsn = NextLsn;
         if (!_present.Contains(number))
         {
-            if (_segments.Count > 0 && _segments[^1] > number)
+            // A reader of a live log listed the directory before the writer created this segment: look again.
+            foreach (ulong found in SegmentNames.List(_storage, _directory).Where(n => n >= _head.Segment && !_present.Contains(n)))
             {
-                // Never left by a crash: the writer creates segments in order and removes them from the head only.
-                _writeFirstLsn = NextLsn;
-                Stop(0, 0, $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists", WriteShape.Opening, cutShort: true, missing: true);
+                _present.Add(found);
+                _segments.Add(found);
+            }
+
+            _segments.Sort();
+        }
+
+        if (!_present.Contains(number))
+        {
+            // Never left by a crash: the writer prepares a segment (and makes its name durable) before it closes the one
+            // before, and removes segments from the head only. The head missing with nothing after it: a log whose
+            // creation stopped before its first segment, empty.
+            if (_continues || (_segments.Count > 0 && _segments[^1] > number))
+            {
+                Stop(0, 0, _continues
+                    ? $"segment {number} is missing, but the segment before it was closed: the log goes on in it"
+                    : $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists", WriteShape.Opening, cutShort: true);
                 return;
             }
 
-            _done = true; // the end of the log: the previous segment's end was proven
+            _done = true;
             return;
         }
 
         _file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
         _scanner.Attach(_file);
-        _writeFirstLsn = NextLsn;
         HeaderVerdict verdict = _scanner.ReadSegmentHeader(out SegmentHeader header, out string? reason);
         switch (verdict)
         {
             case HeaderVerdict.Empty:
-                // Prepared and never used: the end of the log, unless something of a write into it, or a later segment,
-                // says the header was lost after it was written.
-                Evidence evidence = FindEvidence(number, 0, WriteShape.Opening);
-                if (evidence.LaterWrite)
-                {
-                    Stop(0, 0, "the segment header is zero, but writes of this log follow it", WriteShape.Opening, known: evidence);
-                    return;
-                }
-
-                CloseSegment();
-                _done = true;
+                // The writer opens the head segment when it creates (or empties) the log, and the next segment right after
+                // it closes one: a zero header where the log goes on is a lost opening write, torn or damaged.
+                Stop(0, 0, "the segment header is zero where the log goes on (the head, or after a closed segment)", WriteShape.Opening);
                 return;
             case HeaderVerdict.Short:
                 Stop(0, 0, reason!, WriteShape.Opening, cutShort: true);
@@ -296,15 +308,6 @@ internal sealed unsafe class LogCursor : IDisposable
             : header.SegmentSize < (ulong)(SegmentHeader.Size + (2 * BatchHeader.Size) + FrameHeader.Size) || header.MaxWriteBytes < (2 * BatchHeader.Size) + FrameHeader.Size
                 ? (40, $"the header's sizes are impossible (segment {header.SegmentSize} bytes, writes of {header.MaxWriteBytes})")
             : (0, null);
-        if (mismatch is not null && field == 24 && header.FirstLsn > NextLsn && _retried is not null && EndSegment == number - 1 && _rereadSegment != EndSegment)
-        {
-            // A live log: the previous segment was read (through the buffer) before its last batches were written, and the
-            // writer has moved on since. It starts a segment only after its last write into the previous one returned, so
-            // those batches are all there now: read the previous segment again from where it seemed to end, once.
-            RereadPreviousSegment();
-            return;
-        }
-
         if (mismatch is not null)
         {
             Stop(0, field, mismatch, WriteShape.Opening, cutShort: true); // a valid header out of place is never an interrupted write
@@ -319,21 +322,12 @@ internal sealed unsafe class LogCursor : IDisposable
         UsedSegments.Add((number, header.FirstLsn));
     }
 
-    private void RereadPreviousSegment()
-    {
-        CloseSegment();
-        _rereadSegment = EndSegment;
-        _number = EndSegment;
-        _header = EndHeader;
-        _salt = SegmentSalt.Of(_head.LogId, _number);
-        _file = _storage.OpenRead(SegmentNames.PathOf(_directory, _number));
-        _scanner.Attach(_file);
-        _offset = EndOffset;
-        _framesLeft = 0;
-    }
-
-    /// <summary>The segment's data ends here (its end marker, or a damaged one the next segment makes good).</summary>
-    private void EndSegmentData()
+    /// <summary>
+    /// The segment's data ends here (its end marker, or a damaged one the next segment makes good). An open end marker
+    /// proves that the log ends here: the writer closes a segment before it opens the next, so whatever the files after
+    /// it hold was never part of the log. A closed one says the log goes on in the next segment.
+    /// </summary>
+    private void EndSegmentData(bool closed)
     {
         EndSegment = _number;
         EndOffset = _offset;
@@ -341,6 +335,8 @@ internal sealed unsafe class LogCursor : IDisposable
         EndFileLength = _scanner.Length;
         CloseSegment();
         _number++;
+        _continues = closed;
+        _done = !closed;
     }
 
     /// <summary>True when the next segment has a valid header of this log that starts at exactly <paramref name="lsn"/>.</summary>
@@ -349,14 +345,20 @@ internal sealed unsafe class LogCursor : IDisposable
 
     /// <summary>
     /// Stops at damage in the write starting at <paramref name="writeStart"/> of the current segment: looks for evidence
-    /// of a later write and records the verdict. A reader first reads the write once more, fresh.
+    /// of a later write and records the verdict. A reader whose mode refuses that verdict first reads the write once
+    /// more, fresh from its start: it may have seen a write in flight, and later writes made since.
     /// </summary>
-    private void Stop(long writeStart, long offset, string reason, WriteShape shape, bool cutShort = false, bool missing = false, Evidence? known = null)
+    private void Stop(long writeStart, long offset, string reason, WriteShape shape, bool cutShort = false, Evidence? known = null)
     {
         ulong number = _number;
-        if (_retried is not null && !missing && _retried.Add((number, writeStart)))
+
+        // A segment file shorter than its header says was cut short: a write never shrinks a file (segments are prepared
+        // at full size), so whatever the cut took may have held later writes.
+        cutShort |= writeStart > 0 && _scanner.Length < (long)_header.SegmentSize;
+        Evidence evidence = known ?? FindEvidence(number, writeStart, shape);
+        DamageKind kind = cutShort || evidence.LaterWrite ? DamageKind.Corruption : DamageKind.TornTail;
+        if (_retryBeforeRefusing is { } mode && RecoveryPolicy.Decide(kind, mode) == RecoveryAction.Refuse && _retried.Add((number, writeStart)))
         {
-            // Read it again from its start: buffered bytes may predate a write that has returned since.
             if (writeStart == 0)
             {
                 CloseSegment(); // reopened, fresh, by the loop
@@ -372,11 +374,6 @@ internal sealed unsafe class LogCursor : IDisposable
             return;
         }
 
-        // A segment file shorter than its header says was cut short: a write never shrinks a file (segments are prepared
-        // at full size), so whatever the cut took may have held later writes.
-        cutShort |= writeStart > 0 && _scanner.Length < (long)_header.SegmentSize;
-        Evidence evidence = known ?? FindEvidence(number, writeStart, shape);
-        DamageKind kind = cutShort || evidence.LaterWrite ? DamageKind.Corruption : DamageKind.TornTail;
         Damage = new LogDamage(SegmentNames.PathOf(_directory, number), number, offset, writeStart, _writeFirstLsn, reason, kind, evidence.Highest);
         NextLsn = _writeFirstLsn;
         _done = true;
@@ -407,9 +404,18 @@ internal sealed unsafe class LogCursor : IDisposable
         var scanner = new SegmentScanner();
         if (_present.Contains(number))
         {
+            // A damaged write whose batch header is intact: its own frames are payload, not structures of later writes
+            // (a payload may hold anything, a copy of a batch header included); its header speaks of its records.
+            long scanFrom = writeStart;
+            if (shape == WriteShape.KnownBatch)
+            {
+                visitor.Highest = _batchLastLsn;
+                scanFrom = _batchEnd;
+            }
+
             using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
             scanner.Attach(file);
-            scanner.ScanStructures(writeStart, scanner.Length, SegmentSalt.Of(_head.LogId, number), from, ref visitor);
+            scanner.ScanStructures(scanFrom, scanner.Length, SegmentSalt.Of(_head.LogId, number), from, ref visitor);
         }
 
         foreach (ulong later in _segments)

@@ -52,7 +52,7 @@ public sealed unsafe class WalReader : IDisposable
             throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"LSN {from.Value} was truncated away: the oldest LSN kept is {head.FirstLsn}.");
         }
 
-        var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryOnceOnDamage: true)
+        var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: mode)
         {
             StopAfterLsn = upTo,
         };

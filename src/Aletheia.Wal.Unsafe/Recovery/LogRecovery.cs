@@ -17,7 +17,7 @@ internal static class LogRecovery
         List<ulong> numbers = SegmentNames.List(storage, directory);
         LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
 
-        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryOnceOnDamage: false);
+        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null);
         while (cursor.MoveNext())
         {
         }
@@ -35,6 +35,24 @@ internal static class LogRecovery
         long writeOffset = cutInSegment ? damage!.WriteStart : cursor.EndOffset;
         SegmentHeader writeHeader = cutInSegment ? cursor.CurrentHeader : cursor.EndHeader;
         ulong nextLsn = cursor.NextLsn;
+
+        // The drop to report. A cut is recorded in wal.head before it destroys anything: were this recovery interrupted
+        // after its first deletion or zeroing, the next one would find less (or nothing) of what was dropped and must
+        // report it all the same. A recorded cut counts while the log still ends before its first LSN (nothing was
+        // appended since); a new cut at or below it takes it in.
+        (ulong DroppedFrom, ulong DroppedTo) report = (0, 0);
+        bool recordedPending = head.CutFrom != 0 && head.CutFrom >= nextLsn;
+        if (damage is not null)
+        {
+            report = (damage.NextLsn, recordedPending ? Math.Max(damage.HighestLsnAfter, head.CutTo) : damage.HighestLsnAfter);
+            head = head with { Sequence = head.Sequence + 1, CutFrom = report.DroppedFrom, CutTo = report.DroppedTo };
+            LogHeadFile.Write(storage, directory, head);
+            headCopyDamaged = false; // both copies were just written
+        }
+        else if (recordedPending && head.CutFrom == nextLsn)
+        {
+            report = (head.CutFrom, head.CutTo);
+        }
 
         // Files to delete, all before the cut, with one directory fsync: leftovers of an interrupted preparation,
         // recycled files beyond the limit or of another size, segments below the head (a truncation's leftovers, or
@@ -96,7 +114,7 @@ internal static class LogRecovery
         foreach (MarkerRepair repair in cursor.Repairs)
         {
             using WalFile file = storage.OpenWrite(repair.Path, writeThrough: true);
-            BatchHeader.WriteEndMarker(marker, repair.NextLsn, repair.Salt);
+            BatchHeader.WriteEndMarker(marker, repair.NextLsn, repair.Salt, closed: true);
             file.Write(marker, repair.Offset);
         }
 
@@ -117,12 +135,10 @@ internal static class LogRecovery
         // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only.
         if (headCopyDamaged)
         {
-            head = LogHeadFile.Update(storage, directory, head);
+            head = head with { Sequence = head.Sequence + 1 };
         }
-        else
-        {
-            LogHeadFile.Seal(storage, directory, head);
-        }
+
+        LogHeadFile.Write(storage, directory, head);
 
         return new RecoveredLog
         {
@@ -131,11 +147,12 @@ internal static class LogRecovery
             WriteSegment = writeSegment,
             WriteOffset = writeOffset,
             WriteSegmentMaxWriteBytes = writeSegment == 0 ? 0 : writeHeader.MaxWriteBytes,
+            WriteSegmentSize = writeSegment == 0 ? 0 : (long)writeHeader.SegmentSize,
             Reusable = reusable,
             Recycled = recycled,
             Segments = cursor.UsedSegments.Where(s => s.Number <= writeSegment).ToList(),
-            DroppedFrom = damage?.NextLsn ?? 0,
-            DroppedTo = damage?.HighestLsnAfter ?? 0,
+            DroppedFrom = report.DroppedFrom,
+            DroppedTo = report.DroppedTo,
         };
     }
 

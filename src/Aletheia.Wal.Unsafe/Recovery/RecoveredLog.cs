@@ -20,6 +20,9 @@ internal sealed class RecoveredLog
     /// <summary>The largest write the header of <see cref="WriteSegment"/> allows (0: no write segment).</summary>
     public uint WriteSegmentMaxWriteBytes { get; init; }
 
+    /// <summary>The size the header of <see cref="WriteSegment"/> gives it: the writer never writes past it, whatever the file's length.</summary>
+    public long WriteSegmentSize { get; init; }
+
     /// <summary>Prepared, unused segment files that continue the numbering after the write segment (or from the head), in order.</summary>
     public List<ulong> Reusable { get; init; } = [];
 
@@ -29,7 +32,10 @@ internal sealed class RecoveredLog
     /// <summary>Used segments kept and their first LSNs, ascending.</summary>
     public List<(ulong Number, ulong FirstLsn)> Segments { get; init; } = [];
 
-    /// <summary>The first LSN recovery dropped (the log continues there), 0 if it dropped nothing.</summary>
+    /// <summary>
+    /// The first LSN recovery dropped (the log continues there), 0 if it dropped nothing: this recovery's cut, or one an
+    /// interrupted recovery recorded in wal.head that nothing was appended after.
+    /// </summary>
     public ulong DroppedFrom { get; init; }
 
     /// <summary>The highest dropped LSN that something intact on disk spoke of, 0 if nothing did.</summary>

@@ -5,39 +5,45 @@ namespace Aletheia.Wal.Storage;
 /// <summary>
 /// What <c>wal.head</c> says: the log's id and its head, the oldest segment kept and its first LSN. Segments numbered
 /// below <see cref="Segment"/> are leftovers of a truncation (removed at open, whatever their state); no LSN below
-/// <see cref="FirstLsn"/> is ever handed out again.
+/// <see cref="FirstLsn"/> is ever handed out again. <see cref="CutFrom"/> and <see cref="CutTo"/> record the last cut
+/// recovery made (0 for none), written before the cut destroys anything, so that a recovery interrupted by a crash
+/// still reports it when the log is next opened.
 /// </summary>
-internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence);
+internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence, ulong CutFrom = 0, ulong CutTo = 0);
 
 /// <summary>
-/// The file <c>wal.head</c>: two identical 64-byte copies of the <see cref="LogHead"/>, at offsets 0 and 512 (separate
-/// sectors), in a 1024-byte file created with the log. An update writes copy A, then copy B, each write-through, with the
-/// sequence number one higher: a crash between them leaves both valid (the higher sequence wins), a torn write damages at
-/// most the copy it was writing, and a damaged sector at most one copy. <c>TruncateBefore</c> updates it before it
+/// The file <c>wal.head</c>: two identical 128-byte copies of the <see cref="LogHead"/>, at offsets 0 and 4096 (separate
+/// 4 KiB physical sectors), in an 8192-byte file created with the log. An update writes copy A, then copy B, each
+/// write-through, with a sequence number never used before: a crash between them leaves both valid (the higher sequence
+/// wins), a torn write damages at most the copy it was writing, and a damaged sector at most one copy. <c>TruncateBefore</c> updates it before it
 /// removes a segment, so that removals may reach the disk in any order: what is left below the head is known to be going.
 /// </summary>
 /// <remarks>
 /// <code>
-/// offset  0  Magic          8 bytes  "ALTHHEAD" (0x4441454848544C41 little-endian)
-/// offset  8  FormatVersion  4 bytes  2
-/// offset 12  Size           4 bytes  64
-/// offset 16  Sequence       8 bytes  1 at creation, +1 per update
-/// offset 24  LogId          8 bytes  random, non-zero, chosen when the log was created
-/// offset 32  HeadSegment    8 bytes  the oldest segment kept
-/// offset 40  HeadLsn        8 bytes  its first LSN: the oldest LSN kept, and the floor of every LSN handed out
-/// offset 48  Reserved      12 bytes  0
-/// offset 60  Crc            4 bytes  CRC-32C of bytes [0, 60)
+/// offset   0  Magic          8 bytes  "ALTHHEAD" (0x4441454848544C41 little-endian)
+/// offset   8  FormatVersion  4 bytes  2
+/// offset  12  Size           4 bytes  128
+/// offset  16  Sequence       8 bytes  1 at creation, higher at every update
+/// offset  24  LogId          8 bytes  random, non-zero, chosen when the log was created
+/// offset  32  HeadSegment    8 bytes  the oldest segment kept
+/// offset  40  HeadLsn        8 bytes  its first LSN: the oldest LSN kept, and the floor of every LSN handed out
+/// offset  48  CutFrom        8 bytes  the first LSN the last recovery cut dropped (0: none)
+/// offset  56  CutTo          8 bytes  the highest LSN it found evidence of among those (0: none)
+/// offset  64  Reserved      60 bytes  0
+/// offset 124  Crc            4 bytes  CRC-32C of bytes [0, 124)
 /// </code>
 /// </remarks>
 internal static class LogHeadFile
 {
     public const string FileName = "wal.head";
-    public const int CopyBytes = 64;
-    public const int FileBytes = 1024;
+    public const int CopyBytes = 128;
+    public const int FileBytes = 8192;
     public const ulong MagicValue = 0x4441454848544C41; // "ALTHHEAD"
 
-    /// <summary>Where the two copies are: separate 512-byte sectors.</summary>
-    public static ReadOnlySpan<int> CopyOffsets => [0, 512];
+    private const int CrcOffset = CopyBytes - sizeof(uint);
+
+    /// <summary>Where the two copies are: separate 4 KiB sectors (a 512-byte logical sector may share a physical one).</summary>
+    public static ReadOnlySpan<int> CopyOffsets => [0, 4096];
 
     public static string PathOf(string directory) => Path.Combine(directory, FileName);
 
@@ -60,17 +66,13 @@ internal static class LogHeadFile
         storage.SyncDirectory(directory);
     }
 
-    /// <summary>Replaces the head, durably: copy A, then copy B, each write-through. Returns the head as written.</summary>
-    public static LogHead Update(WalStorage storage, string directory, LogHead head) => Write(storage, directory, head with { Sequence = head.Sequence + 1 });
-
     /// <summary>
-    /// Writes the head again as it is, write-through: recovery read it through the page cache, and after a failed fsync
-    /// (at creation) or write, Linux may hold there what the disk lacks. The writer must not go on under a head only
-    /// memory holds.
+    /// Writes <paramref name="head"/> durably: copy A, then copy B, each write-through. A new head carries a sequence number
+    /// higher than any written before, even by a write that failed (it may have reached the disk). Written again as it is
+    /// (the same sequence), it seals a head that recovery read through the page cache: after a failed fsync or write,
+    /// Linux may hold there what the disk lacks, and the writer must not go on under a head only memory holds.
     /// </summary>
-    public static void Seal(WalStorage storage, string directory, LogHead head) => Write(storage, directory, head);
-
-    private static LogHead Write(WalStorage storage, string directory, LogHead head)
+    public static void Write(WalStorage storage, string directory, LogHead head)
     {
         Span<byte> copy = stackalloc byte[CopyBytes];
         Encode(head, copy);
@@ -79,8 +81,6 @@ internal static class LogHeadFile
         {
             file.Write(copy, offset);
         }
-
-        return head;
     }
 
     /// <summary>Reads both copies.</summary>
@@ -119,9 +119,10 @@ internal static class LogHeadFile
 
     /// <summary>
     /// The head of the log in <paramref name="directory"/>, as recovery and readers use it: null when there is no log yet
-    /// (no wal.head, or a blank one, and no segment). A wal.head missing or unreadable beside segments is refused in every
-    /// mode (a log of another format version with its own message); one damaged copy is refused by Strict only, and then
-    /// <paramref name="damagedCopy"/> is true (recovery rewrites both).
+    /// (no segment, and no wal.head or none with an intact copy: a creation that did not reach its fsync). A wal.head
+    /// missing or unreadable beside segments is refused in every mode (a log of another format version with its own
+    /// message); one damaged copy is refused by Strict only, and then <paramref name="damagedCopy"/> is true (recovery
+    /// rewrites both).
     /// </summary>
     /// <exception cref="WalCorruptionException">wal.head is missing, blank or unreadable beside segments, or Strict found a damaged copy.</exception>
     /// <exception cref="WalException">The segments are of another format version.</exception>
@@ -129,13 +130,13 @@ internal static class LogHeadFile
     {
         damagedCopy = false;
         LogHeadState state = Read(storage, directory);
+        if (segments.Count == 0 && state.Head is null)
+        {
+            return null;
+        }
+
         if (!state.Exists || state.IsBlank)
         {
-            if (segments.Count == 0)
-            {
-                return null;
-            }
-
             string first = SegmentNames.PathOf(directory, segments[0]);
             using (WalFile file = storage.OpenRead(first))
             {
@@ -179,19 +180,21 @@ internal static class LogHeadFile
         BinaryPrimitives.WriteUInt64LittleEndian(copy[24..], head.LogId);
         BinaryPrimitives.WriteUInt64LittleEndian(copy[32..], head.Segment);
         BinaryPrimitives.WriteUInt64LittleEndian(copy[40..], head.FirstLsn);
-        BinaryPrimitives.WriteUInt32LittleEndian(copy[60..], Crc32C.Compute(copy[..60]));
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[48..], head.CutFrom);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[56..], head.CutTo);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy[CrcOffset..], Crc32C.Compute(copy[..CrcOffset]));
     }
 
     private static LogHead? Decode(ReadOnlySpan<byte> copy, out string? problem)
     {
-        if (BinaryPrimitives.ReadUInt32LittleEndian(copy[60..]) != Crc32C.Compute(copy[..60]) || BinaryPrimitives.ReadUInt64LittleEndian(copy) != MagicValue)
+        if (BinaryPrimitives.ReadUInt32LittleEndian(copy[CrcOffset..]) != Crc32C.Compute(copy[..CrcOffset]) || BinaryPrimitives.ReadUInt64LittleEndian(copy) != MagicValue)
         {
             problem = "the copy's CRC-32C or magic does not match";
             return null;
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(copy[8..]);
-        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || copy[48..60].ContainsAnyExcept((byte)0))
+        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || copy[64..CrcOffset].ContainsAnyExcept((byte)0))
         {
             problem = $"the copy has format version {version}; this library reads version {SegmentHeader.CurrentFormatVersion}";
             return null;
@@ -201,7 +204,9 @@ internal static class LogHeadFile
             BinaryPrimitives.ReadUInt64LittleEndian(copy[24..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[32..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[40..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(copy[16..]));
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[16..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[48..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[56..]));
         if (head.LogId == 0 || head.Segment == 0 || head.FirstLsn == 0)
         {
             problem = "the copy names no log, segment or LSN (zero)";

@@ -20,19 +20,22 @@ internal sealed class SegmentWriter : IDisposable
     private readonly ConcurrentQueue<string> _recycled;
     private readonly int _maxRecycled;
     private readonly ulong _logId;
+    private readonly uint _maxWriteBytes; // this writer's largest write, for the headers of the segments it opens
     private WalFile _current;
     private Task<WalFile>? _next;
 
     /// <summary>
     /// Continues in <paramref name="current"/> (open for write-through), segment <paramref name="currentNumber"/> of log
     /// <paramref name="logId"/>, at <paramref name="offset"/> (its end marker; 0: a segment not opened yet, whose first
-    /// write is its opening write), whose header allows writes of at most <paramref name="currentMaxWriteBytes"/>;
-    /// <paramref name="reusable"/> are segment files after it that are prepared but unused (zero), in order.
+    /// write is its opening write), whose header allows writes of at most <paramref name="currentMaxWriteBytes"/> and
+    /// gives it <paramref name="currentSegmentSize"/> bytes (0: the file's length); <paramref name="reusable"/> are segment
+    /// files after it that are prepared but unused (zero), in order.
     /// </summary>
     public SegmentWriter(
         WalStorage storage, string directory, long segmentBytes, ulong logId, WalFile current, ulong currentNumber, long offset, uint currentMaxWriteBytes,
-        IEnumerable<ulong> reusable, IEnumerable<string> recycled, int maxRecycled)
+        long currentSegmentSize, uint maxWriteBytes, IEnumerable<ulong> reusable, IEnumerable<string> recycled, int maxRecycled)
     {
+        _maxWriteBytes = maxWriteBytes;
         _recycled = new ConcurrentQueue<string>(recycled);
         _maxRecycled = maxRecycled;
         _storage = storage;
@@ -44,7 +47,9 @@ internal sealed class SegmentWriter : IDisposable
         Salt = SegmentSalt.Of(logId, currentNumber);
         Offset = offset;
         InheritedMaxWriteBytes = offset == 0 ? 0 : currentMaxWriteBytes;
-        CurrentLength = current.Length;
+
+        // A continued segment ends where its header says: bytes a file may have gained past that are not the log's.
+        CurrentLength = offset != 0 && currentSegmentSize > 0 ? currentSegmentSize : current.Length;
         _reusable = new Queue<ulong>(reusable);
         PrepareNextInBackground();
     }
@@ -70,15 +75,16 @@ internal sealed class SegmentWriter : IDisposable
     public bool IsOpened => Offset != 0;
 
     /// <summary>
-    /// Writes the current segment's opening write: its header (first LSN <paramref name="firstLsn"/>, writes of at most
-    /// <paramref name="maxWriteBytes"/>) and the end marker after it, alone, write-through. Batches follow at offset 64, on
-    /// that marker. Alone, so that nothing of a torn opening write reaches past its 88 bytes, and so that a valid batch at
-    /// offset 64 proves that the header was written (and returned) before it.
+    /// Writes the current segment's opening write: its header (first LSN <paramref name="firstLsn"/>, this writer's write
+    /// size) and the end marker after it, alone, write-through. Batches follow at offset 64, on that marker. Alone, so that
+    /// nothing of a torn opening write reaches past its 88 bytes, and so that a valid batch at offset 64 proves that the
+    /// header was written (and returned) before it. Made as soon as the segment becomes the current one (at open for the
+    /// head of an empty log, at rotation for the next): a segment where the log goes on is never left unopened.
     /// </summary>
-    public void Open(ulong firstLsn, uint maxWriteBytes)
+    public void Open(ulong firstLsn)
     {
         Span<byte> opening = stackalloc byte[SegmentHeader.OpeningWriteBytes];
-        SegmentHeader.Write(opening, CurrentNumber, firstLsn, _logId, (ulong)CurrentLength, maxWriteBytes);
+        SegmentHeader.Write(opening, CurrentNumber, firstLsn, _logId, (ulong)CurrentLength, _maxWriteBytes);
         BatchHeader.WriteEndMarker(opening[SegmentHeader.Size..], firstLsn, Salt);
         _current.Write(opening, 0);
         Offset = SegmentHeader.Size;
@@ -94,11 +100,19 @@ internal sealed class SegmentWriter : IDisposable
         Offset += advance;
     }
 
-    /// <summary>Switches to the prepared next segment, waiting for its preparation if it is not done yet.</summary>
-    /// <exception cref="IOException">The next segment could not be prepared.</exception>
-    public void Rotate()
+    /// <summary>
+    /// Switches to the prepared next segment, waiting for its preparation if it is not done yet, after closing the current
+    /// one: its end marker is written again, write-through, with the closed flag, saying that the log goes on at
+    /// <paramref name="nextLsn"/> in the next segment. Until then an open end marker proves the log ends in this segment,
+    /// so a next segment whose header reads back as zeros (damage) can never pass for one never used. Then opens the next.
+    /// </summary>
+    /// <exception cref="IOException">The next segment could not be prepared, or the marker not written.</exception>
+    public void Rotate(ulong nextLsn)
     {
         WalFile next = _next!.GetAwaiter().GetResult();
+        Span<byte> closed = stackalloc byte[BatchHeader.Size];
+        BatchHeader.WriteEndMarker(closed, nextLsn, Salt, closed: true);
+        _current.Write(closed, Offset);
         _current.Dispose();
         _current = next;
         CurrentNumber++;
@@ -107,6 +121,7 @@ internal sealed class SegmentWriter : IDisposable
         Offset = 0;
         InheritedMaxWriteBytes = 0;
         PrepareNextInBackground();
+        Open(nextLsn);
     }
 
     /// <summary>

@@ -59,4 +59,64 @@ public sealed class LiveReaderTests : IDisposable
             Assert.True(writer.Join(TimeSpan.FromSeconds(30)));
         }
     }
+
+    /// <summary>
+    /// Found by review: a reader of a live log reads a write half copied into the page cache (a torn view), and by the
+    /// time it looks for later writes the writer has finished that one and made the next, whose batch header reads as a
+    /// later write: corruption, on a healthy log. Before refusing, the reader reads the damaged write once more, fresh.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_reader_that_saw_a_write_in_flight_does_not_call_the_live_log_damaged(bool readerHeldBeforeItsSearch)
+    {
+        string directory = Path.GetFullPath(_temp.Log());
+        var storage = new SlowStorage { HalfWriteDelay = TimeSpan.FromMilliseconds(300) };
+        var options = new WalOptions { Directory = directory, SegmentSizeBytes = 1 << 20, StripeCount = 1, MaxEntryBytes = 4096 };
+        using WriteAheadLog log = WriteAheadLog.Open(options, storage);
+        for (int i = 0; i < 5; i++)
+        {
+            log.AppendDurable(Payloads.Make(1, i, 1000));
+        }
+
+        using var stop = new CancellationTokenSource();
+        var writer = new Thread(() =>
+        {
+            for (long i = 5; !stop.IsCancellationRequested; i += 8)
+            {
+                for (int j = 0; j < 8; j++)
+                {
+                    log.Append(Payloads.Make(1, i + j, 1000));
+                }
+
+                log.Flush();
+            }
+        });
+        storage.Slow = true;
+        writer.Start();
+        ulong next = 1;
+        try
+        {
+            Assert.True(storage.InFlight.Wait(TimeSpan.FromSeconds(10)), "A large write is half done.");
+            Bounded.Run(() =>
+            {
+                storage.ReaderThread = readerHeldBeforeItsSearch ? Environment.CurrentManagedThreadId : -1;
+                using WalReader reader = WalReader.Open(storage, directory, Lsn.None, WalRecoveryMode.TruncateTornTail, ulong.MaxValue);
+                while (reader.TryRead(out WalRecord record))
+                {
+                    Assert.Equal(new Lsn(next), record.Lsn);
+                    Assert.True(Payloads.Matches(record.Payload, 1, (long)next - 1), $"Record {next} is byte-exact.");
+                    next++;
+                }
+            });
+        }
+        finally
+        {
+            stop.Cancel();
+            storage.Slow = false;
+            Assert.True(writer.Join(TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.True(next > 5, $"The reader read the records durable before it opened ({next - 1}).");
+    }
 }

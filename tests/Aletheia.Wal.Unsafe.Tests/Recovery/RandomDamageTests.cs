@@ -61,7 +61,7 @@ public sealed class RandomDamageTests : IDisposable
                 string damaged = _temp.Log($"case-{seed}");
                 check.CopyTo(damaged);
                 LayoutSegment victim = victims[random.Next(victims.Length)];
-                string damage = Damage(Path.Combine(damaged, Path.GetFileName(victim.Path)), victim.Used ? victim.DataEnd + BatchHeader.Size : SegmentHeader.OpeningWriteBytes, random);
+                string damage = Damage(Path.Combine(damaged, Path.GetFileName(victim.Path)), victim.Used ? victim.DataEnd + BatchHeader.Size : 4096, random);
 
                 // The writer's recovery rewrites files: one mode per seed, in turn.
                 WalRecoveryMode openMode = (WalRecoveryMode)(seed % 3);

@@ -98,6 +98,121 @@ public sealed class SilentLossTests : IDisposable
         AssertRefusedThenCut(directory, segment, writeStart: Header90, writeEnd: Header90 + BatchBytes, kept: 89, droppedTo: 100);
     }
 
+    [Fact]
+    public void A_zeroed_first_sector_of_a_last_segment_whose_writes_all_lie_in_it_is_reported()
+    {
+        // Found by review: segment 2 holds one small batch, in its first sector with the header. Zeroed, the segment looks
+        // never used; but segment 1 was closed (its end marker says the log goes on in segment 2), so it is an opening
+        // write lost, and nothing after it shows a later write: a torn tail, cut and reported.
+        string directory = _temp.Log();
+        WalOptions options = Options(directory, segmentBytes: 64 * 1024);
+        ulong last = 0;
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            while (SegmentFiles.Used(directory).Length < 2)
+            {
+                last = log.AppendDurable(Payloads.Make(3, (long)last + 1, 300)).Value;
+            }
+        }
+
+        LogLayout layout = LogLayout.Read(directory);
+        Assert.True(layout.EndOfLog + BatchHeader.Size <= 512, "Segment 2's writes all lie in its first sector.");
+        ulong first = layout.Used.Last().FirstLsn;
+        SegmentFiles.Patch(SegmentNames.PathOf(directory, 2), 0, new byte[512]);
+
+        Assert.Equal(0, Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(directory, WalRecoveryMode.Strict, 64 * 1024))).Offset);
+        using WriteAheadLog reopened = WriteAheadLog.Open(options);
+        Assert.Equal(new Lsn(first - 1), reopened.LastLsn);
+        Assert.Equal((new Lsn(first), Lsn.None), (reopened.GetMetrics().RecoveryDroppedFrom, reopened.GetMetrics().RecoveryDroppedTo));
+        Assert.Equal(last, first); // the one record lost, and said so
+    }
+
+    [Fact]
+    public void The_last_segments_files_deleted_after_a_closed_segment_are_corruption_not_the_end_of_the_log()
+    {
+        // Found by review: the last used segment and the prepared one after it deleted. Segment 2's end marker is closed,
+        // so the log goes on in segment 3, whose file is gone: no crash leaves that.
+        string directory = WriteLog(200, segmentBytes: 64 * 1024);
+        Assert.Equal(4, SegmentFiles.Used(directory).Length);
+        File.Delete(SegmentNames.PathOf(directory, 4));
+        File.Delete(SegmentNames.PathOf(directory, 5));
+        string missing = SegmentNames.PathOf(directory, 4);
+        AssertRefusedThenCut(directory, missing, writeStart: 0, writeEnd: SegmentHeader.Size, kept: 186, droppedTo: 0, segmentBytes: 64 * 1024);
+    }
+
+    [Fact]
+    public void A_payload_holding_a_batch_header_of_its_own_segment_does_not_make_a_torn_last_write_fatal()
+    {
+        // Found by review: the evidence search reads 24-byte structures anywhere after the damage; the torn write's own
+        // frames are payload, whatever they hold.
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory)))
+        {
+            for (ulong lsn = 1; lsn <= 10; lsn++)
+            {
+                log.AppendDurable(PayloadOf(lsn));
+            }
+
+            byte[] forged = PayloadOf(11);
+            unsafe
+            {
+                fixed (byte* p = forged)
+                {
+                    BatchHeader.Write(p, 16, 12, 1, SegmentSalt.Of(LogLayout.Read(directory).LogId, 1));
+                }
+            }
+
+            log.AppendDurable(forged);
+        }
+
+        string segment = SegmentNames.PathOf(directory, 1);
+        SegmentFiles.Patch(segment, SegmentFiles.EndOfLog(directory) - 16, new byte[16]); // the tail of record 11 never reached the disk
+        using WriteAheadLog reopened = WriteAheadLog.Open(Options(directory));
+        Assert.Equal(new Lsn(10), reopened.LastLsn);
+        Assert.Equal((new Lsn(11), new Lsn(11)), (reopened.GetMetrics().RecoveryDroppedFrom, reopened.GetMetrics().RecoveryDroppedTo));
+    }
+
+    [Fact]
+    public void A_segment_file_longer_than_its_header_says_is_written_only_up_to_the_header_size()
+    {
+        // Found by review: the writer took the file's length for the segment's end, wrote batches past the header's
+        // SegmentSize, and the next open refused them.
+        string directory = WriteLog(20, segmentBytes: 64 * 1024);
+        string segment = SegmentNames.PathOf(directory, 1);
+        SegmentFiles.Extend(segment, 8192);
+        ulong last;
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory, segmentBytes: 64 * 1024)))
+        {
+            for (ulong lsn = 21; lsn <= 130; lsn++)
+            {
+                log.AppendDurable(PayloadOf(lsn));
+            }
+
+            last = log.LastLsn.Value;
+        }
+
+        Assert.True(LogLayout.Read(directory).Segments[0].DataEnd + BatchHeader.Size <= 64 * 1024, "Segment 1 ends within its header's size.");
+        using WriteAheadLog reopened = WriteAheadLog.Open(Options(directory, WalRecoveryMode.Strict, 64 * 1024));
+        Assert.Equal(new Lsn(last), reopened.LastLsn);
+    }
+
+    [Fact]
+    public void A_wal_head_torn_while_the_log_was_created_starts_the_log_anew()
+    {
+        // Found by review: a creation interrupted before its fsync, with a prefix of wal.head on disk and no segment yet,
+        // holds no record: the log is created again instead of being refused forever.
+        string directory = _temp.Log();
+        Directory.CreateDirectory(directory);
+        byte[] torn = new byte[LogHeadFile.FileBytes];
+        var head = new LogHead(LogId: 42, Segment: 1, FirstLsn: 1, Sequence: 1);
+        LogHeadFile.Create(WalStorage.Files, directory, head);
+        File.ReadAllBytes(LogHeadFile.PathOf(directory)).AsSpan(0, 40).CopyTo(torn);
+        File.WriteAllBytes(LogHeadFile.PathOf(directory), torn);
+
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory));
+        Assert.Equal(new Lsn(1), log.AppendDurable(PayloadOf(1)));
+    }
+
     /// <summary>
     /// Strict and TruncateTornTail refuse the log at the damaged write (file and an offset in it), changing nothing;
     /// PointInTime keeps exactly the records to <paramref name="kept"/>, reports the dropped range, and continues after it.
@@ -115,7 +230,7 @@ public sealed class SilentLossTests : IDisposable
         {
             Assert.Equal(new Lsn(kept), log.LastLsn);
             WalMetrics metrics = log.GetMetrics();
-            Assert.Equal((new Lsn(kept + 1), new Lsn(droppedTo)), (metrics.RecoveryDroppedFrom, metrics.RecoveryDroppedTo));
+            Assert.Equal((new Lsn(kept + 1), droppedTo == 0 ? Lsn.None : new Lsn(droppedTo)), (metrics.RecoveryDroppedFrom, metrics.RecoveryDroppedTo));
             Assert.Equal(new Lsn(kept + 1), log.AppendDurable(PayloadOf(kept + 1)));
         }
 
@@ -228,7 +343,7 @@ public sealed class SilentLossTests : IDisposable
         // Damage the first write: the search then looks at the whole rest of the segment.
         SegmentFiles.Flip(SegmentNames.PathOf(directory, 1), SegmentHeader.Size + BatchHeader.Size + FrameHeader.Size + 8);
         LogHead head = LogHeadFile.Read(WalStorage.Files, directory).Head!.Value;
-        using var cursor = new LogCursor(WalStorage.Files, directory, head, tolerateRepairableMarkers: true, retryOnceOnDamage: false);
+        using var cursor = new LogCursor(WalStorage.Files, directory, head, tolerateRepairableMarkers: true, retryBeforeRefusing: null);
         while (cursor.MoveNext())
         {
         }

@@ -120,14 +120,24 @@ public sealed class TailSealTests : IDisposable
             });
         }
 
+        // Each segment: the opening write, then batch writes, each on the previous end marker; every segment but the last
+        // is then closed, its end marker written again with the closed flag, before the next one's opening write.
         string[] segments = SegmentFiles.Used(directory);
         Assert.Equal(3, segments.Length);
-        foreach (string segment in segments)
+        int batchWrite = BatchHeader.Size + FrameHeader.FrameSize(Large) + BatchHeader.Size;
+        LogLayout layout = LogLayout.Read(directory);
+        for (int i = 0; i < segments.Length; i++)
         {
-            List<(long Offset, int Length)> writes = storage.Writes.Where(w => w.Path == segment).Select(w => (w.Offset, w.Length)).ToList();
+            List<(long Offset, int Length)> writes = storage.Writes.Where(w => w.Path == segments[i]).Select(w => (w.Offset, w.Length)).ToList();
             Assert.Equal((0L, SegmentHeader.OpeningWriteBytes), writes[0]);
-            Assert.Equal(SegmentHeader.Size, writes[1].Offset);
-            Assert.All(writes.Skip(1), w => Assert.True(w.Length == BatchHeader.Size + FrameHeader.FrameSize(Large) + BatchHeader.Size, $"A batch write is its header, one frame and its end marker ({w.Length} bytes)."));
+            bool closed = i < segments.Length - 1;
+            List<(long Offset, int Length)> batches = writes.Skip(1).SkipLast(closed ? 1 : 0).ToList();
+            Assert.Equal(SegmentHeader.Size, batches[0].Offset);
+            Assert.All(batches, w => Assert.True(w.Length == batchWrite, $"A batch write is its header, one frame and its end marker ({w.Length} bytes)."));
+            if (closed)
+            {
+                Assert.Equal((layout.Segments[i].DataEnd, BatchHeader.Size), writes[^1]);
+            }
         }
 
         var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);

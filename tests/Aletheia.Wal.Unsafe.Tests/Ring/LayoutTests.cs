@@ -20,7 +20,7 @@ public sealed class LayoutTests
         { typeof(RingRecordHeader), 8, ["State@0", "ClaimedSize@4"] },
         { typeof(PaddedInt64), 256, ["Value@128"] },
         { typeof(FrameHeader), 16, ["PayloadLength@0", "Crc@4", "Lsn@8"] },
-        { typeof(BatchHeader), 24, ["Tag@0", "Crc@4", "FirstLsn@8", "RecordCount@16", "Reserved@20"] },
+        { typeof(BatchHeader), 24, ["Tag@0", "Crc@4", "FirstLsn@8", "RecordCount@16", "Flags@20"] },
         {
             typeof(SegmentHeader), 64,
             ["Magic@0", "FormatVersion@8", "HeaderSize@12", "SegmentNumber@16", "FirstLsn@24", "LogId@32", "SegmentSize@40", "MaxWriteBytes@48", "Reserved0@52", "Reserved1@56", "Crc@60"]
@@ -50,24 +50,29 @@ public sealed class LayoutTests
         using var temp = new Support.TempDirectory();
         var head = new LogHead(LogId: 0x1122334455667788, Segment: 7, FirstLsn: 4242, Sequence: 1);
         LogHeadFile.Create(WalStorage.Files, temp.Path, head);
-        LogHeadFile.Update(WalStorage.Files, temp.Path, head with { Segment = 9, FirstLsn = 5000 });
+        var next = head with { Segment = 9, FirstLsn = 5000, Sequence = 2, CutFrom = 6000, CutTo = 6100 };
+        LogHeadFile.Write(WalStorage.Files, temp.Path, next);
         byte[] bytes = File.ReadAllBytes(LogHeadFile.PathOf(temp.Path));
         Assert.Equal(LogHeadFile.FileBytes, bytes.Length);
+        Assert.Equal([0, 4096], LogHeadFile.CopyOffsets.ToArray());
         foreach (int copy in LogHeadFile.CopyOffsets)
         {
             ReadOnlySpan<byte> c = bytes.AsSpan(copy, LogHeadFile.CopyBytes);
             Assert.Equal(LogHeadFile.MagicValue, BinaryPrimitives.ReadUInt64LittleEndian(c));
             Assert.Equal(SegmentHeader.CurrentFormatVersion, BinaryPrimitives.ReadUInt32LittleEndian(c[8..]));
-            Assert.Equal(64u, BinaryPrimitives.ReadUInt32LittleEndian(c[12..]));
-            Assert.Equal(2ul, BinaryPrimitives.ReadUInt64LittleEndian(c[16..])); // sequence: created 1, updated once
+            Assert.Equal(128u, BinaryPrimitives.ReadUInt32LittleEndian(c[12..]));
+            Assert.Equal(2ul, BinaryPrimitives.ReadUInt64LittleEndian(c[16..]));
             Assert.Equal(head.LogId, BinaryPrimitives.ReadUInt64LittleEndian(c[24..]));
             Assert.Equal(9ul, BinaryPrimitives.ReadUInt64LittleEndian(c[32..]));
             Assert.Equal(5000ul, BinaryPrimitives.ReadUInt64LittleEndian(c[40..]));
-            Assert.False(c[48..60].ContainsAnyExcept((byte)0));
-            Assert.Equal(Crc32C.Compute(c[..60]), BinaryPrimitives.ReadUInt32LittleEndian(c[60..]));
+            Assert.Equal(6000ul, BinaryPrimitives.ReadUInt64LittleEndian(c[48..]));
+            Assert.Equal(6100ul, BinaryPrimitives.ReadUInt64LittleEndian(c[56..]));
+            Assert.False(c[64..124].ContainsAnyExcept((byte)0));
+            Assert.Equal(Crc32C.Compute(c[..124]), BinaryPrimitives.ReadUInt32LittleEndian(c[124..]));
         }
 
-        Assert.Equal(head with { Segment = 9, FirstLsn = 5000, Sequence = 2 }, LogHeadFile.Read(WalStorage.Files, temp.Path).Head);
+        Assert.False(bytes.AsSpan(128, 4096 - 128).ContainsAnyExcept((byte)0));
+        Assert.Equal(next, LogHeadFile.Read(WalStorage.Files, temp.Path).Head);
     }
 
     [Fact]
@@ -87,7 +92,8 @@ public sealed class LayoutTests
         Assert.Equal(4096u + 24, BinaryPrimitives.ReadUInt32LittleEndian(opening.AsSpan(48)));
         Assert.Equal(Crc32C.Compute(opening.AsSpan(0, 60)), BinaryPrimitives.ReadUInt32LittleEndian(opening.AsSpan(60)));
 
-        // The end marker: tag with no frame bytes, the CRC over [0, 4) and [8, 24) XOR the salt, the next LSN, no records.
+        // The end marker: tag with no frame bytes, the CRC over [0, 4) and [8, 24) XOR the salt, the next LSN, no records,
+        // no flags (open: the log ends in this segment); closed, flag bit 0.
         ReadOnlySpan<byte> marker = opening.AsSpan(SegmentHeader.Size, BatchHeader.Size);
         Assert.Equal(BatchHeader.TagBit, BinaryPrimitives.ReadUInt32LittleEndian(marker));
         byte[] covered = [.. marker[..4], .. marker[8..]];
@@ -95,7 +101,12 @@ public sealed class LayoutTests
         Assert.Equal(FirstLsn, BinaryPrimitives.ReadUInt64LittleEndian(marker[8..]));
         Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(marker[16..]));
         Assert.True(BatchHeader.TryRead(marker, salt, out BatchHeader read) && read.IsEndMarker);
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32LittleEndian(marker[20..]));
         Assert.False(BatchHeader.TryRead(marker, SegmentSalt.Of(LogId, Number + 1), out _), "Another segment's salt does not verify it.");
+        byte[] closed = new byte[BatchHeader.Size];
+        BatchHeader.WriteEndMarker(closed, FirstLsn, salt, closed: true);
+        Assert.Equal(BatchHeader.ClosedFlag, BinaryPrimitives.ReadUInt32LittleEndian(closed.AsSpan(20)));
+        Assert.True(BatchHeader.TryRead(closed, salt, out BatchHeader closedRead) && closedRead.IsClosed);
 
         // A frame on disk: the ring's CRC XOR the salt.
         byte[] frame = new byte[FrameHeader.FrameSize(5)];

@@ -11,16 +11,17 @@ namespace Aletheia.Wal.Tests.Support;
 /// <item>The damaged write is the first unit (in log order) with a changed or missing byte. A damaged end marker of a
 /// segment whose next segment's header is intact is made good by that header (it starts at exactly the LSN the marker
 /// held): Strict refuses it, the other modes read past it.</item>
-/// <item>It is corruption when no interrupted write could have left it: its file was cut short or is missing with a later
-/// segment present, or a valid segment header stands in the wrong place; or when a later write follows it, that is, an
-/// intact batch header, end marker or segment header after it that is not the damaged write's own. Otherwise it is a
-/// torn tail: the damage left nothing of any later write, which no reader can tell from an interrupted last write.</item>
+/// <item>It is corruption when no interrupted write could have left it: its file was cut short, or is missing where the
+/// log goes on (after a closed segment, or with a later segment present), or a valid segment header stands in the wrong
+/// place; or when a later write follows it, that is, an intact batch header, end marker or segment header after it that
+/// is not the damaged write's own. Otherwise it is a torn tail: the damage left nothing of any later write, which no
+/// reader can tell from an interrupted last write.</item>
 /// <item>Strict throws at the first damaged unit; TruncateTornTail keeps exactly the records before a torn tail and throws
 /// at corruption; PointInTime keeps exactly the records before the damaged write. A cut reports the first LSN it drops and
 /// the highest LSN that an intact structure at or after the damaged write speaks of (0 if none).</item>
 /// </list>
-/// Damage wholly in bytes no write of the log holds (after a segment's end marker, in an unused segment past its header)
-/// changes no unit and leaves every record readable in every mode.
+/// Damage wholly in bytes no write of the log holds (after a segment's end marker, anywhere in an unused segment: the
+/// last end marker is open, so nothing after it is read) changes no unit and leaves every record readable in every mode.
 /// </summary>
 internal static class DamageOracle
 {
@@ -52,8 +53,8 @@ internal static class DamageOracle
         ulong e = cut.FirstLsn;
         LayoutSegment segment = pristine.Segments.Single(s => s.Number == cut.Segment);
         bool forced = view.IsMissing(cut.Path)
-            ? pristine.Segments.Any(s => s.Number > cut.Segment && !view.IsMissing(s.Path))
-            : view.CutShort(cut.Path) || (cut.Kind is UnitKind.Opening or UnitKind.UnusedOpening && view.IsValidSegmentHeader(cut.Path));
+            ? cut.Segment != pristine.Used.First().Number || pristine.Segments.Any(s => s.Number > cut.Segment && !view.IsMissing(s.Path))
+            : view.CutShort(cut.Path) || (cut.Kind == UnitKind.Opening && view.IsValidSegmentHeader(cut.Path));
 
         // Intact structures at or after the damaged write that speak of LSNs from e on; the damaged write's own do not
         // show a later write.
@@ -110,7 +111,7 @@ internal static class DamageOracle
 
     /// <summary>The bytes that make up a unit's structure: a segment header, or a batch header or end marker.</summary>
     private static LayoutUnit StructureOf(LayoutUnit unit) =>
-        unit with { End = unit.Kind is UnitKind.Opening or UnitKind.UnusedOpening ? unit.Start + SegmentHeader.Size : unit.Start + BatchHeader.Size };
+        unit with { End = unit.Kind == UnitKind.Opening ? unit.Start + SegmentHeader.Size : unit.Start + BatchHeader.Size };
 
     /// <summary>The damaged log as the oracle sees it: which pristine bytes changed, went missing or were cut off.</summary>
     private sealed class DamagedView(IReadOnlyDictionary<string, byte[]> pristine, string directory)

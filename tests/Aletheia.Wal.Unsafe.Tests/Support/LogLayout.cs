@@ -12,11 +12,11 @@ public enum UnitKind
     /// <summary>One batch write: its batch header and frames (its end marker is overwritten by the next write).</summary>
     Batch,
 
-    /// <summary>The end marker of the last write into a segment: it proves where the segment's data ends.</summary>
+    /// <summary>
+    /// The end marker of the last write into a segment: it proves where the segment's data ends, and (closed, in every
+    /// segment but the last) that the log goes on in the next.
+    /// </summary>
     EndMarker,
-
-    /// <summary>The header of the first unused segment after the log: where the next opening write goes.</summary>
-    UnusedOpening,
 }
 
 /// <summary>
@@ -53,7 +53,7 @@ public sealed class LogLayout
     /// <summary>Every segment file, in number order.</summary>
     public List<LayoutSegment> Segments { get; }
 
-    /// <summary>The units of the used segments in log order, then the first unused segment's header if there is one.</summary>
+    /// <summary>The units of the used segments in log order. Unused segments hold none: the last end marker is open, so nothing after it is read.</summary>
     public List<LayoutUnit> Units { get; }
 
     public IEnumerable<LayoutSegment> Used => Segments.Where(s => s.Used);
@@ -103,11 +103,6 @@ public sealed class LogLayout
             }
 
             segments.Add(new LayoutSegment(path, number, true, bytes.Length, firstLsn, maxWrite, offset));
-        }
-
-        if (segments.LastOrDefault(s => s.Used) is { } last && segments.FirstOrDefault(s => s.Number == last.Number + 1) is { Used: false } unused)
-        {
-            units.Add(new LayoutUnit(UnitKind.UnusedOpening, unused.Path, unused.Number, 0, SegmentHeader.Size, units[^1].FirstLsn, 0));
         }
 
         return new LogLayout(logId, segments, units);

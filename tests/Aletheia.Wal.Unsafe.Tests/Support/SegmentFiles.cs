@@ -36,6 +36,12 @@ internal static class SegmentFiles
 
     public static void Flip(string path, long offset, byte mask = 0x04) => Patch(path, offset, [(byte)(File.ReadAllBytes(path)[offset] ^ mask)]);
 
+    public static void Extend(string path, int bytes)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+        file.SetLength(file.Length + bytes);
+    }
+
     public static void TruncateTo(string path, int length)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);

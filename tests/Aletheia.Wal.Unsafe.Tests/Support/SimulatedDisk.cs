@@ -44,6 +44,9 @@ public enum TornWrite
 
     /// <summary>A random subset of its 512-byte sectors: the device persisted them out of order.</summary>
     SectorsOutOfOrder,
+
+    /// <summary>All of it: the write reached the disk, and the call failed all the same.</summary>
+    Complete,
 }
 
 /// <summary>
@@ -81,6 +84,12 @@ internal sealed class SimulatedDisk : WalStorage
     public long FaultAt { get; init; }
 
     public DiskOperation FaultOn { get; init; } = DiskOperation.All;
+
+    /// <summary>
+    /// When set, the fault hits the first operation (of the kinds in <see cref="FaultOn"/>) for which it returns true,
+    /// instead of the <see cref="FaultAt"/>-th: a test that plans the fault by what is done, not by a count.
+    /// </summary>
+    public Func<DiskOperation, string, bool>? FaultWhen { get; init; }
 
     public DiskFault Fault { get; init; }
 
@@ -158,6 +167,22 @@ internal sealed class SimulatedDisk : WalStorage
         lock (_gate)
         {
             return _image ??= TakeImage();
+        }
+    }
+
+    /// <summary>Puts the files of a real directory on the disk, durable, names and bytes: a log to recover on the simulated disk.</summary>
+    public void Load(string from, string directory)
+    {
+        lock (_gate)
+        {
+            foreach (string file in Directory.GetFiles(from))
+            {
+                byte[] bytes = File.ReadAllBytes(file);
+                var node = new Node { Bytes = bytes.ToArray(), Length = bytes.Length, DurableBytes = bytes.ToArray(), DurableLength = bytes.Length };
+                string path = Path.Combine(directory, Path.GetFileName(file));
+                _names[path] = node;
+                _durableNames[path] = node;
+            }
         }
     }
 
@@ -265,7 +290,7 @@ internal sealed class SimulatedDisk : WalStorage
         BeforeOperation?.Invoke(DiskOperation.Write, file.Path);
         lock (_gate)
         {
-            if (!IsFaultHere(DiskOperation.Write))
+            if (!IsFaultHere(DiskOperation.Write, file.Path))
             {
                 ThrowIfOff();
                 Node.Put(ref file.Node.Bytes, ref file.Node.Length, data, offset);
@@ -307,6 +332,9 @@ internal sealed class SimulatedDisk : WalStorage
         switch (Tear)
         {
             case TornWrite.Dropped:
+                break;
+            case TornWrite.Complete:
+                kept.Add((0, data.Length));
                 break;
             case TornWrite.BytePrefix:
                 kept.Add((0, _random.Next(data.Length)));
@@ -352,7 +380,7 @@ internal sealed class SimulatedDisk : WalStorage
     /// <summary>Counts the operation and, if the fault is planned for it, fails it (the operation then does nothing).</summary>
     private void HitFault(DiskOperation operation, string path)
     {
-        if (IsFaultHere(operation))
+        if (IsFaultHere(operation, path))
         {
             Fail(operation, path, "not done");
         }
@@ -360,10 +388,16 @@ internal sealed class SimulatedDisk : WalStorage
         ThrowIfOff();
     }
 
-    private bool IsFaultHere(DiskOperation operation)
+    private bool IsFaultHere(DiskOperation operation, string path)
     {
         ThrowIfOff();
-        return (FaultOn & operation) != 0 && ++_counted == FaultAt && !_disarmed;
+        if ((FaultOn & operation) == 0)
+        {
+            return false;
+        }
+
+        ++_counted;
+        return !_disarmed && (FaultWhen is { } when ? FaultReport is null && when(operation, path) : _counted == FaultAt);
     }
 
     private void Fail(DiskOperation operation, string path, string what)
