@@ -203,7 +203,12 @@ internal sealed unsafe class LogCursor : IDisposable
         return false;
     }
 
-    public void Dispose() => CloseSegment();
+    /// <summary>Closes the file and gives the buffer back: no frame or payload of this cursor may be used after this.</summary>
+    public void Dispose()
+    {
+        CloseSegment();
+        _scanner.Dispose();
+    }
 
     /// <summary>
     /// Checks every frame of the batch at <see cref="_batchStart"/> before any is handed out, with the whole batch in the
@@ -401,7 +406,7 @@ internal sealed unsafe class LogCursor : IDisposable
             OwnReachEnd = shape == WriteShape.UnknownExtent ? writeStart + _header.MaxWriteBytes : -1,
         };
 
-        var scanner = new SegmentScanner();
+        using var scanner = new SegmentScanner();
         if (_present.Contains(number))
         {
             // A damaged write whose batch header is intact: its own frames are payload, not structures of later writes

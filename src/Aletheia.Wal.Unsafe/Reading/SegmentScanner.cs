@@ -13,10 +13,16 @@ namespace Aletheia.Wal.Reading;
 /// <remarks>
 /// The buffer is a pinned managed array (pinned object heap), not a native slab: a record's payload handed to a caller
 /// is a span over that array, which the GC tracks, so the memory under a live payload span stays valid even if the
-/// reader holding the scanner is collected (a finalizer freeing native memory would leave the span dangling).
+/// reader holding the scanner is collected undisposed (a finalizer freeing native memory would leave the span dangling).
+/// A disposed scanner gives its buffer back to a small pool, so that opening readers again and again allocates nothing.
 /// </remarks>
-internal sealed unsafe class SegmentScanner
+internal sealed unsafe class SegmentScanner : IDisposable
 {
+    private const int PooledBytes = 1 << 20;
+
+    private static readonly Microsoft.Extensions.ObjectPool.ObjectPool<byte[]> s_buffers =
+        new Microsoft.Extensions.ObjectPool.DefaultObjectPool<byte[]>(new PinnedBufferPolicy(), maximumRetained: 8);
+
     /// <summary>Structures are 8-byte aligned in a segment: headers, batches and frames are all multiples of 8 bytes.</summary>
     private const int Alignment = 8;
 
@@ -26,10 +32,23 @@ internal sealed unsafe class SegmentScanner
     private long _bufferStart;
     private int _bufferCount;
 
-    public SegmentScanner(int bufferBytes = 1 << 20)
+    public SegmentScanner(int bufferBytes = PooledBytes)
     {
-        _array = GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
+        _array = bufferBytes == PooledBytes ? s_buffers.Get() : GC.AllocateUninitializedArray<byte>(bufferBytes, pinned: true);
         _buffer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array)); // pinned: the address never moves
+    }
+
+    /// <summary>Gives the buffer back to the pool: no pointer or span into it may be used after this.</summary>
+    public void Dispose()
+    {
+        if (_array.Length == PooledBytes)
+        {
+            s_buffers.Return(_array);
+        }
+
+        _array = [];
+        _buffer = null;
+        _file = null;
     }
 
     /// <summary>The attached file's length.</summary>
@@ -110,7 +129,7 @@ internal sealed unsafe class SegmentScanner
     public static SegmentHeader? ReadValidHeader(WalStorage storage, string path)
     {
         using WalFile file = storage.OpenRead(path);
-        var scanner = new SegmentScanner(4096);
+        using var scanner = new SegmentScanner(4096);
         scanner.Attach(file);
         return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid && header.FormatVersion == SegmentHeader.CurrentFormatVersion
             ? header
@@ -281,6 +300,13 @@ internal sealed unsafe class SegmentScanner
             // The next chunk starts at the first position not yet examined (8-aligned, since the chunk start is).
             position += last + Alignment;
         }
+    }
+
+    private sealed class PinnedBufferPolicy : Microsoft.Extensions.ObjectPool.IPooledObjectPolicy<byte[]>
+    {
+        public byte[] Create() => GC.AllocateUninitializedArray<byte>(PooledBytes, pinned: true);
+
+        public bool Return(byte[] obj) => true;
     }
 
     private void Grow(int count)

@@ -14,6 +14,7 @@ public sealed unsafe class WalReader : IDisposable
     private readonly WalRecoveryMode _mode;
     private readonly ulong _from;
     private bool _ended;
+    private bool _disposed;
 
     private WalReader(LogCursor cursor, WalRecoveryMode mode, ulong from)
     {
@@ -72,6 +73,7 @@ public sealed unsafe class WalReader : IDisposable
     /// <summary>
     /// Reads the next record. Returns false at the end of the log. The record's payload is valid until the next call.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">The reader is disposed.</exception>
     /// <exception cref="WalCorruptionException">
     /// The log is damaged (with the file's path and the offset of the first bad byte, within the damaged write): any
     /// damage in <see cref="WalRecoveryMode.Strict"/>, an interrupted last write included; in
@@ -82,6 +84,7 @@ public sealed unsafe class WalReader : IDisposable
     /// </exception>
     public bool TryRead(out WalRecord record)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         record = default;
         while (!_ended)
         {
@@ -109,6 +112,16 @@ public sealed unsafe class WalReader : IDisposable
         return false;
     }
 
-    /// <summary>Releases the reader's file. The buffer under the last payload stays valid while that span is in use.</summary>
-    public void Dispose() => _cursor.Dispose();
+    /// <summary>
+    /// Releases the reader's file and gives its buffer back for reuse: the last record's payload must not be used after
+    /// this. (A reader that is never disposed keeps its buffer, and a payload span keeps it alive on its own.)
+    /// </summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            _cursor.Dispose();
+        }
+    }
 }

@@ -207,7 +207,7 @@ internal static class LogRecovery
         using WalFile file = storage.OpenWrite(path, writeThrough: true);
         if (tailStart < end)
         {
-            var scanner = new SegmentScanner();
+            using var scanner = new SegmentScanner();
             scanner.Attach(file);
             for (long offset = tailStart; offset < end;)
             {

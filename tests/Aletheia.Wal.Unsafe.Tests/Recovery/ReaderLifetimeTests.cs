@@ -24,4 +24,20 @@ public sealed class ReaderLifetimeTests : IDisposable
         Assert.Equal("intact", line);
         Assert.Equal(0, worker.ExitCode);
     }
+
+    [Fact]
+    public void A_disposed_reader_refuses_to_read_and_disposing_twice_is_harmless()
+    {
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, SegmentSizeBytes = 1 << 20 }))
+        {
+            log.AppendDurable([1, 2, 3]);
+        }
+
+        WalReader reader = WalReader.Open(directory);
+        Assert.True(reader.TryRead(out WalRecord record) && record.Payload.SequenceEqual(new byte[] { 1, 2, 3 }));
+        reader.Dispose();
+        reader.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => reader.TryRead(out _));
+    }
 }
