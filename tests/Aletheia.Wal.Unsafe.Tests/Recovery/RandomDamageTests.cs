@@ -1,6 +1,7 @@
 using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Aletheia.Wal.Tests.Recovery;
 
@@ -10,7 +11,7 @@ namespace Aletheia.Wal.Tests.Recovery;
 /// <see cref="DamageOracle"/> computes from the pristine log (the records kept, to the record; where the error points;
 /// the dropped range reported). A recovery that drops one acknowledged batch more than the oracle says fails.
 /// </summary>
-public sealed class RandomDamageTests : IDisposable
+public sealed class RandomDamageTests(ITestOutputHelper output) : IDisposable
 {
     private const int Records = 300;
     private const int Seeds = 2000;
@@ -75,7 +76,8 @@ public sealed class RandomDamageTests : IDisposable
 
         // Each kind of outcome occurs (an end marker made good by the next segment is rare here, and has its own table row):
         // the seeds exercise the whole table, not one corner of it.
-        string seen = string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"));
+        string seen = string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value}"));
+        output.WriteLine($"{Seeds} seeds: {seen}");
         Assert.True(new[] { "harmless", "torn tail", "corruption" }.All(outcomes.ContainsKey), $"Outcomes: {seen}.");
     }
 
