@@ -6,9 +6,10 @@ namespace Aletheia.Wal.Reading;
 /// <summary>
 /// Walks a log directory frame by frame in LSN order from its head, checking every byte it passes: segment headers,
 /// batch headers and frames (salted CRC-32C, LSN continuity), segment numbering and log identity. A segment's data ends
-/// only where a valid end marker (or the next segment's header, starting at exactly the right LSN) proves it. At the end
-/// of the log it returns false; at damage it returns false and sets <see cref="Damage"/>, having looked at everything
-/// after the damaged write for evidence of a later one (<see cref="DamageKind"/>). Recovery and <c>WalReader</c> both
+/// only where a valid end marker (or the next segment's header, starting at exactly the right LSN) proves it, and the
+/// log ends only at an open end marker. At the end of the log it returns false; at damage it returns false and sets
+/// <see cref="Damage"/>, having looked at everything after the damaged write for evidence of a later one
+/// (<see cref="DamageKind"/>). Recovery and <c>WalReader</c> both
 /// read through it and apply their recovery mode to what it reports.
 /// </summary>
 internal sealed unsafe class LogCursor : IDisposable
@@ -85,9 +86,6 @@ internal sealed unsafe class LogCursor : IDisposable
 
     /// <summary>The header of <see cref="EndSegment"/>.</summary>
     public SegmentHeader EndHeader { get; private set; }
-
-    /// <summary>The length of <see cref="EndSegment"/>'s file.</summary>
-    public long EndFileLength { get; private set; }
 
     /// <summary>
     /// Where the last whole batch read in the segment being read (or in <see cref="EndSegment"/>, once it ended) starts;
@@ -337,7 +335,6 @@ internal sealed unsafe class LogCursor : IDisposable
         EndSegment = _number;
         EndOffset = _offset;
         EndHeader = _header;
-        EndFileLength = _scanner.Length;
         CloseSegment();
         _number++;
         _continues = closed;

@@ -106,25 +106,6 @@ internal sealed unsafe class SegmentScanner : IDisposable
     /// <summary>A GC-tracked span over <paramref name="length"/> bytes at <paramref name="pointer"/>, which must lie in the buffer.</summary>
     public ReadOnlySpan<byte> SpanOf(byte* pointer, int length) => new(_array, (int)(pointer - _buffer), length);
 
-    /// <summary>True when every byte of [from, to) is zero (bytes past the end of the file count as zero).</summary>
-    public bool IsZero(long from, long to)
-    {
-        to = Math.Min(to, Length);
-        for (long position = from; position < to;)
-        {
-            int chunk = (int)Math.Min(_array.Length, to - position);
-            byte* bytes = Fetch(position, chunk);
-            if (bytes is null || new ReadOnlySpan<byte>(bytes, chunk).ContainsAnyExcept((byte)0))
-            {
-                return false;
-            }
-
-            position += chunk;
-        }
-
-        return true;
-    }
-
     /// <summary>The header of the segment file at <paramref name="path"/>, or null when it is empty, damaged or of another version.</summary>
     public static SegmentHeader? ReadValidHeader(WalStorage storage, string path)
     {
