@@ -33,14 +33,15 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private LogHead _head; // guarded by _truncateGate
     private int _disposed;
 
-    private WriteAheadLog(WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, SegmentWriter segments)
+    private WriteAheadLog(
+        WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, LogHead head, SegmentWriter segments)
     {
         _storage = storage;
         _directory = directory;
         _maxEntryBytes = options.MaxEntryBytes;
         _lock = directoryLock;
         _recovered = recovered;
-        _head = recovered.Head;
+        _head = head;
         _segments = segments;
         _lsns = new LsnSequence(recovered.LastLsn);
         _watermark = new DurableWatermark(new Lsn(recovered.LastLsn));
@@ -53,6 +54,10 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal");
         _flusher.Start();
+        if (head.CutFrom != 0)
+        {
+            _ = ForgetRecordedCutOnceDurableAsync(new Lsn(head.CutFrom));
+        }
     }
 
     /// <summary>The highest LSN handed out (<see cref="Lsn.None"/> for an empty log).</summary>
@@ -133,12 +138,17 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
                 storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes,
                 recovered.WriteSegmentSize, (uint)(options.WriteBufferBytes + FlushCoordinator.MarkerBytes), reusable, recovered.Recycled,
                 options.MaxRecycledSegments);
+            LogHead head = recovered.Head;
             if (!segments.IsOpened)
             {
-                segments.Open(recovered.LastLsn + 1); // the head of an empty log: opened before anything goes into it
+                // The head of an empty log: opened before anything goes into it, and wal.head says so, so that from now on
+                // a missing or zero head segment reads as damage, not as a log whose creation stopped short.
+                segments.Open(recovered.LastLsn + 1);
+                head = head with { Sequence = head.Sequence + 1, HeadOpened = true };
+                LogHeadFile.Write(storage, directory, head);
             }
 
-            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, segments);
+            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, head, segments);
         }
         catch (Exception e)
         {
@@ -418,10 +428,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         _flusher.Dispose();
 
-        // After a TruncateBefore that is running, and before the directory lock goes: no rename or deletion may happen in
-        // a directory another writer may already have opened.
+        // After a TruncateBefore that is running, and before the directory lock goes: no rename, deletion or write of
+        // wal.head may happen in a directory another writer may already have opened.
         lock (_truncateGate)
         {
+            ForgetRecordedCutIfPassedUnderLock();
             _segments.Dispose();
             _lock.Dispose();
         }
@@ -446,6 +457,52 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         _doorbell.OnPublished();
         return await _watermark.WaitAsync(lsn, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The cut an earlier recovery recorded in wal.head is reported at every open while the log still ends before its
+    /// first LSN. Once that LSN is durable again, the record is history: forget it, or a later cut at the same LSN would
+    /// be reported as reaching as far as the old one.
+    /// </summary>
+    private async Task ForgetRecordedCutOnceDurableAsync(Lsn cutFrom)
+    {
+        try
+        {
+            await _watermark.WaitWithoutResultAsync(cutFrom, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WalException or ObjectDisposedException)
+        {
+            return; // faulted or disposed first: Dispose forgets it if it was passed
+        }
+
+        lock (_truncateGate)
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+            {
+                ForgetRecordedCutIfPassedUnderLock();
+            }
+        }
+    }
+
+    /// <summary>Under the truncation lock: forgets the recorded cut once its first LSN is durable again.</summary>
+    private void ForgetRecordedCutIfPassedUnderLock()
+    {
+        if (_head.CutFrom == 0 || DurableLsn.Value < _head.CutFrom || _watermark.Fault is not null)
+        {
+            return;
+        }
+
+        LogHead next = _head with { Sequence = _head.Sequence + 1, CutFrom = 0, CutTo = 0 };
+        _head = _head with { Sequence = next.Sequence }; // spent even if the write fails, as in RemoveSegmentsBefore
+        try
+        {
+            LogHeadFile.Write(_storage, _directory, next);
+            _head = next;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The record stays: the next open reports the old cut's range again only if the log ends right before it.
+        }
     }
 
     /// <summary>Under the truncation lock: moves the head forward, durably, then removes the segments below it.</summary>

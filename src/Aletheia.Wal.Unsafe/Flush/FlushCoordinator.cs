@@ -249,13 +249,14 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                     break; // write this batch first; the frame opens the next one
                 }
 
-                // An empty batch that cannot take the frame: the segment is full. A segment with nothing but its opening
-                // write always takes one frame (segments are sized for the largest record); were it ever too small, the
-                // writer would rotate past segment after segment: fail instead.
-                if (_segments.Offset == SegmentHeader.Size)
+                // An empty batch that cannot take the frame: the segment is full, or it was opened by an earlier writer whose
+                // writes or segments were smaller (closed with only its opening write, it is still a valid segment). One
+                // this writer opened, with nothing in it yet, always takes a frame (its segments and writes are sized for
+                // the largest record): were it ever too small, the writer would rotate past segment after segment.
+                if (_segments.Offset == SegmentHeader.Size && _segments.InheritedMaxWriteBytes == 0)
                 {
                     throw new InvalidOperationException(
-                        $"Segment {_segments.CurrentNumber} ({_segments.CurrentLength} bytes) cannot take a frame of {size} bytes: it is smaller than this writer's segments.");
+                        $"Segment {_segments.CurrentNumber}, opened by this writer ({_segments.CurrentLength} bytes, writes of {_writeLimit} bytes), cannot take a frame of {size} bytes.");
                 }
 
                 _segments.Rotate(_nextLsn);

@@ -267,13 +267,13 @@ internal sealed unsafe class LogCursor : IDisposable
         if (!_present.Contains(number))
         {
             // Never left by a crash: the writer prepares a segment (and makes its name durable) before it closes the one
-            // before, and removes segments from the head only. The head missing with nothing after it: a log whose
-            // creation stopped before its first segment, empty.
-            if (_continues || (_segments.Count > 0 && _segments[^1] > number))
+            // before, and removes segments from the head only. The head missing with nothing after it, before wal.head
+            // says it was opened: a log whose creation (or emptying) stopped before its first write, empty.
+            if (_continues || (_segments.Count > 0 && _segments[^1] > number) || (number == _head.Segment && _head.HeadOpened))
             {
-                Stop(0, 0, _continues
-                    ? $"segment {number} is missing, but the segment before it was closed: the log goes on in it"
-                    : $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists", WriteShape.Opening, cutShort: true);
+                Stop(0, 0, _continues ? $"segment {number} is missing, but the segment before it was closed: the log goes on in it"
+                    : _segments.Count > 0 && _segments[^1] > number ? $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists"
+                    : $"segment {number}, the head, is missing, but wal.head says it was opened", WriteShape.Opening, cutShort: true);
                 return;
             }
 
@@ -286,10 +286,23 @@ internal sealed unsafe class LogCursor : IDisposable
         HeaderVerdict verdict = _scanner.ReadSegmentHeader(out SegmentHeader header, out string? reason);
         switch (verdict)
         {
+            case HeaderVerdict.Empty when !_continues && number == _head.Segment && !_head.HeadOpened:
+                // The head of a log whose creation (or emptying) stopped before the head's opening write: empty, unless
+                // something of a write into it, or a later segment, says its header was lost after it was written.
+                Evidence evidence = FindEvidence(number, 0, WriteShape.Opening);
+                if (evidence.LaterWrite)
+                {
+                    Stop(0, 0, "the head segment's header is zero, but writes of this log follow it", WriteShape.Opening, known: evidence);
+                    return;
+                }
+
+                CloseSegment();
+                _done = true;
+                return;
             case HeaderVerdict.Empty:
-                // The writer opens the head segment when it creates (or empties) the log, and the next segment right after
-                // it closes one: a zero header where the log goes on is a lost opening write, torn or damaged.
-                Stop(0, 0, "the segment header is zero where the log goes on (the head, or after a closed segment)", WriteShape.Opening);
+                // Where the log goes on (an opened head, or after a closed segment) a zero header is a lost opening write,
+                // torn or damaged, never a segment nobody used.
+                Stop(0, 0, "the segment header is zero where the log goes on (the opened head, or after a closed segment)", WriteShape.Opening);
                 return;
             case HeaderVerdict.Short:
                 Stop(0, 0, reason!, WriteShape.Opening, cutShort: true);

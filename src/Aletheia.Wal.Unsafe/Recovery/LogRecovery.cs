@@ -45,7 +45,13 @@ internal static class LogRecovery
         if (damage is not null)
         {
             report = (damage.NextLsn, recordedPending ? Math.Max(damage.HighestLsnAfter, head.CutTo) : damage.HighestLsnAfter);
-            head = head with { Sequence = head.Sequence + 1, CutFrom = report.DroppedFrom, CutTo = report.DroppedTo };
+            head = head with
+            {
+                Sequence = head.Sequence + 1,
+                CutFrom = report.DroppedFrom,
+                CutTo = report.DroppedTo,
+                HeadOpened = head.HeadOpened && !(damage.IsOpeningWrite && damage.SegmentNumber == head.Segment),
+            };
             LogHeadFile.Write(storage, directory, head);
             headCopyDamaged = false; // both copies were just written
         }
@@ -54,7 +60,22 @@ internal static class LogRecovery
             report = (head.CutFrom, head.CutTo);
         }
 
-        // Files to delete, all before the cut, with one directory fsync: leftovers of an interrupted preparation,
+        // The kept end of the log becomes an open end marker, durably, before anything after it is deleted: the cut (zeros
+        // over the damaged write, then the marker), and the seal. Until then the end may be a closed marker, which says
+        // the log goes on in the next segment: deleting that segment first would leave, after a crash, a log that
+        // promises a segment it no longer has. Once the end is open, nothing after it is read, whatever is left there.
+        if (damage is not null && cutInSegment)
+        {
+            Cut(storage, damage, writeHeader);
+        }
+
+        if (writeSegment != 0)
+        {
+            long lastBatchStart = cursor.LastBatchStart;
+            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), head.LogId, writeSegment, lastBatchStart > 0 ? lastBatchStart : 0, writeOffset, nextLsn, writeHeader);
+        }
+
+        // Files to delete, after the end is open, with one directory fsync: leftovers of an interrupted preparation,
         // recycled files beyond the limit or of another size, segments below the head (a truncation's leftovers, or
         // recycled now), and segments after the end that cannot be reused. After corruption that is every later segment:
         // their salted structures must not outlive the cut, or they would read as evidence of writes after the next
@@ -94,8 +115,8 @@ internal static class LogRecovery
             }
         }
 
-        // Newest first, then one fsync: names reach the disk in any order, and whatever subset a crash leaves, the next
-        // recovery finds the same first damage (the cut comes after) and does the same again.
+        // Newest first, then one fsync: names reach the disk in any order, and whatever subset a crash leaves lies after
+        // the open end marker, so the next recovery ignores it and deletes it again.
         foreach (string path in doomed.OrderDescending(StringComparer.Ordinal))
         {
             storage.Delete(path);
@@ -105,23 +126,12 @@ internal static class LogRecovery
         // only the page cache holds, and the writer is about to write acknowledged records under it.
         storage.SyncDirectory(directory);
 
-        if (damage is not null && cutInSegment)
-        {
-            Cut(storage, damage, writeHeader);
-        }
-
         Span<byte> marker = stackalloc byte[BatchHeader.Size];
         foreach (MarkerRepair repair in cursor.Repairs)
         {
             using WalFile file = storage.OpenWrite(repair.Path, writeThrough: true);
             BatchHeader.WriteEndMarker(marker, repair.NextLsn, repair.Salt, closed: true);
             file.Write(marker, repair.Offset);
-        }
-
-        if (writeSegment != 0)
-        {
-            long lastBatchStart = cursor.LastBatchStart;
-            SealTail(storage, SegmentNames.PathOf(directory, writeSegment), head.LogId, writeSegment, lastBatchStart > 0 ? lastBatchStart : 0, writeOffset, nextLsn, writeHeader);
         }
 
         if (reusable.Count > 0)
@@ -132,10 +142,11 @@ internal static class LogRecovery
             SegmentWriter.WriteZeros(file, 0, SegmentHeader.OpeningWriteBytes);
         }
 
-        // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only.
-        if (headCopyDamaged)
+        // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only. A kept log
+        // has an opened head segment; an empty one gets its head opened by the writer, which then says so.
+        if (headCopyDamaged || head.HeadOpened != (writeSegment != 0))
         {
-            head = head with { Sequence = head.Sequence + 1 };
+            head = head with { Sequence = head.Sequence + 1, HeadOpened = writeSegment != 0 };
         }
 
         LogHeadFile.Write(storage, directory, head);

@@ -7,9 +7,11 @@ namespace Aletheia.Wal.Storage;
 /// below <see cref="Segment"/> are leftovers of a truncation (removed at open, whatever their state); no LSN below
 /// <see cref="FirstLsn"/> is ever handed out again. <see cref="CutFrom"/> and <see cref="CutTo"/> record the last cut
 /// recovery made (0 for none), written before the cut destroys anything, so that a recovery interrupted by a crash
-/// still reports it when the log is next opened.
+/// still reports it when the log is next opened; forgotten once the log holds <see cref="CutFrom"/> again.
+/// <see cref="HeadOpened"/> says the head segment's opening write was made: from then on a missing or zero head segment is
+/// damage, not a log whose creation (or emptying) stopped before its first write.
 /// </summary>
-internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence, ulong CutFrom = 0, ulong CutTo = 0);
+internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence, ulong CutFrom = 0, ulong CutTo = 0, bool HeadOpened = false);
 
 /// <summary>
 /// The file <c>wal.head</c>: two identical 128-byte copies of the <see cref="LogHead"/>, at offsets 0 and 4096 (separate
@@ -29,7 +31,8 @@ internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstL
 /// offset  40  HeadLsn        8 bytes  its first LSN: the oldest LSN kept, and the floor of every LSN handed out
 /// offset  48  CutFrom        8 bytes  the first LSN the last recovery cut dropped (0: none)
 /// offset  56  CutTo          8 bytes  the highest LSN it found evidence of among those (0: none)
-/// offset  64  Reserved      60 bytes  0
+/// offset  64  HeadOpened     4 bytes  1 once the head segment's opening write was made, else 0
+/// offset  68  Reserved      56 bytes  0
 /// offset 124  Crc            4 bytes  CRC-32C of bytes [0, 124)
 /// </code>
 /// </remarks>
@@ -182,6 +185,7 @@ internal static class LogHeadFile
         BinaryPrimitives.WriteUInt64LittleEndian(copy[40..], head.FirstLsn);
         BinaryPrimitives.WriteUInt64LittleEndian(copy[48..], head.CutFrom);
         BinaryPrimitives.WriteUInt64LittleEndian(copy[56..], head.CutTo);
+        BinaryPrimitives.WriteUInt32LittleEndian(copy[64..], head.HeadOpened ? 1u : 0u);
         BinaryPrimitives.WriteUInt32LittleEndian(copy[CrcOffset..], Crc32C.Compute(copy[..CrcOffset]));
     }
 
@@ -194,7 +198,7 @@ internal static class LogHeadFile
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(copy[8..]);
-        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || copy[64..CrcOffset].ContainsAnyExcept((byte)0))
+        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) > 1 || copy[68..CrcOffset].ContainsAnyExcept((byte)0))
         {
             problem = $"the copy has format version {version}; this library reads version {SegmentHeader.CurrentFormatVersion}";
             return null;
@@ -206,7 +210,8 @@ internal static class LogHeadFile
             BinaryPrimitives.ReadUInt64LittleEndian(copy[40..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[16..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[48..]),
-            BinaryPrimitives.ReadUInt64LittleEndian(copy[56..]));
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[56..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) == 1);
         if (head.LogId == 0 || head.Segment == 0 || head.FirstLsn == 0)
         {
             problem = "the copy names no log, segment or LSN (zero)";

@@ -140,6 +140,89 @@ public sealed class SilentLossTests : IDisposable
         AssertRefusedThenCut(directory, missing, writeStart: 0, writeEnd: SegmentHeader.Size, kept: 186, droppedTo: 0, segmentBytes: 64 * 1024);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_zeroed_header_of_the_head_segment_is_damage_not_an_empty_log(bool truncatedFirst)
+    {
+        // Found by review: no test held the head to the rule that a zero header where the log goes on is damage. The
+        // head was opened (wal.head says so), and its writes follow the zeroed sector.
+        string directory = WriteLog(truncatedFirst ? 200 : 20, segmentBytes: 64 * 1024);
+        ulong head = 1;
+        ulong first = 1;
+        if (truncatedFirst)
+        {
+            using WriteAheadLog log = WriteAheadLog.Open(Options(directory, segmentBytes: 64 * 1024));
+            log.TruncateBefore(log.DurableLsn);
+            (head, first) = (4, 187);
+        }
+
+        string segment = SegmentNames.PathOf(directory, head);
+        SegmentFiles.Patch(segment, 0, new byte[512]);
+        AssertRefusedThenCut(directory, segment, writeStart: 0, writeEnd: SegmentHeader.Size, kept: first - 1, droppedTo: truncatedFirst ? 200ul : 20ul, segmentBytes: 64 * 1024, first: first);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_head_segment_and_every_segment_after_it_deleted_is_corruption_not_an_empty_log(bool truncatedFirst)
+    {
+        // Found by review: with no segment file at all the log opened empty, and LSNs from the head on were handed out
+        // again. wal.head says the head was opened: its file is missing.
+        string directory = WriteLog(200, segmentBytes: 64 * 1024);
+        ulong head = 1;
+        if (truncatedFirst)
+        {
+            using WriteAheadLog log = WriteAheadLog.Open(Options(directory, segmentBytes: 64 * 1024));
+            log.TruncateBefore(log.DurableLsn);
+            head = 4;
+        }
+
+        foreach (string file in Directory.GetFiles(directory, "*.wal"))
+        {
+            File.Delete(file);
+        }
+
+        ulong first = truncatedFirst ? 187ul : 1ul;
+        AssertRefusedThenCut(directory, SegmentNames.PathOf(directory, head), writeStart: 0, writeEnd: SegmentHeader.Size, kept: first - 1, droppedTo: 0, segmentBytes: 64 * 1024, first: first);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void A_writer_reopened_with_larger_records_rotates_out_of_a_segment_holding_only_its_opening_write(bool largerSegments, bool afterRecords)
+    {
+        // Found by review: a segment opened by an earlier writer with smaller writes (a new log's head, or one opened at a
+        // rotation just before the writer stopped) was refused as too small, the log faulting at every reopen.
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions
+        {
+            Directory = directory, SegmentSizeBytes = 64 * 1024, StripeCount = 1, MaxEntryBytes = 4096, WriteBufferBytes = largerSegments ? 1 << 20 : 16 * 1024,
+        }))
+        {
+            for (long i = 0; afterRecords && SegmentFiles.Used(directory).Length < 2; i++)
+            {
+                log.AppendDurable(Payloads.Make(6, i, 4000)); // the last one rotates: segment 2 holds only its opening write
+            }
+        }
+
+        var larger = new WalOptions
+        {
+            Directory = directory, SegmentSizeBytes = largerSegments ? 1 << 20 : 64 * 1024, StripeCount = 1, MaxEntryBytes = largerSegments ? 200 * 1024 : 32 * 1024,
+        };
+        byte[] record = Payloads.Make(7, 0, largerSegments ? 100 * 1024 : 20 * 1024);
+        ulong lsn = 0;
+        using (WriteAheadLog reopened = WriteAheadLog.Open(larger))
+        {
+            Bounded.Run(() => lsn = reopened.AppendDurable(record).Value);
+        }
+
+        List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(lsn, records[^1].Lsn);
+        Assert.True(records[^1].Payload.AsSpan().SequenceEqual(record));
+    }
+
     [Fact]
     public void A_payload_holding_a_batch_header_of_its_own_segment_does_not_make_a_torn_last_write_fatal()
     {
@@ -217,7 +300,7 @@ public sealed class SilentLossTests : IDisposable
     /// Strict and TruncateTornTail refuse the log at the damaged write (file and an offset in it), changing nothing;
     /// PointInTime keeps exactly the records to <paramref name="kept"/>, reports the dropped range, and continues after it.
     /// </summary>
-    private void AssertRefusedThenCut(string directory, string segment, long writeStart, long writeEnd, ulong kept, ulong droppedTo, long segmentBytes = 1 << 20)
+    private void AssertRefusedThenCut(string directory, string segment, long writeStart, long writeEnd, ulong kept, ulong droppedTo, long segmentBytes = 1 << 20, ulong first = 1)
     {
         foreach (WalRecoveryMode mode in new[] { WalRecoveryMode.Strict, WalRecoveryMode.TruncateTornTail })
         {
@@ -235,7 +318,7 @@ public sealed class SilentLossTests : IDisposable
         }
 
         var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
-        Assert.Equal((int)kept + 1, records.Count);
+        Assert.Equal(Enumerable.Range((int)first, (int)(kept + 2 - first)).Select(i => (ulong)i), records.Select(r => r.Lsn));
         Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(PayloadOf(r.Lsn)), $"Record {r.Lsn} is byte-exact."));
     }
 

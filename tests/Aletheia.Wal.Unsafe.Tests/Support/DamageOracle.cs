@@ -11,9 +11,9 @@ namespace Aletheia.Wal.Tests.Support;
 /// <item>The damaged write is the first unit (in log order) with a changed or missing byte. A damaged end marker of a
 /// segment whose next segment's header is intact is made good by that header (it starts at exactly the LSN the marker
 /// held): Strict refuses it, the other modes read past it.</item>
-/// <item>It is corruption when no interrupted write could have left it: its file was cut short, or is missing where the
-/// log goes on (after a closed segment, or with a later segment present), or a valid segment header stands in the wrong
-/// place; or when a later write follows it, that is, an intact batch header, end marker or segment header after it that
+/// <item>It is corruption when no interrupted write could have left it: its file was cut short, or is missing (every used
+/// segment is where the log goes on: the opened head, or after a closed segment), or a valid segment header stands in the
+/// wrong place; or when a later write follows it, that is, an intact batch header, end marker or segment header after it that
 /// is not the damaged write's own. Otherwise it is a torn tail: the damage left nothing of any later write, which no
 /// reader can tell from an interrupted last write.</item>
 /// <item>Strict throws at the first damaged unit; TruncateTornTail keeps exactly the records before a torn tail and throws
@@ -52,9 +52,7 @@ internal static class DamageOracle
 
         ulong e = cut.FirstLsn;
         LayoutSegment segment = pristine.Segments.Single(s => s.Number == cut.Segment);
-        bool forced = view.IsMissing(cut.Path)
-            ? cut.Segment != pristine.Used.First().Number || pristine.Segments.Any(s => s.Number > cut.Segment && !view.IsMissing(s.Path))
-            : view.CutShort(cut.Path) || (cut.Kind == UnitKind.Opening && view.IsValidSegmentHeader(cut.Path));
+        bool forced = view.IsMissing(cut.Path) || view.CutShort(cut.Path) || (cut.Kind == UnitKind.Opening && view.IsValidSegmentHeader(cut.Path));
 
         // Intact structures at or after the damaged write that speak of LSNs from e on; the damaged write's own do not
         // show a later write.
