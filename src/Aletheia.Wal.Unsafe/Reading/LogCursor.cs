@@ -186,6 +186,14 @@ internal sealed unsafe class LogCursor : IDisposable
                     Stop(_offset, _offset, slotReason!, WriteShape.UnknownExtent, cutShort: true);
                     break;
                 default:
+                    if (_offset == SegmentHeader.Size && IsUnopenedHead(_number) && UnopenedHeadIsEmpty(_number, out _))
+                    {
+                        // The unopened head's opening write, its header through and its end marker torn: an empty log.
+                        CloseSegment();
+                        _done = true;
+                        break;
+                    }
+
                     if (_tolerateRepairableMarkers && NextSegmentStartsAt(NextLsn))
                     {
                         Repairs.Add(new MarkerRepair(SegmentNames.PathOf(_directory, _number), _offset, NextLsn, _salt, slotReason!));
@@ -266,11 +274,20 @@ internal sealed unsafe class LogCursor : IDisposable
 
         if (!_present.Contains(number))
         {
-            // Never left by a crash: the writer prepares a segment (and makes its name durable) before it closes the one
-            // before, and removes segments from the head only. The head missing with nothing after it, before wal.head
-            // says it was opened: a log whose creation (or emptying) stopped before its first write, empty.
-            if (_continues || (_segments.Count > 0 && _segments[^1] > number) || (number == _head.Segment && _head.HeadOpened))
+            // A head never opened (wal.head says so): a log whose creation, or emptying, stopped before the head's opening
+            // write; empty, unless later segments hold writes of this log.
+            if (IsUnopenedHead(number))
             {
+                if (!UnopenedHeadIsEmpty(number, out Evidence evidence))
+                {
+                    Stop(0, 0, $"segment {number}, the head, is missing, but writes of this log follow it", WriteShape.Opening, cutShort: true, known: evidence);
+                    return;
+                }
+            }
+            else if (_continues || (_segments.Count > 0 && _segments[^1] > number) || number == _head.Segment)
+            {
+                // Never left by a crash: the writer prepares a segment (and makes its name durable) before it closes the
+                // one before, removes segments from the head only, and says in wal.head when the head was opened.
                 Stop(0, 0, _continues ? $"segment {number} is missing, but the segment before it was closed: the log goes on in it"
                     : _segments.Count > 0 && _segments[^1] > number ? $"segment {number} is missing, but segment {_segments.First(n => n > number)} after it exists"
                     : $"segment {number}, the head, is missing, but wal.head says it was opened", WriteShape.Opening, cutShort: true);
@@ -286,13 +303,12 @@ internal sealed unsafe class LogCursor : IDisposable
         HeaderVerdict verdict = _scanner.ReadSegmentHeader(out SegmentHeader header, out string? reason);
         switch (verdict)
         {
-            case HeaderVerdict.Empty when !_continues && number == _head.Segment && !_head.HeadOpened:
-                // The head of a log whose creation (or emptying) stopped before the head's opening write: empty, unless
-                // something of a write into it, or a later segment, says its header was lost after it was written.
-                Evidence evidence = FindEvidence(number, 0, WriteShape.Opening);
-                if (evidence.LaterWrite)
+            case HeaderVerdict.Empty or HeaderVerdict.Damaged when IsUnopenedHead(number):
+                // The head of a log whose creation (or emptying) stopped at, or before, the head's opening write, zero or
+                // torn: empty, unless something of a write into it, or a later segment, says it was written after all.
+                if (!UnopenedHeadIsEmpty(number, out Evidence evidence))
                 {
-                    Stop(0, 0, "the head segment's header is zero, but writes of this log follow it", WriteShape.Opening, known: evidence);
+                    Stop(0, 0, reason ?? "the head segment's header is zero, but writes of this log follow it", WriteShape.Opening, known: evidence);
                     return;
                 }
 
@@ -352,6 +368,26 @@ internal sealed unsafe class LogCursor : IDisposable
         _number++;
         _continues = closed;
         _done = !closed;
+    }
+
+    /// <summary>Segment <paramref name="number"/> is the head, read first, and wal.head says its opening write was not made (or was dropped by a cut).</summary>
+    private bool IsUnopenedHead(ulong number) => !_continues && number == _head.Segment && !_head.HeadOpened;
+
+    /// <summary>
+    /// Whether an unopened head that is missing, zero or torn in its opening write is an empty log: when a recorded cut
+    /// emptied the log (whatever segments after the head hold are that cut's leftovers), or when nothing after it is a
+    /// write of this log.
+    /// </summary>
+    private bool UnopenedHeadIsEmpty(ulong number, out Evidence evidence)
+    {
+        if (_head.CutFrom == _head.FirstLsn)
+        {
+            evidence = default;
+            return true;
+        }
+
+        evidence = FindEvidence(number, 0, WriteShape.Opening);
+        return !evidence.LaterWrite;
     }
 
     /// <summary>True when the next segment has a valid header of this log that starts at exactly <paramref name="lsn"/>.</summary>

@@ -97,7 +97,10 @@ internal static class LogRecovery
             }
         }
 
-        bool keepsLaterSegments = damage is null || damage.IsTornTail;
+        // After corruption every later segment goes; so it does while a recorded cut is pending (an interrupted recovery
+        // may have sealed the end before it deleted what a corruption cut drops): their salted structures must not be
+        // reused under the LSNs the writer hands out again.
+        bool keepsLaterSegments = (damage is null || damage.IsTornTail) && !recordedPending;
         var reusable = new List<ulong>();
         ulong next = writeSegment != 0 ? writeSegment + 1 : head.Segment;
         foreach (ulong number in numbers.Where(n => n >= head.Segment && n > writeSegment))

@@ -251,6 +251,125 @@ public sealed class RecoveryCrashTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A PointInTime recovery of corruption (segment 2's header sector lost, its batches intact) seals segment 1 and loses
+    /// the power at its first deletion. (Found by review: the next recovery saw a clean end, kept segment 2 for reuse with
+    /// its stale batches of segment 2's salt, and an ordinary torn tail after the writer reissued those LSNs read as
+    /// corruption.) While the recorded cut is pending, no later segment is reused.
+    /// </summary>
+    [Fact]
+    public void A_recovery_cut_off_between_its_seal_and_its_deletions_leaves_no_stale_segment_for_reuse()
+    {
+        string damaged = _temp.Log("damaged");
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(damaged, WalRecoveryMode.TruncateTornTail)))
+        {
+            for (ulong lsn = 1; lsn <= 186; lsn++)
+            {
+                log.AppendDurable(PayloadOf(lsn));
+            }
+        }
+
+        SegmentFiles.Patch(SegmentNames.PathOf(damaged, 2), 0, new byte[512]);
+        string live = Path.GetFullPath(_temp.Log("live"));
+        var disk = new SimulatedDisk(1) { FaultOn = DiskOperation.Delete, FaultWhen = (_, _) => true, Fault = DiskFault.PowerLoss };
+        disk.Load(damaged, live);
+        Assert.Throws<WalException>(() => WriteAheadLog.Open(Options(live, WalRecoveryMode.PointInTime), disk));
+        string restored = _temp.Log("restored");
+        disk.RestoreImageTo(restored);
+
+        byte[] Reissued(ulong lsn) => Payloads.Make(9, (long)lsn, 700 + ((int)(lsn % 7) * 50));
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(restored, WalRecoveryMode.TruncateTornTail)))
+        {
+            Assert.Equal((new Lsn(62), new Lsn(63), new Lsn(186)), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo));
+            for (ulong lsn = 63; lsn <= 100; lsn++)
+            {
+                log.AppendDurable(Reissued(lsn)); // into segment 2 again
+            }
+        }
+
+        LogLayout layout = LogLayout.Read(restored);
+        Assert.Equal(2ul, layout.BatchOf(100).Segment);
+        SegmentFiles.Flip(layout.BatchOf(100).Path, layout.FrameOffset(100) + 100); // an ordinary torn tail
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(restored, WalRecoveryMode.TruncateTornTail)))
+        {
+            Assert.Equal((new Lsn(99), new Lsn(100), new Lsn(100)), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo));
+        }
+
+        List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(restored, WalRecoveryMode.Strict);
+        Assert.Equal(99, records.Count);
+        Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(r.Lsn <= 62 ? PayloadOf(r.Lsn) : Reissued(r.Lsn)), $"Record {r.Lsn} is byte-exact."));
+    }
+
+    /// <summary>
+    /// The power goes at a new log's head opening write, torn every way (a byte prefix can keep the header and tear the end
+    /// marker after it). (Found by review: a torn, not zero, opening write of a log that never handed out an LSN was
+    /// reported as a drop, and Strict refused the log.) While wal.head says the head was never opened, damage confined to
+    /// its opening write is an interrupted creation: an empty log, in every mode.
+    /// </summary>
+    [Theory]
+    [InlineData(TornWrite.BytePrefix)]
+    [InlineData(TornWrite.SectorsOutOfOrder)]
+    [InlineData(TornWrite.Complete)]
+    public void A_new_log_whose_first_opening_write_is_torn_any_way_is_empty(TornWrite tear)
+    {
+        for (int seed = 0; seed < 12; seed++)
+        {
+            string live = Path.GetFullPath(_temp.Log($"live-{seed}"));
+            var disk = new SimulatedDisk(seed) { FaultOn = DiskOperation.Write, FaultWhen = (_, path) => path == SegmentNames.PathOf(live, 1), Fault = DiskFault.PowerLoss, Tear = tear };
+            Assert.Throws<WalException>(() => WriteAheadLog.Open(Options(live, WalRecoveryMode.TruncateTornTail), disk));
+            string restored = _temp.Log($"restored-{seed}");
+            disk.RestoreImageTo(restored);
+            foreach (WalRecoveryMode mode in Enum.GetValues<WalRecoveryMode>())
+            {
+                using WriteAheadLog log = WriteAheadLog.Open(Options(CopyOf(restored, mode.ToString()), mode));
+                Assert.True(
+                    (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo) == (Lsn.None, Lsn.None, Lsn.None),
+                    $"seed {seed} ({disk.FaultReport}), {mode}: last {log.LastLsn}, dropped [{log.GetMetrics().RecoveryDroppedFrom}, {log.GetMetrics().RecoveryDroppedTo}].");
+            }
+        }
+    }
+
+    /// <summary>
+    /// A log whose creation stopped at the head's opening write, segment 2 already prepared, reopened with another segment
+    /// size: recovery deletes both (neither can be reused), and the power goes at the directory fsync with only the head's
+    /// deletion on disk. (Found by review: "segment 1 is missing, but segment 2 after it exists" refused the empty log.)
+    /// An unopened head is judged by what follows it, not by which files exist.
+    /// </summary>
+    [Fact]
+    public void An_empty_log_whose_head_deletion_alone_reached_the_disk_is_still_empty()
+    {
+        string made = _temp.Log("made");
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(made, WalRecoveryMode.TruncateTornTail)))
+        {
+            log.TestHookWaitForPreparedSegment();
+        }
+
+        // What a power loss at the head's opening write (nothing of it persisted) with segment 2 prepared leaves.
+        LogHead head = LogHeadFile.Read(WalStorage.Files, made).Head!.Value;
+        LogHeadFile.Write(WalStorage.Files, made, head with { Sequence = head.Sequence + 1, HeadOpened = false });
+        SegmentFiles.Patch(SegmentNames.PathOf(made, 1), 0, new byte[SegmentHeader.OpeningWriteBytes]);
+
+        string live = Path.GetFullPath(_temp.Log("live"));
+        var disk = new SimulatedDisk(1)
+        {
+            FaultOn = DiskOperation.SyncDirectory,
+            FaultWhen = (_, _) => true,
+            Fault = DiskFault.PowerLoss,
+            PersistPendingName = i => i == 1, // deletions newest first: segment 2's lost, segment 1's on disk
+        };
+        disk.Load(made, live);
+        var larger = new WalOptions { Directory = live, SegmentSizeBytes = 128 * 1024, StripeCount = 1, MaxEntryBytes = 4096, MaxRecycledSegments = 0 };
+        Assert.Throws<WalException>(() => WriteAheadLog.Open(larger, disk));
+        string restored = _temp.Log("restored");
+        disk.RestoreImageTo(restored);
+        Assert.Equal("00000000000000000002.wal", string.Join(" ", Directory.GetFiles(restored, "*.wal").Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal)));
+        foreach (WalRecoveryMode mode in Enum.GetValues<WalRecoveryMode>())
+        {
+            using WriteAheadLog log = WriteAheadLog.Open(Options(CopyOf(restored, mode.ToString()), mode));
+            Assert.Equal((Lsn.None, Lsn.None, Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo));
+        }
+    }
+
     private string CopyOf(string from, string name)
     {
         string to = _temp.Log($"{Path.GetFileName(from)}-{name}");
