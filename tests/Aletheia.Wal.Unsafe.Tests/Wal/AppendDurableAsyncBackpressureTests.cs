@@ -37,7 +37,7 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             var payloads = new byte[count][];
             var pending = new ValueTask<Lsn>[count];
             using var allReturned = new ManualResetEventSlim();
-            var caller = new Thread(() =>
+            Thread caller = StartCaller(() =>
             {
                 for (int i = 0; i < count; i++)
                 {
@@ -46,11 +46,9 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
                 }
 
                 allReturned.Set();
-            })
-            { IsBackground = true, Name = "async-caller" };
+            });
             try
             {
-                caller.Start();
                 Assert.True(
                     allReturned.Wait(TimeSpan.FromSeconds(10)),
                     $"{count} AppendDurableAsync calls on a full stripe returned within 10 s: each hands back a pending task instead of blocking its caller until space frees.");
@@ -104,7 +102,7 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             Task<Lsn>? cancelled = null;
             Exception? outcome = null;
             using var ended = new ManualResetEventSlim();
-            var caller = new Thread(() =>
+            Thread caller = StartCaller(() =>
             {
                 cancelled = log.AppendDurableAsync(cancelledPayload, cancellation.Token).AsTask();
                 try
@@ -117,11 +115,9 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
                 }
 
                 ended.Set();
-            })
-            { IsBackground = true, Name = "async-caller" };
+            });
             try
             {
-                caller.Start();
                 Thread.Sleep(100); // let the call start waiting for space; it must end cancelled whether or not it had
                 cancellation.Cancel();
                 Assert.True(
@@ -170,7 +166,7 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             Lsn lastBefore = log.LastLsn;
             var pending = new Task<Lsn>[16];
             using var allReturned = new ManualResetEventSlim();
-            var caller = new Thread(() =>
+            Thread caller = StartCaller(() =>
             {
                 for (int i = 0; i < pending.Length; i++)
                 {
@@ -178,11 +174,9 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
                 }
 
                 allReturned.Set();
-            })
-            { IsBackground = true, Name = "async-caller" };
+            });
             try
             {
-                caller.Start();
                 Assert.True(allReturned.Wait(TimeSpan.FromSeconds(10)), "The calls return pending on the full stripe instead of blocking their caller.");
                 storage.FailSegmentWritesAfter(0); // the held write fails: the log faults and closes its stripes
             }
@@ -242,6 +236,14 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             LogContents.AssertContiguousFrom(records, 1);
             Assert.True(records[^1].Lsn == lastBefore.Value, $"The log ends at LSN {lastBefore}, the last record appended before the dispose; it ends at {records[^1].Lsn}.");
         }, TimeSpan.FromSeconds(120));
+    }
+
+    /// <summary>Runs <paramref name="calls"/> on a thread of its own (the caller whose calls must not block), started.</summary>
+    private static Thread StartCaller(Action calls)
+    {
+        var caller = new Thread(() => calls()) { IsBackground = true, Name = "async-caller" };
+        caller.Start();
+        return caller;
     }
 
     /// <summary>Waits for every task to end, whichever way; false if one has not ended within <paramref name="limit"/>.</summary>
