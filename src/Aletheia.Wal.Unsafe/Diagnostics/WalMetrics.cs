@@ -28,11 +28,17 @@ public sealed class WalMetrics
     public ulong DurableLag => LastLsn.Value - DurableLsn.Value;
 
     /// <summary>
-    /// The first LSN recovery dropped at open (PointInTime, or a torn tail), <see cref="Lsn.None"/> if none. Records from
-    /// here on were not kept; the log continues at this LSN.
+    /// The first LSN recovery dropped at open, <see cref="Lsn.None"/> if it dropped nothing: every cut reports it, a torn
+    /// tail cut in TruncateTornTail as much as damage cut in PointInTime. Records from here on were not kept; the log
+    /// continues at this LSN. A cut made by an earlier open that was interrupted (or after which nothing was appended) is
+    /// reported again: it is recorded in <c>wal.head</c> before recovery destroys anything, and forgotten once the log is
+    /// durable past it.
     /// </summary>
     public required Lsn RecoveryDroppedFrom { get; init; }
 
-    /// <summary>The highest LSN recovery found after the damage and dropped (<see cref="Lsn.None"/> if none was found).</summary>
+    /// <summary>
+    /// The highest dropped LSN that anything intact after the damage spoke of (a batch header, end marker or segment
+    /// header); <see cref="Lsn.None"/> when nothing after the damage survived, so how many records were lost is unknown.
+    /// </summary>
     public required Lsn RecoveryDroppedTo { get; init; }
 }

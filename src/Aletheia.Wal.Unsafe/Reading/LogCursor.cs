@@ -96,9 +96,6 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>The header of the segment being read when the cursor stopped at damage inside it (after its header).</summary>
     public SegmentHeader CurrentHeader => _header;
 
-    /// <summary>Used segments read, with their first LSNs, in order.</summary>
-    public List<(ulong Number, ulong FirstLsn)> UsedSegments { get; } = [];
-
     /// <summary>Whole batches whose frames all lie below this LSN are skipped unread (a reader seeking its start).</summary>
     public ulong SkipBelowLsn { get; set; }
 
@@ -351,7 +348,6 @@ internal sealed unsafe class LogCursor : IDisposable
         _offset = SegmentHeader.Size;
         _framesLeft = 0;
         LastBatchStart = -1;
-        UsedSegments.Add((number, header.FirstLsn));
     }
 
     /// <summary>

@@ -164,7 +164,6 @@ internal static class LogRecovery
             WriteSegmentSize = writeSegment == 0 ? 0 : (long)writeHeader.SegmentSize,
             Reusable = reusable,
             Recycled = recycled,
-            Segments = cursor.UsedSegments.Where(s => s.Number <= writeSegment).ToList(),
             DroppedFrom = report.DroppedFrom,
             DroppedTo = report.DroppedTo,
         };

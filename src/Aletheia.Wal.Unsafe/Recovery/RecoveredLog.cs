@@ -29,9 +29,6 @@ internal sealed class RecoveredLog
     /// <summary>Recycled files (<c>*.recycle</c>) of the right size, kept for reuse.</summary>
     public List<string> Recycled { get; init; } = [];
 
-    /// <summary>Used segments kept and their first LSNs, ascending.</summary>
-    public List<(ulong Number, ulong FirstLsn)> Segments { get; init; } = [];
-
     /// <summary>
     /// The first LSN recovery dropped (the log continues there), 0 if it dropped nothing: this recovery's cut, or one an
     /// interrupted recovery recorded in wal.head that nothing was appended after.
