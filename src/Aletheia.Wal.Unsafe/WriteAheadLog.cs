@@ -524,7 +524,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         {
             string path = SegmentNames.PathOf(_directory, number);
             if (!_storage.ListFiles(_directory, Path.GetFileName(path)).Any()
-                || Reading.SegmentScanner.ReadValidHeader(_storage, path) is not { } header || header.FirstLsn > lsn.Value)
+                || SegmentHeader.ReadCurrent(_storage, path) is not { } header || header.FirstLsn > lsn.Value)
             {
                 break;
             }

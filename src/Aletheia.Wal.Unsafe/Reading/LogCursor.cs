@@ -251,7 +251,7 @@ internal sealed unsafe class LogCursor : IDisposable
 
     /// <summary>Reads the header of segment <paramref name="number"/> (null when missing, empty, damaged or of another version).</summary>
     public SegmentHeader? PeekHeader(ulong number) =>
-        _present.Contains(number) ? SegmentScanner.ReadValidHeader(_storage, SegmentNames.PathOf(_directory, number)) : null;
+        _present.Contains(number) ? SegmentHeader.ReadCurrent(_storage, SegmentNames.PathOf(_directory, number)) : null;
 
     private void OpenSegment()
     {

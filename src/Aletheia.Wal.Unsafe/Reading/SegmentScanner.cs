@@ -106,17 +106,6 @@ internal sealed unsafe class SegmentScanner : IDisposable
     /// <summary>A GC-tracked span over <paramref name="length"/> bytes at <paramref name="pointer"/>, which must lie in the buffer.</summary>
     public ReadOnlySpan<byte> SpanOf(byte* pointer, int length) => new(_array, (int)(pointer - _buffer), length);
 
-    /// <summary>The header of the segment file at <paramref name="path"/>, or null when it is empty, damaged or of another version.</summary>
-    public static SegmentHeader? ReadValidHeader(WalStorage storage, string path)
-    {
-        using WalFile file = storage.OpenRead(path);
-        using var scanner = new SegmentScanner(4096);
-        scanner.Attach(file);
-        return scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid && header.FormatVersion == SegmentHeader.CurrentFormatVersion
-            ? header
-            : null;
-    }
-
     public HeaderVerdict ReadSegmentHeader(out SegmentHeader header, out string? reason)
     {
         header = default;

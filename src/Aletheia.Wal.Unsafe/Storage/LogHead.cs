@@ -141,14 +141,9 @@ internal static class LogHeadFile
         if (!state.Exists || state.IsBlank)
         {
             string first = SegmentNames.PathOf(directory, segments[0]);
-            using (WalFile file = storage.OpenRead(first))
+            if (SegmentHeader.TryReadFile(storage, first, out SegmentHeader header) && header.FormatVersion != SegmentHeader.CurrentFormatVersion)
             {
-                Span<byte> bytes = stackalloc byte[SegmentHeader.Size];
-                if (file.Read(bytes, 0) == SegmentHeader.Size && SegmentHeader.TryRead(bytes, out SegmentHeader header) is null
-                    && header.FormatVersion != SegmentHeader.CurrentFormatVersion)
-                {
-                    throw new WalException(SegmentHeader.UnsupportedVersion(first, header.FormatVersion));
-                }
+                throw new WalException(SegmentHeader.UnsupportedVersion(first, header.FormatVersion));
             }
 
             throw new WalCorruptionException(state.Path, 0, $"{FileName} is {(state.Exists ? "blank" : "missing")}, but the directory holds segments: the log's id and head are unknown");

@@ -104,6 +104,22 @@ internal struct SegmentHeader
         return null;
     }
 
+    /// <summary>
+    /// Reads the header of the segment file at <paramref name="path"/>: true when it is intact (CRC, magic, size), of
+    /// whatever format version; false when the file is shorter than a header, or the header is zero or damaged.
+    /// </summary>
+    public static bool TryReadFile(WalStorage storage, string path, out SegmentHeader header)
+    {
+        using WalFile file = storage.OpenRead(path);
+        Span<byte> bytes = stackalloc byte[Size];
+        header = default;
+        return file.Read(bytes, 0) == Size && TryRead(bytes, out header) is null;
+    }
+
+    /// <summary>The intact header of the segment file at <paramref name="path"/> if it is of this format version, else null.</summary>
+    public static SegmentHeader? ReadCurrent(WalStorage storage, string path) =>
+        TryReadFile(storage, path, out SegmentHeader header) && header.FormatVersion == CurrentFormatVersion ? header : null;
+
     /// <summary>The message for a log written in another format version.</summary>
     public static string UnsupportedVersion(string path, uint version) =>
         $"The segment '{path}' has on-disk format version {version}; this library reads and writes version {CurrentFormatVersion} only.";
