@@ -41,6 +41,7 @@ internal static class LogRecovery
         // report it all the same. A recorded cut counts while the log still ends before its first LSN (nothing was
         // appended since); a new cut at or below it takes it in.
         (ulong DroppedFrom, ulong DroppedTo) report = (0, 0);
+        ulong writtenSequence = 0; // the head this recovery wrote durably (0: none yet)
         bool recordedPending = head.CutFrom != 0 && head.CutFrom >= nextLsn;
         if (damage is not null)
         {
@@ -53,6 +54,7 @@ internal static class LogRecovery
                 HeadOpened = head.HeadOpened && !(damage.IsOpeningWrite && damage.SegmentNumber == head.Segment),
             };
             LogHeadFile.Write(storage, directory, head);
+            writtenSequence = head.Sequence;
             headCopyDamaged = false; // both copies were just written
         }
         else if (recordedPending && head.CutFrom == nextLsn)
@@ -145,14 +147,18 @@ internal static class LogRecovery
             SegmentWriter.WriteZeros(file, 0, SegmentHeader.OpeningWriteBytes);
         }
 
-        // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only. A kept log
-        // has an opened head segment; an empty one gets its head opened by the writer, which then says so.
+        // Both copies, again or anew (one was damaged): the head recovery read may be in the page cache only (not so one
+        // this recovery wrote). A kept log has an opened head segment; an empty one gets its head opened by the writer,
+        // which then says so.
         if (headCopyDamaged || head.HeadOpened != (writeSegment != 0))
         {
             head = head with { Sequence = head.Sequence + 1, HeadOpened = writeSegment != 0 };
         }
 
-        LogHeadFile.Write(storage, directory, head);
+        if (head.Sequence != writtenSequence)
+        {
+            LogHeadFile.Write(storage, directory, head);
+        }
 
         return new RecoveredLog
         {
