@@ -45,7 +45,7 @@ public sealed class RecoveryCrashTests(ITestOutputHelper output) : IDisposable
 
         SegmentFiles.Flip(SegmentNames.PathOf(damaged, 2), LogLayout.Read(damaged).FrameOffset(74) + 100);
         string reference = _temp.Log("reference");
-        CopyLog(damaged, reference);
+        SegmentFiles.CopyLog(damaged, reference);
         ulong kept;
         (Lsn From, Lsn To) dropped;
         using (WriteAheadLog log = WriteAheadLog.Open(Options(reference, WalRecoveryMode.PointInTime)))
@@ -373,7 +373,7 @@ public sealed class RecoveryCrashTests(ITestOutputHelper output) : IDisposable
     private string CopyOf(string from, string name)
     {
         string to = _temp.Log($"{Path.GetFileName(from)}-{name}");
-        CopyLog(from, to);
+        SegmentFiles.CopyLog(from, to);
         return to;
     }
 
@@ -393,14 +393,5 @@ public sealed class RecoveryCrashTests(ITestOutputHelper output) : IDisposable
 
         disk.Disarm();
         return disk;
-    }
-
-    private static void CopyLog(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (string file in Directory.GetFiles(from).Where(f => !f.EndsWith(SegmentNames.LockFileName, StringComparison.Ordinal)))
-        {
-            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        }
     }
 }

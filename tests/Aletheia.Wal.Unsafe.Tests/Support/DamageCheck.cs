@@ -26,7 +26,7 @@ internal sealed class DamageCheck
     public LogLayout Layout { get; }
 
     /// <summary>A fresh copy of the pristine log in <paramref name="directory"/>.</summary>
-    public void CopyTo(string directory) => CopyFiles(_pristine, directory);
+    public void CopyTo(string directory) => SegmentFiles.CopyLog(_pristine, directory);
 
     /// <summary>
     /// Runs the check on <paramref name="damaged"/>, a damaged copy that is left unchanged: the reader in every mode reads
@@ -45,7 +45,7 @@ internal sealed class DamageCheck
         foreach (WalRecoveryMode mode in openModes)
         {
             string copy = Path.Combine(scratch, $"open-{mode}");
-            CopyFiles(damaged, copy);
+            SegmentFiles.CopyLog(damaged, copy);
             CheckOpen(copy, mode, expected, $"{context}; open in {mode}");
         }
 
@@ -128,17 +128,5 @@ internal sealed class DamageCheck
         Assert.True(
             e.SegmentPath.EndsWith(Path.GetFileName(unit.Path), StringComparison.Ordinal) && e.Offset >= unit.Start && e.Offset < unit.End,
             $"{context}: it threw at byte {e.Offset} of {Path.GetFileName(e.SegmentPath)}, which must lie in {unit}: {e.Message}");
-    }
-
-    private static void CopyFiles(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (string file in Directory.GetFiles(from))
-        {
-            if (!file.EndsWith(Storage.SegmentNames.LockFileName, StringComparison.Ordinal))
-            {
-                File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
-            }
-        }
     }
 }

@@ -27,6 +27,16 @@ internal static class SegmentFiles
     /// <summary>Where <paramref name="payload"/> first stands in the file, -1 if nowhere.</summary>
     public static long OffsetOf(string path, byte[] payload) => File.ReadAllBytes(path).AsSpan().IndexOf(payload);
 
+    /// <summary>Copies a log's files (all but its lock file) into <paramref name="to"/>, created if need be.</summary>
+    public static void CopyLog(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from).Where(f => !f.EndsWith(SegmentNames.LockFileName, StringComparison.Ordinal)))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
+        }
+    }
+
     public static void Patch(string path, long offset, ReadOnlySpan<byte> bytes)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
