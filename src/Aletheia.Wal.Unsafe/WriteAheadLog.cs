@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Flush;
+using Aletheia.Wal.Reading;
 using Aletheia.Wal.Recovery;
 using Aletheia.Wal.Ring;
 using Aletheia.Wal.Storage;
@@ -30,7 +31,10 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private readonly FlushCoordinator _flusher;
     private readonly RecoveredLog _recovered;
     private readonly object _truncateGate = new();
+    private readonly List<(long Generation, ulong After)> _cuts = []; // guarded by _truncateGate: every TruncateAfter of this log object
     private LogHead _head; // guarded by _truncateGate
+    private long _oldest;  // _head.FirstLsn, readable without the lock
+    private long _cutGeneration; // odd while a TruncateAfter runs; readers compare it to notice one
     private int _disposed;
 
     private WriteAheadLog(
@@ -42,6 +46,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _lock = directoryLock;
         _recovered = recovered;
         _head = head;
+        _oldest = (long)head.FirstLsn;
         _segments = segments;
         _lsns = new LsnSequence(recovered.LastLsn);
         _watermark = new DurableWatermark(new Lsn(recovered.LastLsn));
@@ -68,6 +73,31 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     /// <summary>The log directory (full path).</summary>
     public string Directory => _directory;
+
+    /// <summary>
+    /// The first LSN still readable: the first LSN of the oldest segment kept (<see cref="TruncateBefore"/> moves it up);
+    /// <see cref="Lsn.None"/> when the log holds no record.
+    /// </summary>
+    public Lsn OldestLsn
+    {
+        get
+        {
+            // Acquire: pairs with the release store in RemoveSegmentsBefore, made once the new head is durable.
+            ulong oldest = (ulong)Volatile.Read(ref _oldest);
+            return LastLsn.Value >= oldest ? new Lsn(oldest) : Lsn.None;
+        }
+    }
+
+    internal WalStorage Storage => _storage;
+
+    internal DurableWatermark Watermark => _watermark;
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Odd while a <see cref="TruncateAfter"/> runs, and different after each: a live reader checks it before it returns a record it read.</summary>
+    // Acquire: pairs with the increments (full fences) in TruncateAfter; a reader that sees the old even value read its
+    // bytes before the cut began.
+    internal long CutGeneration => Volatile.Read(ref _cutGeneration);
 
     /// <summary>
     /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed, takes the writer's lock,
@@ -342,8 +372,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// </summary>
     /// <exception cref="WalException">A file could not be read, written, renamed or deleted, or the directory fsync failed; the
     /// log itself is unharmed (segments not yet removed stay, readable, and a later call or the next open removes them).</exception>
+    /// <returns>The number of segments removed, and <see cref="OldestLsn"/> after the call.</returns>
     /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed).</exception>
-    public void TruncateBefore(Lsn lsn)
+    public WalTruncation TruncateBefore(Lsn lsn)
     {
         CheckOpen();
         lock (_truncateGate)
@@ -356,7 +387,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
             try
             {
-                RemoveSegmentsBefore(lsn);
+                int removed = RemoveSegmentsBefore(lsn);
+                return new WalTruncation(removed, OldestLsn);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -365,12 +397,90 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Reads the durable records of this log from <paramref name="from"/>, in LSN order.</summary>
+    /// <summary>
+    /// A live reader of this log from <paramref name="from"/>, in LSN order: it returns durable records only, up to
+    /// <see cref="DurableLsn"/> at each step, follows the log as it grows (<see cref="WalReader.WaitToReadAsync"/>), and
+    /// is not disturbed by truncations of records it no longer needs (see <see cref="WalReader"/>).
+    /// </summary>
+    /// <param name="from">The first LSN to return; <see cref="Lsn.None"/>: the oldest kept. It may lie above
+    /// <see cref="LastLsn"/>: the reader then waits for it.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="from"/> was truncated away (the message says the oldest LSN kept).</exception>
+    /// <exception cref="WalException">The log is faulted.</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed.</exception>
     public WalReader ReadFrom(Lsn from)
     {
         CheckOpen();
-        return WalReader.Open(_storage, _directory, from, WalRecoveryMode.TruncateTornTail, DurableLsn.Value);
+        LogHead head;
+        long generation;
+        lock (_truncateGate)
+        {
+            // Under the lock no TruncateAfter runs (the generation is even) and the head is the current one.
+            head = _head;
+            generation = _cutGeneration;
+        }
+
+        if (from.Value != 0 && from.Value < head.FirstLsn)
+        {
+            throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"LSN {from.Value} was truncated away: the oldest LSN kept is {head.FirstLsn}.");
+        }
+
+        return WalReader.OpenLive(this, head, Math.Max(from.Value, head.FirstLsn), generation);
+    }
+
+    /// <summary>
+    /// Drops every record above <paramref name="lsn"/>, durably: on return no reader sees one of them again, the next
+    /// append gets <paramref name="lsn"/> + 1, and a crash at any point leaves either the log before the call or the log
+    /// after it (recovery completes a cut it finds recorded). For consensus logs: Raft replaces a follower's uncommitted
+    /// entries that conflict with the leader's this way.
+    /// </summary>
+    /// <remarks>
+    /// <para>Appends racing the call are ordered: an append that took its LSN before the cut and above
+    /// <paramref name="lsn"/> is dropped with the others, and one made while the cut runs waits (a blocking append), waits
+    /// without a thread (<see cref="AppendDurableAsync"/>) or finds the stripe full (<see cref="TryAppend"/> returns
+    /// false) until the cut is done, and then lands after it. Waits for dropped records throw
+    /// <see cref="WalTruncatedException"/>, also those parked when the call began. Records at or below
+    /// <paramref name="lsn"/> not yet durable are made durable first. The call waits for in-place payload writers that
+    /// are running to return.</para>
+    /// <para>Cost: when every dropped record was still in memory, nothing is written. Otherwise <c>wal.head</c> is
+    /// written twice, the batch holding <paramref name="lsn"/> + 1 is rewritten, the bytes after it zeroed (to the end of
+    /// its segment when later segments follow), and later segments deleted (native-layout.md, section 5).</para>
+    /// <para>Live readers (<see cref="ReadFrom"/>) that returned records above <paramref name="lsn"/> throw
+    /// <see cref="WalTruncatedException"/>; the others read on, with the records appended after the cut.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out, or lies below the oldest
+    /// kept record less one (<see cref="TruncateBefore"/> removed it).</exception>
+    /// <exception cref="WalException">The log is faulted, or the cut could not be written (the log is then faulted; reopening
+    /// it completes the cut if it was recorded, else finds the old log).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed).</exception>
+    public void TruncateAfter(Lsn lsn)
+    {
+        CheckOpen();
+        lock (_truncateGate)
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                ThrowDisposed();
+            }
+
+            Lsn last = LastLsn;
+            if (lsn > last)
+            {
+                throw new ArgumentOutOfRangeException(nameof(lsn), lsn.Value, $"LSN {lsn} was never handed out: the highest LSN handed out is {last}.");
+            }
+
+            if (lsn.Value + 1 < _head.FirstLsn)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(lsn), lsn.Value, $"TruncateAfter({lsn}) would keep records TruncateBefore removed: the oldest LSN kept is {_head.FirstLsn}, so the LSN must be at least {_head.FirstLsn - 1}.");
+            }
+
+            if (lsn == last)
+            {
+                return; // nothing above it: appends racing this call land after it
+            }
+
+            CutAfterUnderLock(lsn.Value);
+        }
     }
 
     /// <summary>A snapshot of per-stripe and flush figures.</summary>
@@ -484,6 +594,157 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Under the truncation lock: pauses the stripes, has the flush thread write what is kept and drop the rest from the
+    /// rings, cuts the disk if dropped records were written, and goes on from <paramref name="after"/> + 1.
+    /// </summary>
+    private void CutAfterUnderLock(ulong after)
+    {
+        // Full fence (odd: a cut is running): live readers that see it resync before returning anything they read.
+        Interlocked.Increment(ref _cutGeneration);
+        foreach (Stripe stripe in _stripes)
+        {
+            stripe.Pause();
+        }
+
+        using var cut = new CutRequest(after);
+        bool held = false;
+        try
+        {
+            _flusher.BeginCut(cut);
+            cut.Drained.Wait();
+            if (_watermark.Fault is { } fault)
+            {
+                ThrowFaulted(fault); // the flush thread faulted while draining: it holds no more
+            }
+
+            held = true;
+            if (DurableLsn.Value > after)
+            {
+                CutDiskAfter(after);
+            }
+
+            _lsns.Reset(after);
+            _watermark.Rewind(new Lsn(after));
+            _cuts.Add((_cutGeneration + 1, after));
+            _flusher.EndCut(cut, after + 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The disk is in an unknown state between the old log and the new one: fault the log; reopening it finds one
+            // of the two (the cut is completed by recovery once wal.head records it).
+            var error = new WalException($"TruncateAfter({after}) could not cut the log in '{_directory}': {e.Message}", e);
+            _watermark.SetFaulted(error);
+            foreach (Stripe stripe in _stripes)
+            {
+                stripe.Close();
+            }
+
+            if (held)
+            {
+                cut.Failed = true;
+                _flusher.EndCut(cut, after + 1);
+            }
+
+            if (e is WalException)
+            {
+                throw;
+            }
+
+            throw error;
+        }
+        finally
+        {
+            // Full fence (even again): readers that waited for the cut read on.
+            Interlocked.Increment(ref _cutGeneration);
+            foreach (Stripe stripe in _stripes)
+            {
+                stripe.Resume();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under the truncation lock, with the flush thread held: records above <paramref name="after"/> were written; the
+    /// log is made to end after <paramref name="after"/> on disk (<see cref="TailRewind"/>), and the segment writer goes
+    /// on from there.
+    /// </summary>
+    private void CutDiskAfter(ulong after)
+    {
+        // The batch holding the first dropped record: found from the newest segment that starts at or below it.
+        (ulong Segment, long Offset, ulong FirstLsn) batch;
+        using (var cursor = new LogCursor(_storage, _directory, _head, tolerateRepairableMarkers: true, retryBeforeRefusing: null) { SkipBelowLsn = after + 1 })
+        {
+            cursor.StartAtSegmentOf(after + 1);
+            while (true)
+            {
+                if (!cursor.MoveNext())
+                {
+                    throw new WalCorruptionException(
+                        cursor.Damage?.Path ?? _directory, cursor.Damage?.Offset ?? 0, $"TruncateAfter({after}) cannot find LSN {after + 1} in the log: {cursor.Damage?.Reason ?? "the log ends before it"}");
+                }
+
+                if (cursor.CurrentLsn > after)
+                {
+                    batch = cursor.CurrentBatch;
+                    break;
+                }
+            }
+        }
+
+        // How far the dropped records' bytes reach in that segment: to its end marker when it is the one being written,
+        // else to its end (later segments followed it).
+        long zeroTo = batch.Segment == _segments.CurrentNumber ? _segments.Offset + FlushCoordinator.MarkerBytes : long.MaxValue;
+        LogHead recorded = _head with
+        {
+            Sequence = _head.Sequence + 1,
+            CutFrom = _head.CutFrom > after ? 0 : _head.CutFrom,
+            CutTo = _head.CutFrom > after ? 0 : _head.CutTo,
+            RewindCount = _head.RewindCount + 1,
+            RewindLsn = after,
+            RewindSegment = batch.Segment,
+            RewindOffset = batch.Offset,
+            RewindBatchLsn = batch.FirstLsn,
+            RewindZeroTo = zeroTo,
+        };
+
+        // The commit point: once this is durable, the cut is made, here or by the next recovery. The sequence number is
+        // spent even if the write fails (it may have reached the disk).
+        _head = _head with { Sequence = recorded.Sequence };
+        LogHeadFile.Write(_storage, _directory, recorded);
+        _head = recorded;
+        _segments.Detach();
+        long end = TailRewind.Complete(_storage, _directory, recorded);
+        LogHead completed = TailRewind.Completed(recorded);
+        _head = _head with { Sequence = completed.Sequence };
+        LogHeadFile.Write(_storage, _directory, completed);
+        _head = completed;
+        SegmentHeader header = SegmentHeader.ReadCurrent(_storage, SegmentNames.PathOf(_directory, batch.Segment))
+            ?? throw new WalException($"TruncateAfter({after}) cannot read the header of segment {batch.Segment} again.");
+        _segments.ContinueIn(batch.Segment, end, header);
+    }
+
+    /// <summary>
+    /// A live reader after a TruncateAfter: waits for any that runs to finish (it holds the lock), and returns the
+    /// generation, the lowest LSN any cut since <paramref name="since"/> kept the log up to, and the current head.
+    /// </summary>
+    internal (long Generation, ulong CutAfter, LogHead Head) WaitForCutState(long since)
+    {
+        lock (_truncateGate)
+        {
+            ulong lowest = ulong.MaxValue;
+            foreach ((long generation, ulong after) in _cuts)
+            {
+                if (generation > since)
+                {
+                    lowest = Math.Min(lowest, after);
+                }
+            }
+
+            return (_cutGeneration, lowest, _head);
+        }
+    }
+
     /// <summary>Under the truncation lock: forgets the recorded cut once its first LSN is durable again.</summary>
     private void ForgetRecordedCutIfPassedUnderLock()
     {
@@ -506,7 +767,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Under the truncation lock: moves the head forward, durably, then removes the segments below it.</summary>
-    private void RemoveSegmentsBefore(Lsn lsn)
+    /// <returns>The number of segments removed.</returns>
+    private int RemoveSegmentsBefore(Lsn lsn)
     {
         // Only below what is durable: a segment's header is trusted as its successor's lower bound only once the write
         // that carried it returned (a header still in flight may be in the page cache, not on disk).
@@ -534,7 +796,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         if (keep.Number == _head.Segment)
         {
-            return;
+            return 0;
         }
 
         // The new head is durable before any segment below it is touched. Its sequence number is spent even if the write
@@ -543,7 +805,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _head = _head with { Sequence = next.Sequence };
         LogHeadFile.Write(_storage, _directory, next);
         _head = next;
+        Volatile.Write(ref _oldest, (long)next.FirstLsn); // release: OldestLsn moves up once the new head is durable
         var recycled = new List<string>();
+        int removed = 0;
         foreach (ulong number in SegmentNames.List(_storage, _directory))
         {
             if (number >= keep.Number)
@@ -559,10 +823,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             {
                 _storage.Delete(SegmentNames.PathOf(_directory, number));
             }
+
+            removed++;
         }
 
         _storage.SyncDirectory(_directory);
         _segments.OfferRecycled(recycled);
+        return removed;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -95,6 +95,36 @@ internal sealed class DurableWatermark : IDisposable
         ReleaseReady(int.MaxValue);
     }
 
+    /// <summary>
+    /// The cut of <c>TruncateAfter(<paramref name="lsn"/>)</c>, with the flush thread held and no append in progress: the
+    /// durable LSN falls back to <paramref name="lsn"/> (records above it are gone, and the LSNs will be handed out
+    /// again), and every registered wait above it fails with <see cref="WalTruncatedException"/>.
+    /// </summary>
+    public void Rewind(Lsn lsn)
+    {
+        var dropped = new List<(DurableWaiter Waiter, ulong Target)>();
+        lock (_gate)
+        {
+            // Release: a waiter that registers after this (under the lock) and reads the lowered value waits for the LSN
+            // as handed out again; one registered before is taken out here, before the lock is let go.
+            Volatile.Write(ref _durable.Value, (long)lsn.Value);
+            for (int i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Target > lsn.Value)
+                {
+                    dropped.Add((_waiters[i], _waiters[i].Target));
+                    RemoveAtUnderLock(i);
+                }
+            }
+        }
+
+        foreach ((DurableWaiter waiter, ulong target) in dropped)
+        {
+            waiter.Complete(new WalTruncatedException(
+                new Lsn(target), $"LSN {target} was dropped by TruncateAfter({lsn}) before it became durable: it is not acknowledged, and the LSN will be handed out again."));
+        }
+    }
+
     /// <summary>Waits until <paramref name="lsn"/> is durable: a few checks, then parks on a pooled waiter.</summary>
     /// <returns>False if <paramref name="millisecondsTimeout"/> passed first.</returns>
     /// <exception cref="WalException">The log is faulted.</exception>

@@ -56,8 +56,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly SegmentWriter _segments;
     private readonly Thread _thread;
     private volatile bool _stopRequested;
+    private volatile CutRequest? _cut; // set by TruncateAfter; the flush thread holds for it
 
     // Flush thread only.
+    private ulong _dropAbove = ulong.MaxValue; // while a cut drains the rings: records above this are dropped, not written
     private ulong _nextLsn;
     private int _used;
     private int _batchRecords;
@@ -131,6 +133,25 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _thread.Join();
     }
 
+    /// <summary>
+    /// TruncateAfter, with every stripe paused: the flush thread writes every record up to <paramref name="cut"/>'s LSN
+    /// that is not durable yet, drops the records above it (their ring space is released, nothing of them is written),
+    /// and once the rings are empty it holds, having signalled <see cref="CutRequest.Drained"/>: the caller then owns
+    /// the segment writer until <see cref="EndCut"/>.
+    /// </summary>
+    public void BeginCut(CutRequest cut)
+    {
+        _cut = cut; // volatile: the flush thread sees the request with its fields
+        _doorbell.Ring();
+    }
+
+    /// <summary>Lets the held flush thread go on, appending from LSN <paramref name="nextLsn"/> into the segment writer's current position.</summary>
+    public void EndCut(CutRequest cut, ulong nextLsn)
+    {
+        cut.NextLsn = nextLsn;
+        cut.Resume.Set(); // a full fence: the flush thread sees the caller's changes to the segment writer
+    }
+
     public void Dispose()
     {
         _tableSlab.Dispose();
@@ -144,6 +165,13 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             SpinWait idle = default;
             while (true)
             {
+                if (_cut is { } cut)
+                {
+                    HoldForCut(cut);
+                    idle = default;
+                    continue;
+                }
+
                 bool stopping = _stopRequested;
                 _doorbell.TakeDrainRequest();
                 CollectUnsynchronized();
@@ -180,7 +208,64 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             {
                 stripe.Close();
             }
+
+            if (_cut is { } cut)
+            {
+                cut.Drained.Set(); // a TruncateAfter waiting for the drain finds the log faulted
+            }
         }
+    }
+
+    /// <summary>Flush thread: drains the rings for a TruncateAfter (see <see cref="BeginCut"/>), then holds until <see cref="EndCut"/>.</summary>
+    private void HoldForCut(CutRequest cut)
+    {
+        _dropAbove = cut.After;
+        SpinWait idle = default;
+        while (true)
+        {
+            _doorbell.TakeDrainRequest();
+            CollectUnsynchronized();
+            if (_batchRecords > 0)
+            {
+                WriteBatchUnsynchronized();
+                continue;
+            }
+
+            if (_nextLsn > _lsns.Last.Value && AllStripesPausedAndEmpty())
+            {
+                break;
+            }
+
+            // A reservation made before the pause is being completed: a bounded number of the producer's steps, unless
+            // an in-place payload writer takes its time. Yield the core to it.
+            idle.SpinOnce(sleep1Threshold: -1);
+        }
+
+        _dropAbove = ulong.MaxValue;
+        cut.Drained.Set();
+        cut.Resume.Wait();
+        if (cut.Failed)
+        {
+            throw new InvalidOperationException("TruncateAfter failed while the flush thread held for it; the log is faulted.");
+        }
+
+        _nextLsn = cut.NextLsn;
+        _writeLimit = WriteLimitOf(_segments);
+        _used = 0;
+        _cut = null;
+    }
+
+    private bool AllStripesPausedAndEmpty()
+    {
+        foreach (Stripe stripe in _stripes)
+        {
+            if (!stripe.Ring.IsPausedAndEmpty)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private bool HasWork() => _stopRequested || _nextLsn <= _lsns.Last.Value;
@@ -239,6 +324,14 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             if (frame is null)
             {
                 break;
+            }
+
+            if (_nextLsn > _dropAbove)
+            {
+                // Dropped by a TruncateAfter before it was written: never written, its ring space released below.
+                _table[_nextLsn & _tableMask] = null;
+                _nextLsn++;
+                continue;
             }
 
             int size = FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
@@ -334,5 +427,30 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         // The write returned from a write-through write: only now is the batch durable.
         ProtocolDelays.Step(); // written, not yet reported durable: waiters must not have been released
         _watermark.Advance(new Lsn(durable));
+    }
+}
+
+/// <summary>A TruncateAfter's hand-over with the flush thread (see <see cref="FlushCoordinator.BeginCut"/>).</summary>
+internal sealed class CutRequest(ulong after) : IDisposable
+{
+    /// <summary>The LSN the log is cut after.</summary>
+    public ulong After { get; } = after;
+
+    /// <summary>Set by the flush thread once the rings are drained and it holds (or once it faulted).</summary>
+    public ManualResetEventSlim Drained { get; } = new();
+
+    /// <summary>Set by the caller when the flush thread may go on.</summary>
+    public ManualResetEventSlim Resume { get; } = new();
+
+    /// <summary>The LSN the flush thread goes on with.</summary>
+    public ulong NextLsn { get; set; }
+
+    /// <summary>Set (before <see cref="Resume"/>) when the cut failed: the flush thread stops, the log is faulted.</summary>
+    public bool Failed { get; set; }
+
+    public void Dispose()
+    {
+        Drained.Dispose();
+        Resume.Dispose();
     }
 }

@@ -36,6 +36,7 @@ internal sealed unsafe class LogCursor : IDisposable
     private ulong _yieldedUpTo;
     private bool _continues; // the previous segment was closed: this one must continue the log
     private ulong _batchLastLsn;
+    private ulong _batchFirstLsn;
 
     /// <param name="storage">The file system.</param>
     /// <param name="directory">The log directory.</param>
@@ -99,8 +100,31 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>Whole batches whose frames all lie below this LSN are skipped unread (a reader seeking its start).</summary>
     public ulong SkipBelowLsn { get; set; }
 
-    /// <summary>The cursor ends, without judging what follows, once every LSN up to this one was read (a reader of the live log).</summary>
+    /// <summary>
+    /// The cursor stops, without judging what follows, once every LSN up to this one was read: it ends there, or, when
+    /// <see cref="Resumable"/>, pauses there (<see cref="CursorPause.Bound"/>) until <see cref="Resume"/> raises it.
+    /// </summary>
     public ulong StopAfterLsn { get; set; } = ulong.MaxValue;
+
+    /// <summary>
+    /// A cursor of a reader that follows a log being written: where the log ends for now (an open end marker, the bound,
+    /// or a write it cannot verify) it pauses (<see cref="Paused"/>) instead of ending, keeps its position, and goes on
+    /// from there after <see cref="Resume"/>. A write it cannot verify is not judged (no search for later writes) unless
+    /// <see cref="ClassifyPauses"/> is set: it may be a write in flight.
+    /// </summary>
+    public bool Resumable { get; init; }
+
+    /// <summary>With <see cref="Resumable"/>: judge a write that cannot be verified as recovery would; damage the reader's mode refuses is reported (<see cref="Damage"/>), a torn tail pauses.</summary>
+    public bool ClassifyPauses { get; set; }
+
+    /// <summary>Why a <see cref="Resumable"/> cursor paused (<see cref="CursorPause.None"/> while it reads or once it ended).</summary>
+    public CursorPause Paused { get; private set; }
+
+    /// <summary>Where and why the cursor paused at a write it could not verify (<see cref="CursorPause.Unverified"/>).</summary>
+    public (string Path, long Offset, string Reason) PausedAt { get; private set; }
+
+    /// <summary>Where the batch of <see cref="CurrentLsn"/> starts in its segment, and its segment.</summary>
+    public (ulong Segment, long Offset, ulong FirstLsn) CurrentBatch => (_number, _batchStart, _batchFirstLsn);
 
     /// <summary>Candidates the evidence searches checked, over the whole walk (tests: their work is bounded by the bytes).</summary>
     public long EvidenceCandidatesChecked { get; private set; }
@@ -115,10 +139,24 @@ internal sealed unsafe class LogCursor : IDisposable
         NextLsn = firstLsn;
     }
 
-    /// <summary>Moves to the next frame; false at the end of the log or at damage (see <see cref="Damage"/>).</summary>
+    /// <summary>
+    /// Goes on after a pause of a <see cref="Resumable"/> cursor, from where it paused, reading the file afresh (the writer
+    /// may have written there since): with <paramref name="stopAfterLsn"/> as the new <see cref="StopAfterLsn"/>.
+    /// </summary>
+    public void Resume(ulong stopAfterLsn)
+    {
+        StopAfterLsn = stopAfterLsn;
+        if (Paused != CursorPause.None)
+        {
+            Paused = CursorPause.None;
+            _scanner.Invalidate();
+        }
+    }
+
+    /// <summary>Moves to the next frame; false at the end of the log, at damage (see <see cref="Damage"/>), or at a pause (<see cref="Paused"/>).</summary>
     public bool MoveNext()
     {
-        while (!_done)
+        while (!_done && Paused == CursorPause.None)
         {
             if (_file is null)
             {
@@ -151,6 +189,12 @@ internal sealed unsafe class LogCursor : IDisposable
 
             if (NextLsn > StopAfterLsn)
             {
+                if (Resumable)
+                {
+                    Paused = CursorPause.Bound; // before the slot is read: bytes past the bound may be a write in flight
+                    break;
+                }
+
                 _done = true;
                 CloseSegment();
                 break;
@@ -169,12 +213,17 @@ internal sealed unsafe class LogCursor : IDisposable
                     _batchStart = _offset;
                     _batchEnd = _offset + BatchHeader.Size + batch.FrameBytes;
                     _batchLastLsn = batch.LastLsn;
+                    _batchFirstLsn = NextLsn;
                     if (VerifyBatch(batch.RecordCount))
                     {
                         _framesLeft = batch.RecordCount;
                         _offset += BatchHeader.Size;
                     }
 
+                    break;
+                case SlotVerdict.EndMarker when Resumable && !batch.IsClosed:
+                    Paused = CursorPause.End; // the end for now: the next write starts on this marker
+                    PausedAt = (SegmentNames.PathOf(_directory, _number), _offset, "an open end marker: the log ends here");
                     break;
                 case SlotVerdict.EndMarker:
                     EndSegmentData(batch.IsClosed);
@@ -253,6 +302,25 @@ internal sealed unsafe class LogCursor : IDisposable
     public SegmentHeader? PeekHeader(ulong number) =>
         _present.Contains(number) ? SegmentHeader.ReadCurrent(_storage, SegmentNames.PathOf(_directory, number)) : null;
 
+    /// <summary>
+    /// Starts at the newest segment whose header says it starts at or below <paramref name="lsn"/>, peeking headers from
+    /// the newest segment down: the segments below it are never opened (a truncation may be removing them).
+    /// </summary>
+    /// <returns>False if no segment after the head qualifies (the cursor then starts at the head).</returns>
+    public bool StartAtSegmentOf(ulong lsn)
+    {
+        for (int i = _segments.Count - 1; i >= 0 && _segments[i] > _head.Segment; i--)
+        {
+            if (PeekHeader(_segments[i]) is { } header && header.SegmentNumber == _segments[i] && header.LogId == _head.LogId && header.FirstLsn <= lsn)
+            {
+                StartAt(_segments[i], header.FirstLsn);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private void OpenSegment()
     {
         ulong number = _number;
@@ -295,7 +363,19 @@ internal sealed unsafe class LogCursor : IDisposable
             return;
         }
 
-        _file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
+        try
+        {
+            _file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
+        }
+        catch (FileNotFoundException)
+        {
+            // Removed (truncated) since the directory was listed: as if it had not been listed.
+            _present.Remove(number);
+            _segments.Remove(number);
+            Stop(0, 0, $"segment {number} was removed while the log was read", WriteShape.Opening, cutShort: true);
+            return;
+        }
+
         _scanner.Attach(_file);
         HeaderVerdict verdict = _scanner.ReadSegmentHeader(out SegmentHeader header, out string? reason);
         switch (verdict)
@@ -398,12 +478,22 @@ internal sealed unsafe class LogCursor : IDisposable
     private void Stop(long writeStart, long offset, string reason, WriteShape shape, bool cutShort = false, Evidence? known = null)
     {
         ulong number = _number;
+        if (Resumable && !ClassifyPauses)
+        {
+            PauseAt(writeStart, offset, reason);
+            return;
+        }
 
         // A segment file shorter than its header says was cut short: a write never shrinks a file (segments are prepared
         // at full size), so whatever the cut took may have held later writes.
         cutShort |= writeStart > 0 && _scanner.Length < (long)_header.SegmentSize;
         Evidence evidence = known ?? FindEvidence(number, writeStart, shape);
         DamageKind kind = cutShort || evidence.LaterWrite ? DamageKind.Corruption : DamageKind.TornTail;
+        if (Resumable && kind == DamageKind.TornTail)
+        {
+            PauseAt(writeStart, offset, reason); // for all the files can tell, a write in flight
+            return;
+        }
         if (_retryBeforeRefusing is { } mode && RecoveryPolicy.Decide(kind, mode) == RecoveryAction.Refuse && _retried.Add((number, writeStart)))
         {
             if (writeStart == 0)
@@ -425,6 +515,23 @@ internal sealed unsafe class LogCursor : IDisposable
         NextLsn = _writeFirstLsn;
         _done = true;
         CloseSegment();
+    }
+
+    /// <summary>A <see cref="Resumable"/> cursor stops before the write at <paramref name="writeStart"/> and reads it afresh when resumed.</summary>
+    private void PauseAt(long writeStart, long offset, string reason)
+    {
+        Paused = CursorPause.Unverified;
+        PausedAt = (SegmentNames.PathOf(_directory, _number), offset, reason);
+        NextLsn = _writeFirstLsn;
+        _framesLeft = 0;
+        if (writeStart == 0)
+        {
+            CloseSegment(); // reopened, and its header read again, on resume
+        }
+        else
+        {
+            _offset = writeStart;
+        }
     }
 
     /// <summary>
@@ -532,4 +639,20 @@ internal sealed unsafe class LogCursor : IDisposable
             return true;
         }
     }
+}
+
+/// <summary>Why a resumable <see cref="LogCursor"/> paused.</summary>
+internal enum CursorPause
+{
+    /// <summary>Not paused.</summary>
+    None,
+
+    /// <summary>Every LSN up to <see cref="LogCursor.StopAfterLsn"/> was read.</summary>
+    Bound,
+
+    /// <summary>At an open end marker: the end of the log for now.</summary>
+    End,
+
+    /// <summary>At a write that cannot be verified (yet): a write in flight, or damage (<see cref="LogCursor.PausedAt"/>).</summary>
+    Unverified,
 }

@@ -16,6 +16,15 @@ internal static class LogRecovery
     {
         List<ulong> numbers = SegmentNames.List(storage, directory);
         LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
+        if (head.RewindPending)
+        {
+            // A TruncateAfter recorded its cut and did not finish it (a crash): finish it, before the log is read.
+            TailRewind.Complete(storage, directory, head);
+            head = TailRewind.Completed(head);
+            LogHeadFile.Write(storage, directory, head);
+            headCopyDamaged = false; // both copies were just written
+            numbers = SegmentNames.List(storage, directory);
+        }
 
         using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null);
         while (cursor.MoveNext())

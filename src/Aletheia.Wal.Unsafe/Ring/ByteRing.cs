@@ -60,6 +60,9 @@ internal sealed unsafe partial class ByteRing : IDisposable
 
     private const long ClosedBit = long.MinValue;
 
+    /// <summary>Set in Tail while the ring is paused: reservations fail as if it were full (positions never reach 2^62).</summary>
+    private const long PausedBit = 1L << 62;
+
     /// <summary>Spins and yields before a blocked producer parks: a drain round usually frees space within this.</summary>
     private const int SpinIterationsBeforePark = 12;
 
@@ -107,7 +110,7 @@ internal sealed unsafe partial class ByteRing : IDisposable
         get
         {
             long head = Volatile.Read(ref _control->Consumer.Head);
-            long tail = Volatile.Read(ref _control->Producer.Tail) & ~ClosedBit;
+            long tail = Volatile.Read(ref _control->Producer.Tail) & ~(ClosedBit | PausedBit);
             return Math.Max(0, tail - head);
         }
     }
@@ -150,10 +153,11 @@ internal sealed unsafe partial class ByteRing : IDisposable
         long tail = Volatile.Read(ref producer.Tail);
         while (true)
         {
-            if (tail < 0)
+            if ((ulong)tail >= PausedBit)
             {
+                // Closed (bit 63), or paused (bit 62): one compare on the fast path for both.
                 reservation = default;
-                return RingStatus.Closed;
+                return tail < 0 ? RingStatus.Closed : RingStatus.Full;
             }
 
             long index = tail & _mask;
@@ -476,6 +480,39 @@ internal sealed unsafe partial class ByteRing : IDisposable
         // happened before the close (and will be published) or fails.
         Interlocked.Or(ref _control->Producer.Tail, ClosedBit);
         WakeSpaceWaiters();
+    }
+
+    /// <summary>
+    /// Stops reservations until <see cref="Resume"/>: they fail as if the ring were full (so blocking producers wait, and
+    /// non-blocking ones get <see cref="RingStatus.Full"/>). Reservations made before stay and may still be published.
+    /// </summary>
+    public void Pause()
+    {
+        // Full fence: sets bit 62 atomically with respect to every reservation CAS (which compares the whole word), so
+        // each reservation either happened before the pause, and lies below the frozen Tail, or fails.
+        Interlocked.Or(ref _control->Producer.Tail, PausedBit);
+    }
+
+    /// <summary>Takes reservations again after <see cref="Pause"/>, and wakes the producers waiting for space.</summary>
+    public void Resume()
+    {
+        // Full fence: clears bit 62 before the wake below, so a producer woken by it sees the ring open.
+        Interlocked.And(ref _control->Producer.Tail, ~PausedBit);
+        WakeSpaceWaiters();
+    }
+
+    /// <summary>
+    /// Paused: true once every reservation made before the pause was published (or abandoned) and released, so that the
+    /// ring is empty and stays so until <see cref="Resume"/>. Any thread.
+    /// </summary>
+    public bool IsPausedAndEmpty
+    {
+        get
+        {
+            // Acquire on both: a Head that reached the frozen Tail was stored after the consumer was done with every record.
+            long tail = Volatile.Read(ref _control->Producer.Tail);
+            return (tail & PausedBit) != 0 && (tail & ~(ClosedBit | PausedBit)) == Volatile.Read(ref _control->Consumer.Head);
+        }
     }
 
     /// <summary>Frees the slab. The owner calls it once no thread can touch the ring any more.</summary>

@@ -10,8 +10,29 @@ namespace Aletheia.Wal.Storage;
 /// still reports it when the log is next opened; forgotten once the log holds <see cref="CutFrom"/> again.
 /// <see cref="HeadOpened"/> says the head segment's opening write was made: from then on a missing or zero head segment is
 /// damage, not a log whose creation (or emptying) stopped before its first write.
+/// <see cref="RewindCount"/> counts the <c>TruncateAfter</c> calls that dropped records on disk, the last of which kept
+/// the records up to <see cref="RewindLsn"/>. While one is being made, <see cref="RewindSegment"/> is not 0: it and
+/// <see cref="RewindOffset"/>, <see cref="RewindBatchLsn"/> and <see cref="RewindZeroTo"/> say how the cut ends the log
+/// (see <c>TailRewind</c>), so that recovery completes it after a crash.
 /// </summary>
-internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstLsn, ulong Sequence, ulong CutFrom = 0, ulong CutTo = 0, bool HeadOpened = false);
+internal readonly record struct LogHead(
+    ulong LogId,
+    ulong Segment,
+    ulong FirstLsn,
+    ulong Sequence,
+    ulong CutFrom = 0,
+    ulong CutTo = 0,
+    bool HeadOpened = false,
+    long RewindCount = 0,
+    ulong RewindLsn = 0,
+    ulong RewindSegment = 0,
+    long RewindOffset = 0,
+    ulong RewindBatchLsn = 0,
+    long RewindZeroTo = 0)
+{
+    /// <summary>A <c>TruncateAfter</c> is being made (recorded, not yet completed).</summary>
+    public bool RewindPending => RewindSegment != 0;
+}
 
 /// <summary>
 /// The file <c>wal.head</c>: two identical 128-byte copies of the <see cref="LogHead"/>, at offsets 0 and 4096 (separate
@@ -32,7 +53,14 @@ internal readonly record struct LogHead(ulong LogId, ulong Segment, ulong FirstL
 /// offset  48  CutFrom        8 bytes  the first LSN the last recovery cut dropped (0: none)
 /// offset  56  CutTo          8 bytes  the highest LSN it found evidence of among those (0: none)
 /// offset  64  HeadOpened     4 bytes  1 once the head segment's opening write was made, else 0
-/// offset  68  Reserved      56 bytes  0
+/// offset  68  Reserved       4 bytes  0
+/// offset  72  RewindCount    8 bytes  TruncateAfter calls that cut records on disk, since the log was created
+/// offset  80  RewindLsn      8 bytes  the LSN the last of them kept the log up to
+/// offset  88  RewindSegment  8 bytes  while one is being made: the segment where the log then ends (else 0)
+/// offset  96  RewindOffset   8 bytes  ... the offset there of the batch holding RewindLsn + 1
+/// offset 104  RewindBatchLsn 8 bytes  ... that batch's first LSN
+/// offset 112  RewindZeroTo   8 bytes  ... the end of the bytes to zero after the new end marker
+/// offset 120  Reserved       4 bytes  0
 /// offset 124  Crc            4 bytes  CRC-32C of bytes [0, 124)
 /// </code>
 /// </remarks>
@@ -181,6 +209,12 @@ internal static class LogHeadFile
         BinaryPrimitives.WriteUInt64LittleEndian(copy[48..], head.CutFrom);
         BinaryPrimitives.WriteUInt64LittleEndian(copy[56..], head.CutTo);
         BinaryPrimitives.WriteUInt32LittleEndian(copy[64..], head.HeadOpened ? 1u : 0u);
+        BinaryPrimitives.WriteInt64LittleEndian(copy[72..], head.RewindCount);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[80..], head.RewindLsn);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[88..], head.RewindSegment);
+        BinaryPrimitives.WriteInt64LittleEndian(copy[96..], head.RewindOffset);
+        BinaryPrimitives.WriteUInt64LittleEndian(copy[104..], head.RewindBatchLsn);
+        BinaryPrimitives.WriteInt64LittleEndian(copy[112..], head.RewindZeroTo);
         BinaryPrimitives.WriteUInt32LittleEndian(copy[CrcOffset..], Crc32C.Compute(copy[..CrcOffset]));
     }
 
@@ -193,7 +227,8 @@ internal static class LogHeadFile
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(copy[8..]);
-        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) > 1 || copy[68..CrcOffset].ContainsAnyExcept((byte)0))
+        if (version != SegmentHeader.CurrentFormatVersion || BinaryPrimitives.ReadUInt32LittleEndian(copy[12..]) != CopyBytes || BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) > 1
+            || copy[68..72].ContainsAnyExcept((byte)0) || copy[120..CrcOffset].ContainsAnyExcept((byte)0))
         {
             problem = $"the copy has format version {version}; this library reads version {SegmentHeader.CurrentFormatVersion}";
             return null;
@@ -206,7 +241,13 @@ internal static class LogHeadFile
             BinaryPrimitives.ReadUInt64LittleEndian(copy[16..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[48..]),
             BinaryPrimitives.ReadUInt64LittleEndian(copy[56..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) == 1);
+            BinaryPrimitives.ReadUInt32LittleEndian(copy[64..]) == 1,
+            BinaryPrimitives.ReadInt64LittleEndian(copy[72..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[80..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[88..]),
+            BinaryPrimitives.ReadInt64LittleEndian(copy[96..]),
+            BinaryPrimitives.ReadUInt64LittleEndian(copy[104..]),
+            BinaryPrimitives.ReadInt64LittleEndian(copy[112..]));
         if (head.LogId == 0 || head.Segment == 0 || head.FirstLsn == 0)
         {
             problem = "the copy names no log, segment or LSN (zero)";

@@ -106,14 +106,26 @@ internal struct SegmentHeader
 
     /// <summary>
     /// Reads the header of the segment file at <paramref name="path"/>: true when it is intact (CRC, magic, size), of
-    /// whatever format version; false when the file is shorter than a header, or the header is zero or damaged.
+    /// whatever format version; false when the file is missing, shorter than a header, or the header is zero or damaged.
     /// </summary>
     public static bool TryReadFile(WalStorage storage, string path, out SegmentHeader header)
     {
-        using WalFile file = storage.OpenRead(path);
-        Span<byte> bytes = stackalloc byte[Size];
         header = default;
-        return file.Read(bytes, 0) == Size && TryRead(bytes, out header) is null;
+        WalFile file;
+        try
+        {
+            file = storage.OpenRead(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return false; // removed by a truncation since it was listed: no header to read
+        }
+
+        using (file)
+        {
+            Span<byte> bytes = stackalloc byte[Size];
+            return file.Read(bytes, 0) == Size && TryRead(bytes, out header) is null;
+        }
     }
 
     /// <summary>The intact header of the segment file at <paramref name="path"/> if it is of this format version, else null.</summary>

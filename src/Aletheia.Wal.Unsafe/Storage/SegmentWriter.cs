@@ -165,6 +165,35 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Lets go of every file (a TruncateAfter is about to delete the segments after the one it keeps): waits for the next
+    /// segment's preparation and closes it and the current one. Until <see cref="ContinueIn"/>, nothing may be written.
+    /// </summary>
+    /// <exception cref="IOException">The preparation failed (the file it left, if any, is deleted with the others).</exception>
+    public void Detach()
+    {
+        _current.Dispose();
+        Task<WalFile>? next = _next;
+        _next = null;
+        _reusable.Clear();
+        next?.GetAwaiter().GetResult().Dispose();
+    }
+
+    /// <summary>
+    /// After <see cref="Detach"/>: continues in segment <paramref name="number"/> at <paramref name="offset"/> (its end
+    /// marker), whose header is <paramref name="header"/>, and prepares the next segment after it.
+    /// </summary>
+    public void ContinueIn(ulong number, long offset, SegmentHeader header)
+    {
+        _current = _storage.OpenWrite(SegmentNames.PathOf(_directory, number), writeThrough: true);
+        CurrentNumber = number;
+        Salt = SegmentSalt.Of(_logId, number);
+        Offset = offset;
+        InheritedMaxWriteBytes = header.MaxWriteBytes;
+        CurrentLength = (long)header.SegmentSize;
+        PrepareNextInBackground();
+    }
+
     /// <summary>Waits until the next segment is prepared (tests: keeps the preparation's allocations out of a measurement).</summary>
     internal void TestHookWaitForPreparedSegment() => _next?.Wait();
 

@@ -18,4 +18,11 @@ internal sealed class LsnSequence
     // Full fence: the flush thread's decision to park reads Last after announcing it parks; a producer that takes an
     // LSN after that read must then see the announcement when it checks whether to wake the flusher (Dekker).
     public Lsn Next() => new((ulong)Interlocked.Increment(ref _last.Value));
+
+    /// <summary>
+    /// TruncateAfter only, with every stripe paused and drained (no append can take an LSN): the next LSN handed out is
+    /// <paramref name="last"/> + 1.
+    /// </summary>
+    // Release: the stripes resume (a full fence each) after this; appenders then take LSNs from the new value.
+    public void Reset(ulong last) => Volatile.Write(ref _last.Value, (long)last);
 }

@@ -172,6 +172,12 @@ internal sealed unsafe partial class Stripe : IDisposable
     /// <summary>Refuses further appends; what was published stays drainable.</summary>
     public void Close() => _ring.Close();
 
+    /// <summary>Stops appends until <see cref="Resume"/>: they wait as on a full stripe (<see cref="TryAppend"/> returns Full).</summary>
+    public void Pause() => _ring.Pause();
+
+    /// <summary>Takes appends again, and wakes the appenders that waited.</summary>
+    public void Resume() => _ring.Resume();
+
     /// <summary>A snapshot of the stripe's figures: one walk of the pending records, under the dispose guard.</summary>
     /// <exception cref="ObjectDisposedException">The stripe is disposed.</exception>
     public StripeMetrics GetMetrics()

@@ -101,7 +101,7 @@ public sealed class LiveReaderTests : IDisposable
             Bounded.Run(() =>
             {
                 storage.ReaderThread = readerHeldBeforeItsSearch ? Environment.CurrentManagedThreadId : -1;
-                using WalReader reader = WalReader.Open(storage, directory, Lsn.None, WalRecoveryMode.TruncateTornTail, ulong.MaxValue);
+                using WalReader reader = WalReader.Open(storage, directory, Lsn.None, WalRecoveryMode.TruncateTornTail);
                 while (reader.TryRead(out WalRecord record))
                 {
                     Assert.Equal(new Lsn(next), record.Lsn);

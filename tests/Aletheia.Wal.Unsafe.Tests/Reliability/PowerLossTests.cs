@@ -382,7 +382,7 @@ public sealed class PowerLossTests(ITestOutputHelper output) : IDisposable
     private static List<(ulong Lsn, byte[] Payload)> ReadAll(SimulatedDisk disk, string directory)
     {
         var records = new List<(ulong, byte[])>();
-        using WalReader reader = WalReader.Open(disk, directory, Lsn.None, WalRecoveryMode.Strict, ulong.MaxValue);
+        using WalReader reader = WalReader.Open(disk, directory, Lsn.None, WalRecoveryMode.Strict);
         while (reader.TryRead(out WalRecord record))
         {
             records.Add((record.Lsn.Value, record.Payload.ToArray()));

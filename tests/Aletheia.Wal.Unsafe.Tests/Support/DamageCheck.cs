@@ -54,8 +54,9 @@ internal sealed class DamageCheck
 
     private void CheckReader(string directory, WalRecoveryMode mode, Expectation expected, string context)
     {
-        LayoutUnit? throwsAt = expected.ThrowsAt(mode);
+        LayoutUnit? throwsAt = expected.ReaderThrowsAt(mode);
         var records = new List<(ulong Lsn, byte[] Payload)>();
+        bool stoppedUnverified;
         try
         {
             using WalReader reader = WalReader.Open(directory, Lsn.None, mode);
@@ -63,6 +64,8 @@ internal sealed class DamageCheck
             {
                 records.Add((record.Lsn.Value, record.Payload.ToArray()));
             }
+
+            stoppedUnverified = reader.StoppedAtUnverifiedWrite;
         }
         catch (WalCorruptionException e)
         {
@@ -71,7 +74,8 @@ internal sealed class DamageCheck
         }
 
         Assert.True(throwsAt is null, $"{context}: it must throw at {throwsAt}, but read {records.Count} records.");
-        AssertRecords(records, mode == WalRecoveryMode.Strict ? Layout.LastLsn : expected.KeptLast, context);
+        AssertRecords(records, expected.ReaderKeptLast(mode, Layout.LastLsn), context);
+        Assert.True(stoppedUnverified == expected.ReaderStopsUnverified(mode), $"{context}: StoppedAtUnverifiedWrite is {stoppedUnverified}.");
     }
 
     private void CheckOpen(string directory, WalRecoveryMode mode, Expectation expected, string context)

@@ -170,6 +170,21 @@ internal sealed record Expectation(LayoutUnit? StrictUnit, LayoutUnit? CutUnit, 
         _ => null,
     };
 
+    /// <summary>
+    /// Where a reader in <paramref name="mode"/> throws: as recovery, except that a reader stops at a torn tail in every
+    /// mode, Strict included (from the files, a torn tail and a write in flight look the same).
+    /// </summary>
+    public LayoutUnit? ReaderThrowsAt(WalRecoveryMode mode) => mode == WalRecoveryMode.Strict && StopsReaderAtTornTail ? null : ThrowsAt(mode);
+
+    /// <summary>The first damage is a torn tail and Strict meets nothing before it: a Strict reader stops there, as the others do.</summary>
+    public bool StopsReaderAtTornTail => CutUnit is not null && !IsCorruption && StrictUnit == CutUnit;
+
+    /// <summary>The last LSN a reader in <paramref name="mode"/> returns when it does not throw.</summary>
+    public ulong ReaderKeptLast(WalRecoveryMode mode, ulong logLast) => mode == WalRecoveryMode.Strict && !StopsReaderAtTornTail ? logLast : KeptLast;
+
+    /// <summary>Whether a reader in <paramref name="mode"/> that does not throw says it stopped at a write it cannot verify.</summary>
+    public bool ReaderStopsUnverified(WalRecoveryMode mode) => mode == WalRecoveryMode.Strict ? StopsReaderAtTornTail : CutUnit is not null;
+
     public override string ToString() =>
         $"strict throws at {StrictUnit?.ToString() ?? "nothing"}; cut at {CutUnit?.ToString() ?? "nothing"} ({(IsCorruption ? "corruption" : "torn tail")}), kept to LSN {KeptLast}, dropped [{DroppedFrom}, {DroppedTo}]";
 }
