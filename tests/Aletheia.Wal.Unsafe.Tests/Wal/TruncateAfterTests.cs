@@ -1,0 +1,395 @@
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Aletheia.Wal.Tests.Wal;
+
+/// <summary>
+/// <see cref="WriteAheadLog.TruncateAfter"/>: what it keeps, drops and hands out next, durably (reopen), in every shape of
+/// cut (mid-batch, at a batch boundary, across segments, everything, records still in memory), with waiters and live
+/// readers, under racing appends, and with the power lost at each of its storage operations.
+/// </summary>
+public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private static WalOptions Options(string directory) =>
+        new() { Directory = directory, SegmentSizeBytes = 64 * 1024, StripeCount = 1, MaxEntryBytes = 4096, MaxRecycledSegments = 1 };
+
+    private static byte[] Old(ulong lsn) => Payloads.Make(1, (long)lsn, 200 + (int)(lsn % 300));
+
+    private static byte[] New(ulong lsn) => Payloads.Make(2, (long)lsn, 100 + (int)(lsn % 50));
+
+    /// <summary>Appends 1..<paramref name="last"/> in batches of <paramref name="perBatch"/> records (Append, then Flush).</summary>
+    private static void Fill(WriteAheadLog log, ulong last, int perBatch)
+    {
+        for (ulong lsn = log.LastLsn.Value + 1; lsn <= last;)
+        {
+            for (int i = 0; i < perBatch && lsn <= last; i++, lsn++)
+            {
+                Assert.Equal(new Lsn(lsn), log.Append(Old(lsn)));
+            }
+
+            log.Flush();
+        }
+    }
+
+    private static void AssertLog(string directory, ulong cut, ulong newLast, string context)
+    {
+        List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.True(records.Count == (int)newLast, $"{context}: the log holds {records.Count} records, must hold 1..{newLast}.");
+        for (int i = 0; i < records.Count; i++)
+        {
+            ulong lsn = (ulong)i + 1;
+            byte[] expected = lsn <= cut ? Old(lsn) : New(lsn);
+            Assert.True(records[i].Lsn == lsn && records[i].Payload.AsSpan().SequenceEqual(expected), $"{context}: record {lsn} is the {(lsn <= cut ? "old" : "new")} one, byte-exact.");
+        }
+    }
+
+    /// <summary>Every shape of cut: the records above the LSN are gone, the next append gets LSN + 1, and a reopen agrees.</summary>
+    [Theory]
+    [InlineData("mid-batch, in the segment being written")]
+    [InlineData("at a batch boundary")]
+    [InlineData("mid-batch, in the first of several segments")]
+    [InlineData("everything")]
+    [InlineData("the last record only")]
+    [InlineData("nothing above: a no-op")]
+    public void Drops_exactly_the_records_above_the_lsn_durably(string where)
+    {
+        string directory = _temp.Log();
+        ulong cut;
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory)))
+        {
+            Fill(log, 400, 8);
+            var layout = LogLayout.Read(directory);
+            Assert.True(layout.Used.Count() >= 3, "The log spans several segments.");
+            LayoutUnit last = layout.BatchOf(301);
+            LayoutUnit first = layout.BatchOf(40);
+            cut = where switch
+            {
+                "mid-batch, in the segment being written" => last.FirstLsn + 1,
+                "at a batch boundary" => last.LastLsn,
+                "mid-batch, in the first of several segments" => first.FirstLsn + 1,
+                "everything" => 0,
+                "the last record only" => 399,
+                _ => 400,
+            };
+            if (where.StartsWith("mid", StringComparison.Ordinal))
+            {
+                Assert.True(layout.BatchOf(cut).LastLsn > cut, $"LSN {cut} lies mid-batch ({layout.BatchOf(cut)}).");
+                Assert.True(where != "mid-batch, in the first of several segments" || layout.BatchOf(cut).Segment == 1, $"LSN {cut} lies in segment 1.");
+            }
+
+            log.TruncateAfter(new Lsn(cut));
+            Assert.Equal(new Lsn(cut), log.LastLsn);
+            Assert.Equal(new Lsn(cut), log.DurableLsn);
+            Assert.Equal(cut == 0 ? Lsn.None : new Lsn(1), log.OldestLsn);
+            for (ulong lsn = cut + 1; lsn <= cut + 20; lsn++)
+            {
+                Assert.Equal(new Lsn(lsn), log.AppendDurable(New(lsn)));
+            }
+
+            using WalReader reader = log.ReadFrom(Lsn.None);
+            ulong next = 1;
+            while (reader.TryRead(out WalRecord record))
+            {
+                Assert.True(record.Lsn == new Lsn(next) && record.Payload.SequenceEqual(next <= cut ? Old(next) : New(next)), $"Live read: record {next} byte-exact.");
+                next++;
+            }
+
+            Assert.Equal(cut + 21, next);
+        }
+
+        AssertLog(directory, cut, cut + 20, "reopened");
+        using WriteAheadLog again = WriteAheadLog.Open(Options(directory));
+        Assert.Equal(new Lsn(cut + 20), again.LastLsn);
+        Assert.Equal(Lsn.None, again.GetMetrics().RecoveryDroppedFrom); // asked for, not a loss: nothing is reported
+    }
+
+    /// <summary>Records appended and not yet written are dropped from memory: nothing is written, their waiters throw, and the log goes on.</summary>
+    [Fact]
+    public async Task Records_not_yet_written_are_dropped_and_their_waiters_told()
+    {
+        string directory = Path.GetFullPath(_temp.Log());
+        var disk = new SimulatedDisk(3);
+        using var hold = new ManualResetEventSlim(true);
+        using var inWrite = new ManualResetEventSlim();
+        disk.BeforeOperation = (operation, path) =>
+        {
+            if (operation == DiskOperation.Write && path.EndsWith(".wal", StringComparison.Ordinal) && !hold.IsSet)
+            {
+                inWrite.Set();
+                hold.Wait(TimeSpan.FromSeconds(30));
+            }
+        };
+
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
+        Fill(log, 50, 5);
+        log.TestHookWaitForPreparedSegment();
+        hold.Reset(); // the next segment write waits
+        Assert.Equal(new Lsn(51), log.Append(Old(51)));
+        Assert.True(inWrite.Wait(TimeSpan.FromSeconds(30)), "The write of 51 is held.");
+        var waits = new List<Task>();
+        for (ulong lsn = 52; lsn <= 60; lsn++)
+        {
+            Assert.Equal(new Lsn(lsn), log.Append(Old(lsn)));
+        }
+
+        for (ulong lsn = 52; lsn <= 60; lsn++)
+        {
+            waits.Add(log.WaitForDurableAsync(new Lsn(lsn)).AsTask());
+        }
+
+        var cutter = Task.Run(() => log.TruncateAfter(new Lsn(51)));
+        Thread.Sleep(100);
+        Assert.False(cutter.IsCompleted, "TruncateAfter waits for the write in flight.");
+        hold.Set();
+        await cutter.WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < waits.Count; i++)
+        {
+            var truncated = await Assert.ThrowsAsync<WalTruncatedException>(() => waits[i].WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal(new Lsn(52 + (ulong)i), truncated.Lsn);
+        }
+
+        Assert.Equal(new Lsn(51), log.LastLsn);
+        Assert.Equal(new Lsn(51), log.DurableLsn);
+        Assert.Equal(new Lsn(52), log.AppendDurable(New(52)));
+        using WalReader reader = log.ReadFrom(new Lsn(50));
+        Assert.True(reader.TryRead(out WalRecord r50) && r50.Lsn == new Lsn(50) && r50.Payload.SequenceEqual(Old(50)));
+        Assert.True(reader.TryRead(out WalRecord r51) && r51.Lsn == new Lsn(51) && r51.Payload.SequenceEqual(Old(51)));
+        Assert.True(reader.TryRead(out WalRecord r52) && r52.Lsn == new Lsn(52) && r52.Payload.SequenceEqual(New(52)));
+        Assert.False(reader.TryRead(out _));
+    }
+
+    /// <summary>A live reader that returned records above the cut is told; one that did not reads on, with the new records.</summary>
+    [Fact]
+    public void Live_readers_past_the_cut_are_told_and_the_others_read_the_new_records()
+    {
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory));
+        Fill(log, 100, 10);
+        using WalReader ahead = log.ReadFrom(new Lsn(1));
+        using WalReader behind = log.ReadFrom(new Lsn(1));
+        for (ulong lsn = 1; lsn <= 90; lsn++)
+        {
+            Assert.True(ahead.TryRead(out WalRecord record) && record.Lsn == new Lsn(lsn));
+        }
+
+        for (ulong lsn = 1; lsn <= 75; lsn++)
+        {
+            Assert.True(behind.TryRead(out WalRecord record) && record.Lsn == new Lsn(lsn)); // its buffer holds 71..80, read before the cut
+        }
+
+        log.TruncateAfter(new Lsn(80));
+        var e = Assert.Throws<WalTruncatedException>(() => ahead.TryRead(out _));
+        Assert.Equal(new Lsn(91), e.Lsn);
+        Assert.Equal("TruncateAfter(80) dropped records this reader had returned (up to LSN 90); open a new reader.", e.Message);
+        for (ulong lsn = 81; lsn <= 85; lsn++)
+        {
+            Assert.Equal(new Lsn(lsn), log.AppendDurable(New(lsn)));
+        }
+
+        for (ulong lsn = 76; lsn <= 85; lsn++)
+        {
+            Assert.True(behind.TryRead(out WalRecord record), $"Record {lsn} is read.");
+            Assert.True(record.Lsn == new Lsn(lsn) && record.Payload.SequenceEqual(lsn <= 80 ? Old(lsn) : New(lsn)), $"Record {lsn} is the {(lsn <= 80 ? "old" : "new")} one.");
+        }
+
+        Assert.False(behind.TryRead(out _));
+    }
+
+    /// <summary>Bad arguments are refused with what is allowed, and change nothing.</summary>
+    [Fact]
+    public void Refuses_an_lsn_never_handed_out_or_below_the_head()
+    {
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory));
+        Fill(log, 400, 8);
+        var never = Assert.Throws<ArgumentOutOfRangeException>(() => log.TruncateAfter(new Lsn(401)));
+        Assert.StartsWith("LSN 401 was never handed out: the highest LSN handed out is 400.", never.Message, StringComparison.Ordinal);
+        WalTruncation removed = log.TruncateBefore(new Lsn(300));
+        Assert.True(removed.SegmentsRemoved > 0);
+        Assert.Equal(removed.OldestLsn, log.OldestLsn);
+        ulong oldest = log.OldestLsn.Value;
+        var below = Assert.Throws<ArgumentOutOfRangeException>(() => log.TruncateAfter(new Lsn(oldest - 2)));
+        Assert.StartsWith(
+            $"TruncateAfter({oldest - 2}) would keep records TruncateBefore removed: the oldest LSN kept is {oldest}, so the LSN must be at least {oldest - 1}.", below.Message, StringComparison.Ordinal);
+        Assert.Equal(new Lsn(400), log.LastLsn);
+        log.TruncateAfter(new Lsn(oldest - 1)); // everything still kept goes
+        Assert.Equal(new Lsn(oldest - 1), log.LastLsn);
+        Assert.Equal(Lsn.None, log.OldestLsn);
+        Assert.Equal(new Lsn(oldest), log.AppendDurable(New(oldest)));
+        Assert.Equal(new Lsn(oldest), log.OldestLsn);
+    }
+
+    /// <summary>
+    /// Appenders race cuts: every acknowledged record is in the final log at its LSN, byte-exact, unless a cut below it
+    /// ended after its append began (then it may be gone, and only then); the log has no hole; every append either is
+    /// acknowledged or told it was truncated.
+    /// </summary>
+    [Fact]
+    public async Task Appends_racing_cuts_are_ordered_and_none_is_lost_in_silence()
+    {
+        string directory = _temp.Log();
+        var options = new WalOptions { Directory = directory, SegmentSizeBytes = 256 * 1024, StripeCount = 2, MaxEntryBytes = 4096, MaxRecycledSegments = 1 };
+        var acks = new System.Collections.Concurrent.ConcurrentBag<(ulong Lsn, int Writer, long Sequence, long Started)>();
+        var cuts = new System.Collections.Concurrent.ConcurrentBag<(ulong After, long Ended)>();
+        long truncatedCount = 0;
+        using (WriteAheadLog log = WriteAheadLog.Open(options))
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+            var writers = Enumerable.Range(0, 4).Select(writer => Task.Run(async () =>
+            {
+                for (long sequence = 0; !stop.IsCancellationRequested; sequence++)
+                {
+                    long started = System.Diagnostics.Stopwatch.GetTimestamp();
+                    try
+                    {
+                        Lsn lsn = await log.AppendDurableAsync(Payloads.MakeTagged(writer, sequence, 40 + (int)(sequence % 200)));
+                        acks.Add((lsn.Value, writer, sequence, started));
+                    }
+                    catch (WalTruncatedException)
+                    {
+                        Interlocked.Increment(ref truncatedCount);
+                    }
+                }
+            })).ToArray();
+            var cutter = Task.Run(() =>
+            {
+                var random = new Random(5);
+                while (!stop.IsCancellationRequested)
+                {
+                    Thread.Sleep(20);
+                    ulong last = log.LastLsn.Value;
+                    ulong after = last - Math.Min(last, (ulong)random.Next(0, 400));
+                    log.TruncateAfter(new Lsn(after));
+                    cuts.Add((after, System.Diagnostics.Stopwatch.GetTimestamp()));
+                }
+            });
+            await Task.WhenAll([.. writers, cutter]).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        LogContents.AssertContiguousFrom(records, 1);
+        var final = records.ToDictionary(r => r.Lsn, r => Payloads.ReadTag(r.Payload));
+        Assert.All(records, r => Assert.True(Payloads.TaggedIntact(r.Payload), $"Record {r.Lsn} is byte-exact."));
+        int survived = 0;
+        foreach ((ulong lsn, int writer, long sequence, long started) in acks)
+        {
+            if (final.TryGetValue(lsn, out (int Producer, long Sequence) found) && found == (writer, sequence))
+            {
+                survived++;
+                continue;
+            }
+
+            Assert.True(
+                cuts.Any(c => c.After < lsn && c.Ended > started),
+                $"Record {lsn} ({writer}, {sequence}) was acknowledged and is gone, but no cut below it ended after its append began.");
+        }
+
+        output.WriteLine($"{acks.Count} acknowledged ({survived} in the final log of {records.Count}), {Interlocked.Read(ref truncatedCount)} told truncated, {cuts.Count} cuts");
+        Assert.True(cuts.Count >= 20 && survived > 1000, $"{cuts.Count} cuts, {survived} acknowledged records kept.");
+    }
+
+    /// <summary>
+    /// The power goes at each storage operation of a TruncateAfter in turn: the next open holds exactly the old log when the
+    /// cut's record in wal.head had not reached the disk, and exactly the new one once it had (recovery completes it).
+    /// </summary>
+    [Theory]
+    [InlineData(301, false)] // mid-batch, in the segment being written
+    [InlineData(40, false)]  // in the first segment: later segments deleted
+    [InlineData(301, true)]  // name changes persisted in any order
+    [InlineData(40, true)]
+    public void A_power_loss_at_any_step_leaves_the_old_log_or_the_new_one(int cut, bool namesOutOfOrder)
+    {
+        const ulong Last = 400;
+        long operations = CutOnDisk(cut, new SimulatedDisk(0), out int commitAt, armAt: 0);
+        Assert.True(operations >= 6 && commitAt > 0, $"TruncateAfter made {operations} storage operations, wal.head's record of the cut at {commitAt}.");
+        Bounded.Run(() =>
+        {
+            for (int at = 1; at <= operations; at++)
+            {
+                var disk = new SimulatedDisk(at) { NamesOutOfOrder = namesOutOfOrder };
+                CutOnDisk(cut, disk, out _, armAt: at);
+                string restored = _temp.Log($"restored-{cut}-{namesOutOfOrder}-{at}");
+                disk.RestoreImageTo(restored);
+                bool committed = at > commitAt;
+                string context = $"power lost at operation {at} of {operations} ({disk.FaultReport}); wal.head records the cut at {commitAt}";
+                using (WriteAheadLog log = WriteAheadLog.Open(Options(restored)))
+                {
+                    Assert.True(log.LastLsn == new Lsn(committed ? (ulong)cut : Last), $"{context}: reopened with last LSN {log.LastLsn}.");
+                }
+
+                List<(ulong Lsn, byte[] Payload)> records = LogContents.ReadAll(restored, WalRecoveryMode.Strict);
+                Assert.True(records.Count == (int)(committed ? (ulong)cut : Last), $"{context}: {records.Count} records.");
+                Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(Old(r.Lsn)), $"{context}: record {r.Lsn} is byte-exact."));
+            }
+        }, TimeSpan.FromMinutes(3));
+        output.WriteLine($"cut after {cut}: power lost at each of {operations} operations (wal.head's record at {commitAt}); old log before it, new log after");
+    }
+
+    /// <summary>
+    /// Builds the log on <paramref name="disk"/> (400 records in batches of 8 over several segments) and runs
+    /// TruncateAfter(<paramref name="cut"/>) with the power lost at its <paramref name="armAt"/>-th storage operation (0:
+    /// never). Returns the operations TruncateAfter made, and which of them wrote wal.head's copy A recording the cut.
+    /// </summary>
+    private long CutOnDisk(int cut, SimulatedDisk disk, out int commitAt, int armAt)
+    {
+        string directory = Path.GetFullPath(_temp.Log($"disk-{Guid.NewGuid():N}"));
+        int counted = 0;
+        int commit = 0;
+        bool armed = false;
+        disk.BeforeOperation = (operation, path) =>
+        {
+            if (!Volatile.Read(ref armed))
+            {
+                return;
+            }
+
+            int index = Interlocked.Increment(ref counted);
+            if (commit == 0 && operation == DiskOperation.Write && path.EndsWith(LogHeadFile.FileName, StringComparison.Ordinal))
+            {
+                commit = index;
+            }
+
+            if (index == armAt)
+            {
+                disk.PowerLoss();
+            }
+        };
+
+        WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
+        try
+        {
+            Fill(log, 400, 8);
+            log.TestHookWaitForPreparedSegment();
+            Volatile.Write(ref armed, true);
+            try
+            {
+                log.TruncateAfter(new Lsn((ulong)cut)); // the last operations counted may be the next segment's preparation, in the background
+            }
+            catch (WalException) when (armAt > 0)
+            {
+            }
+
+            Volatile.Write(ref armed, false);
+        }
+        finally
+        {
+            try
+            {
+                log.Dispose();
+            }
+            catch (WalException) when (armAt > 0)
+            {
+            }
+        }
+
+        disk.PowerLoss();
+        commitAt = commit;
+        return counted;
+    }
+}
