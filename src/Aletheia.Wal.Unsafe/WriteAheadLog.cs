@@ -104,7 +104,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// recovers (see <see cref="WalOptions.RecoveryMode"/>) and starts the flush thread. On return the log continues after
     /// the last record recovery kept.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it and the allowed range).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// Options are invalid, all checked before anything is created: the message has one line for each bad option, naming
+    /// it, its value and its allowed range (<c>WalOptions.StripeCount must be from 1 to 1024; it is 0.</c>), after a first
+    /// line counting them when there are several. <see cref="ArgumentException.ParamName"/> is the option's name when only
+    /// one is bad, else null.
+    /// </exception>
     /// <exception cref="WalException">
     /// Another writer holds the directory, in this process or another; the directory is a file or cannot be written;
     /// or the log cannot be read.
