@@ -36,7 +36,11 @@ public sealed class WalOptions
     // No segment is smaller, whatever MaxEntryBytes allows: a segment of a few records would rotate at every batch.
     private const long SegmentFloorBytes = 64 * 1024;
 
-    /// <summary>The log directory: created if missing; holds the segments and the writer's lock file.</summary>
+    /// <summary>
+    /// The log directory: created if missing; holds the segments, <c>wal.head</c> and the writer's lock file
+    /// <c>wal.lock</c>. A directory that holds other files but no log is refused unless <see cref="AllowForeignFiles"/>
+    /// is set.
+    /// </summary>
     public required string Directory { get; init; }
 
     /// <summary>Stripes appending threads spread over. Default: the processor count rounded up to a power of two. 1 to 1024.</summary>
@@ -66,6 +70,18 @@ public sealed class WalOptions
 
     /// <summary>The flush thread's write buffer: the largest single write. Default 1 MiB; at least room for the largest record.</summary>
     public int WriteBufferBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// Whether a new log may be created in a directory that holds other files. Default false: a <see cref="Directory"/>
+    /// that holds files but no log (no <c>wal.head</c> and no segment file <c>{number:D20}.wal</c>) is refused with a
+    /// <see cref="WalException"/> naming it and the files found, so that a mistyped path does not put a log among an
+    /// application's files. A missing or empty directory, or one holding only the log's own files (left by a creation
+    /// that stopped short), is a new log whatever this says; a directory that holds a log opens whatever else it holds.
+    /// Subdirectories are not counted. In a log directory the log takes these names as its own: <c>wal.lock</c>,
+    /// <c>wal.head</c>, <c>*.wal</c>, <c>*.wal.tmp</c> and <c>*.recycle</c> (recovery deletes leftover <c>*.wal.tmp</c>
+    /// files and recycled files it does not keep); keep other files there under other names.
+    /// </summary>
+    public bool AllowForeignFiles { get; init; }
 
     internal int EffectiveStripeCapacity => (int)BitOperations.RoundUpToPowerOf2((uint)StripeCapacityBytes);
 

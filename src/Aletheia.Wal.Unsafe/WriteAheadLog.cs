@@ -113,7 +113,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// </exception>
     /// <exception cref="WalException">
     /// Another writer holds the directory, in this process or another; the directory is a file or cannot be written;
-    /// or the log cannot be read.
+    /// the directory holds other files but no log and <see cref="WalOptions.AllowForeignFiles"/> is false (the message names
+    /// the directory and the first files; nothing was created in it); or the log cannot be read.
     /// </exception>
     /// <exception cref="WalCorruptionException">The log is damaged beyond what the recovery mode accepts.</exception>
     public static WriteAheadLog Open(WalOptions options) => Open(options, WalStorage.Files);
@@ -140,6 +141,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WalException($"Cannot create the log directory '{directory}': {e.Message}", e);
+        }
+
+        if (!options.AllowForeignFiles)
+        {
+            LogDirectory.RefuseForeignFiles(storage, directory);
         }
 
         DirectoryLock directoryLock = DirectoryLock.Acquire(directory);

@@ -143,5 +143,6 @@ public sealed class WalOptionsTests : IDisposable
         Assert.Equal(64L << 20, options.SegmentSizeBytes);
         Assert.Equal(64 * 1024, options.MaxEntryBytes);
         Assert.Equal(WalRecoveryMode.TruncateTornTail, options.RecoveryMode);
+        Assert.False(options.AllowForeignFiles);
     }
 }
