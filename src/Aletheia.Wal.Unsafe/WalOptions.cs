@@ -36,10 +36,14 @@ public sealed class WalOptions
     // No segment is smaller, whatever MaxEntryBytes allows: a segment of a few records would rotate at every batch.
     private const long SegmentFloorBytes = 64 * 1024;
 
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private const UnixFileMode PermissionBits = (UnixFileMode)0x1FF; // 0777: no setuid, setgid or sticky bit
+
     /// <summary>
-    /// The log directory: created if missing; holds the segments, <c>wal.head</c> and the writer's lock file
-    /// <c>wal.lock</c>. A directory that holds other files but no log is refused unless <see cref="AllowForeignFiles"/>
-    /// is set.
+    /// The log directory: created if missing (see <see cref="UnixCreateMode"/>); holds the segments, <c>wal.head</c> and
+    /// the writer's lock file <c>wal.lock</c>. A directory that holds other files but no log is refused unless
+    /// <see cref="AllowForeignFiles"/> is set.
     /// </summary>
     public required string Directory { get; init; }
 
@@ -82,6 +86,18 @@ public sealed class WalOptions
     /// files and recycled files it does not keep); keep other files there under other names.
     /// </summary>
     public bool AllowForeignFiles { get; init; }
+
+    /// <summary>
+    /// Who may read and write the files the log creates (segments, <c>wal.head</c>, <c>wal.lock</c>): each is created with
+    /// exactly this mode, whatever the process's umask (it is created with the mode, which the umask can only narrow, and
+    /// then set to it). The log directory, when the log creates it, gets this mode plus search (execute) permission for
+    /// each class that may read: 0600 gives 0700, 0640 gives 0750. Parent directories the log creates get the process's
+    /// default mode. An existing directory keeps its mode, and an existing file its own (a recycled segment keeps the
+    /// mode it was created with). Default 0600 (<see cref="UnixFileMode.UserRead"/> | <see cref="UnixFileMode.UserWrite"/>):
+    /// only the owner reads the log, as etcd and PostgreSQL do. From 0600 to 0777 octal: the owner must read and write,
+    /// and only the nine permission bits may be set. Ignored on Windows (where it is still checked).
+    /// </summary>
+    public UnixFileMode UnixCreateMode { get; init; } = OwnerReadWrite;
 
     internal int EffectiveStripeCapacity => (int)BitOperations.RoundUpToPowerOf2((uint)StripeCapacityBytes);
 
@@ -139,6 +155,8 @@ public sealed class WalOptions
                 : $"at most {BatchHeader.MaxBytes} bytes, and room for the headers and the largest record");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
         Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");
+        Check((UnixCreateMode & OwnerReadWrite) == OwnerReadWrite && (UnixCreateMode & ~PermissionBits) == 0, nameof(UnixCreateMode),
+            Octal(UnixCreateMode), "from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits)");
 
         if (problems.Count == 1)
         {
@@ -150,4 +168,6 @@ public sealed class WalOptions
             throw new ArgumentException($"{problems.Count} options are invalid:{Environment.NewLine}{string.Join(Environment.NewLine, problems.Select(p => p.Line))}");
         }
     }
+
+    private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8);
 }

@@ -100,9 +100,10 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal long CutGeneration => Volatile.Read(ref _cutGeneration);
 
     /// <summary>
-    /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed, takes the writer's lock,
-    /// recovers (see <see cref="WalOptions.RecoveryMode"/>) and starts the flush thread. On return the log continues after
-    /// the last record recovery kept.
+    /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed (with
+    /// <see cref="WalOptions.UnixCreateMode"/>), takes the writer's lock, recovers (see <see cref="WalOptions.RecoveryMode"/>)
+    /// and starts the flush thread. On return the log continues after the last record recovery kept; every file it created
+    /// has exactly <see cref="WalOptions.UnixCreateMode"/> (Unix).
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">
@@ -136,7 +137,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         try
         {
-            System.IO.Directory.CreateDirectory(directory);
+            LogDirectory.Create(directory, options.UnixCreateMode);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -148,7 +149,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             LogDirectory.RefuseForeignFiles(storage, directory);
         }
 
-        DirectoryLock directoryLock = DirectoryLock.Acquire(directory);
+        storage = storage.WithCreateMode(options.UnixCreateMode);
+        DirectoryLock directoryLock = DirectoryLock.Acquire(directory, options.UnixCreateMode);
         SegmentWriter? segments = null;
         try
         {

@@ -59,6 +59,14 @@ public sealed class WalOptionsTests : IDisposable
             "WalOptions.RecoveryMode must be TruncateTornTail, PointInTime or Strict; it is 7."
         },
         { "MaxRecycledSegments", d => new WalOptions { Directory = d, MaxRecycledSegments = 65 }, "WalOptions.MaxRecycledSegments must be from 0 to 64; it is 65." },
+        {
+            "UnixCreateMode", d => new WalOptions { Directory = d, UnixCreateMode = UnixFileMode.UserRead },
+            "WalOptions.UnixCreateMode must be from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits); it is 0400."
+        },
+        {
+            "UnixCreateMode", d => new WalOptions { Directory = d, UnixCreateMode = UnixFileMode.SetUser | UnixFileMode.UserRead | UnixFileMode.UserWrite },
+            "WalOptions.UnixCreateMode must be from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits); it is 04600."
+        },
     };
 
     [Theory]
@@ -144,5 +152,6 @@ public sealed class WalOptionsTests : IDisposable
         Assert.Equal(64 * 1024, options.MaxEntryBytes);
         Assert.Equal(WalRecoveryMode.TruncateTornTail, options.RecoveryMode);
         Assert.False(options.AllowForeignFiles);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, options.UnixCreateMode);
     }
 }
