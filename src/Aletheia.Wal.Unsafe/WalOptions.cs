@@ -5,8 +5,11 @@ using Aletheia.Wal.Storage;
 
 namespace Aletheia.Wal;
 
-/// <summary>How <see cref="WriteAheadLog.Open(WalOptions)"/> opens a log. Every option is checked at open; a bad value throws an
-/// <see cref="ArgumentOutOfRangeException"/> naming the option and its allowed range.</summary>
+/// <summary>
+/// How <see cref="WriteAheadLog.Open(WalOptions)"/> opens a log. Every option is checked at open, before anything is
+/// created; bad values throw one <see cref="ArgumentException"/> whose message has a line for each, naming the option, its
+/// value and its allowed range (see <see cref="WriteAheadLog.Open(WalOptions)"/>).
+/// </summary>
 public sealed class WalOptions
 {
     /// <summary>The smallest <see cref="StripeCapacityBytes"/>.</summary>
@@ -18,13 +21,30 @@ public sealed class WalOptions
     /// <summary>The largest <see cref="StripeCount"/>.</summary>
     public const int MaxStripeCount = 1024;
 
-    /// <summary>The smallest <see cref="SegmentSizeBytes"/>.</summary>
-    public const long MinSegmentSizeBytes = 64 * 1024;
+    /// <summary>
+    /// The smallest <see cref="SegmentSizeBytes"/> with the default <see cref="MaxEntryBytes"/> (64 KiB): 65,664 bytes, a
+    /// segment's headers (112 bytes) and a record of 64 KiB in its frame (65,552 bytes). A smaller
+    /// <see cref="MaxEntryBytes"/> allows segments down to 64 KiB; a larger one needs larger segments.
+    /// </summary>
+    public const long MinSegmentSizeBytes = FlushCoordinator.MaxHeaderBytes + FrameHeader.Size + DefaultMaxEntryBytes;
 
     /// <summary>The largest <see cref="SegmentSizeBytes"/>.</summary>
     public const long MaxSegmentSizeBytes = 1L << 40;
 
-    /// <summary>The log directory: created if missing; holds the segments and the writer's lock file.</summary>
+    private const int DefaultMaxEntryBytes = 64 * 1024;
+
+    // No segment is smaller, whatever MaxEntryBytes allows: a segment of a few records would rotate at every batch.
+    private const long SegmentFloorBytes = 64 * 1024;
+
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private const UnixFileMode PermissionBits = (UnixFileMode)0x1FF; // 0777: no setuid, setgid or sticky bit
+
+    /// <summary>
+    /// The log directory: created if missing (see <see cref="UnixCreateMode"/>); holds the segments, <c>wal.head</c> and
+    /// the writer's lock file <c>wal.lock</c>. A directory that holds other files but no log is refused unless
+    /// <see cref="AllowForeignFiles"/> is set.
+    /// </summary>
     public required string Directory { get; init; }
 
     /// <summary>Stripes appending threads spread over. Default: the processor count rounded up to a power of two. 1 to 1024.</summary>
@@ -33,11 +53,15 @@ public sealed class WalOptions
     /// <summary>Ring bytes per stripe, rounded up to a power of two. Default 1 MiB; 4 KiB to 1 GiB.</summary>
     public int StripeCapacityBytes { get; init; } = 1 << 20;
 
-    /// <summary>Size of each segment file. Default 64 MiB; 64 KiB to 1 TiB, and room for the largest record.</summary>
+    /// <summary>
+    /// Size of each segment file. Default 64 MiB; at most 1 TiB, at least 64 KiB and room for a segment's headers and the
+    /// largest record (112 bytes, a 16-byte frame header and <see cref="MaxEntryBytes"/> rounded up to 8):
+    /// <see cref="MinSegmentSizeBytes"/> with the default <see cref="MaxEntryBytes"/>.
+    /// </summary>
     public long SegmentSizeBytes { get; init; } = 64L << 20;
 
     /// <summary>The largest payload. Default 64 KiB; at least 1, and its frame must fit in half a stripe (room to spare).</summary>
-    public int MaxEntryBytes { get; init; } = 64 * 1024;
+    public int MaxEntryBytes { get; init; } = DefaultMaxEntryBytes;
 
     /// <summary>What recovery at open does with a damaged log. Default <see cref="WalRecoveryMode.TruncateTornTail"/>.</summary>
     public WalRecoveryMode RecoveryMode { get; init; } = WalRecoveryMode.TruncateTornTail;
@@ -51,36 +75,99 @@ public sealed class WalOptions
     /// <summary>The flush thread's write buffer: the largest single write. Default 1 MiB; at least room for the largest record.</summary>
     public int WriteBufferBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Whether a new log may be created in a directory that holds other files. Default false: a <see cref="Directory"/>
+    /// that holds files but no log (no <c>wal.head</c> and no segment file <c>{number:D20}.wal</c>) is refused with a
+    /// <see cref="WalException"/> naming it and the files found, so that a mistyped path does not put a log among an
+    /// application's files. A missing or empty directory, or one holding only the log's own files (left by a creation
+    /// that stopped short), is a new log whatever this says; a directory that holds a log opens whatever else it holds.
+    /// Subdirectories are not counted. In a log directory the log takes these names as its own: <c>wal.lock</c>,
+    /// <c>wal.head</c>, <c>*.wal</c>, <c>*.wal.tmp</c> and <c>*.recycle</c> (recovery deletes leftover <c>*.wal.tmp</c>
+    /// files and recycled files it does not keep); keep other files there under other names.
+    /// </summary>
+    public bool AllowForeignFiles { get; init; }
+
+    /// <summary>
+    /// Who may read and write the files the log creates (segments, <c>wal.head</c>, <c>wal.lock</c>): each is created with
+    /// exactly this mode, whatever the process's umask (it is created with the mode, which the umask can only narrow, and
+    /// then set to it). The log directory, when the log creates it, gets this mode plus search (execute) permission for
+    /// each class that may read: 0600 gives 0700, 0640 gives 0750. Parent directories the log creates get the process's
+    /// default mode. An existing directory keeps its mode, and an existing file its own (a recycled segment keeps the
+    /// mode it was created with). Default 0600 (<see cref="UnixFileMode.UserRead"/> | <see cref="UnixFileMode.UserWrite"/>):
+    /// only the owner reads the log, as etcd and PostgreSQL do. From 0600 to 0777 octal: the owner must read and write,
+    /// and only the nine permission bits may be set. Ignored on Windows (where it is still checked).
+    /// </summary>
+    public UnixFileMode UnixCreateMode { get; init; } = OwnerReadWrite;
+
     internal int EffectiveStripeCapacity => (int)BitOperations.RoundUpToPowerOf2((uint)StripeCapacityBytes);
 
     internal int MaxFrameBytes => FrameHeader.FrameSize(MaxEntryBytes);
 
+    /// <summary>Checks every option and reports every bad one at once.</summary>
+    /// <exception cref="ArgumentException">
+    /// One line per bad option; <see cref="ArgumentException.ParamName"/> is the option when only one is bad, else null.
+    /// </exception>
     internal void Validate()
     {
+        var problems = new List<(string Option, string Line)>();
+        void Check(bool ok, string option, object value, string allowed)
+        {
+            if (!ok)
+            {
+                problems.Add((option, $"WalOptions.{option} must be {allowed}; it is {value}."));
+            }
+        }
+
         if (string.IsNullOrWhiteSpace(Directory))
         {
-            throw new ArgumentException("WalOptions.Directory must name a directory; it is empty.", nameof(Directory));
+            problems.Add((nameof(Directory), "WalOptions.Directory must name a directory; it is empty."));
         }
 
         Check(StripeCount >= 1 && StripeCount <= MaxStripeCount, nameof(StripeCount), StripeCount, $"from 1 to {MaxStripeCount}");
-        Check(StripeCapacityBytes >= MinStripeCapacityBytes && StripeCapacityBytes <= MaxStripeCapacityBytes, nameof(StripeCapacityBytes), StripeCapacityBytes,
-            $"from {MinStripeCapacityBytes} to {MaxStripeCapacityBytes} bytes");
-        int ringRecord = RingRecordHeader.RecordSize(MaxFrameBytes);
-        Check(MaxEntryBytes >= 1 && (long)ringRecord * 2 <= EffectiveStripeCapacity, nameof(MaxEntryBytes), MaxEntryBytes,
-            $"from 1 to {(EffectiveStripeCapacity / 2) - RingRecordHeader.Size - FrameHeader.Size} bytes for a {EffectiveStripeCapacity}-byte stripe (a record must fit in half a stripe)");
-        Check(SegmentSizeBytes >= MinSegmentSizeBytes && SegmentSizeBytes <= MaxSegmentSizeBytes && SegmentSizeBytes >= FlushCoordinator.MaxHeaderBytes + MaxFrameBytes,
-            nameof(SegmentSizeBytes), SegmentSizeBytes, $"from {Math.Max(MinSegmentSizeBytes, FlushCoordinator.MaxHeaderBytes + MaxFrameBytes)} to {MaxSegmentSizeBytes} bytes");
-        Check(WriteBufferBytes >= FlushCoordinator.MaxHeaderBytes + MaxFrameBytes && WriteBufferBytes <= BatchHeader.MaxBytes, nameof(WriteBufferBytes), WriteBufferBytes,
-            $"from {FlushCoordinator.MaxHeaderBytes + MaxFrameBytes} bytes (headers and the largest record) to {BatchHeader.MaxBytes}");
+        bool stripeOk = StripeCapacityBytes >= MinStripeCapacityBytes && StripeCapacityBytes <= MaxStripeCapacityBytes;
+        Check(stripeOk, nameof(StripeCapacityBytes), StripeCapacityBytes, $"from {MinStripeCapacityBytes} to {MaxStripeCapacityBytes} bytes");
+
+        // The bound MaxEntryBytes takes from the stripes is checked only against a valid stripe size: one derived from a
+        // bad size would report the same mistake twice, and mislead.
+        if (stripeOk)
+        {
+            int stripe = EffectiveStripeCapacity;
+            int largest = (stripe / 2) - RingRecordHeader.Size - FrameHeader.Size;
+            Check(MaxEntryBytes >= 1 && (long)RingRecordHeader.RecordSize(MaxFrameBytes) * 2 <= stripe, nameof(MaxEntryBytes), MaxEntryBytes,
+                $"from 1 to {largest} bytes with WalOptions.StripeCapacityBytes {StripeCapacityBytes} (a record must fit in half a stripe of {stripe} bytes)");
+        }
+        else
+        {
+            Check(MaxEntryBytes >= 1, nameof(MaxEntryBytes), MaxEntryBytes, "at least 1 byte");
+        }
+
+        // In long: a MaxEntryBytes near int.MaxValue overflows an int frame size. Checked against any MaxEntryBytes of at
+        // least 1, also one too large for the stripes: the segment and the write buffer must hold it all the same.
+        long largestWrite = MaxEntryBytes >= 1 ? FlushCoordinator.MaxHeaderBytes + FrameHeader.Size + (((long)MaxEntryBytes + 7) & ~7L) : 0;
+        long minSegment = Math.Max(SegmentFloorBytes, largestWrite);
+        Check(SegmentSizeBytes >= minSegment && SegmentSizeBytes <= MaxSegmentSizeBytes, nameof(SegmentSizeBytes), SegmentSizeBytes,
+            largestWrite > SegmentFloorBytes
+                ? $"from {minSegment} to {MaxSegmentSizeBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a segment holds its headers and the largest record)"
+                : $"from {SegmentFloorBytes} to {MaxSegmentSizeBytes} bytes");
+        Check(WriteBufferBytes >= largestWrite && WriteBufferBytes <= BatchHeader.MaxBytes, nameof(WriteBufferBytes), WriteBufferBytes,
+            MaxEntryBytes >= 1
+                ? $"from {largestWrite} to {BatchHeader.MaxBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
+                : $"at most {BatchHeader.MaxBytes} bytes, and room for the headers and the largest record");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
         Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");
-    }
+        Check((UnixCreateMode & OwnerReadWrite) == OwnerReadWrite && (UnixCreateMode & ~PermissionBits) == 0, nameof(UnixCreateMode),
+            Octal(UnixCreateMode), "from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits)");
 
-    private static void Check(bool ok, string option, object value, string allowed)
-    {
-        if (!ok)
+        if (problems.Count == 1)
         {
-            throw new ArgumentOutOfRangeException(option, value, $"WalOptions.{option} must be {allowed}; it is {value}.");
+            throw new ArgumentException(problems[0].Line, problems[0].Option);
+        }
+
+        if (problems.Count > 1)
+        {
+            throw new ArgumentException($"{problems.Count} options are invalid:{Environment.NewLine}{string.Join(Environment.NewLine, problems.Select(p => p.Line))}");
         }
     }
+
+    private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8);
 }

@@ -100,14 +100,22 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal long CutGeneration => Volatile.Read(ref _cutGeneration);
 
     /// <summary>
-    /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed, takes the writer's lock,
-    /// recovers (see <see cref="WalOptions.RecoveryMode"/>) and starts the flush thread. On return the log continues after
-    /// the last record recovery kept.
+    /// Opens the log in <see cref="WalOptions.Directory"/>: creates the directory if needed (with
+    /// <see cref="WalOptions.UnixCreateMode"/>), takes the writer's lock, recovers (see <see cref="WalOptions.RecoveryMode"/>)
+    /// and starts the flush thread. On return the log continues after the last record recovery kept; every file it created
+    /// has exactly <see cref="WalOptions.UnixCreateMode"/> (Unix).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it and the allowed range).</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">
+    /// Options are invalid, all checked before anything is created: the message has one line for each bad option, naming
+    /// it, its value and its allowed range (<c>WalOptions.StripeCount must be from 1 to 1024; it is 0.</c>), after a first
+    /// line counting them when there are several. <see cref="ArgumentException.ParamName"/> is the option's name when only
+    /// one is bad, else null.
+    /// </exception>
     /// <exception cref="WalException">
     /// Another writer holds the directory, in this process or another; the directory is a file or cannot be written;
-    /// or the log cannot be read.
+    /// the directory holds other files but no log and <see cref="WalOptions.AllowForeignFiles"/> is false (the message names
+    /// the directory and the first files; nothing was created in it); or the log cannot be read.
     /// </exception>
     /// <exception cref="WalCorruptionException">The log is damaged beyond what the recovery mode accepts.</exception>
     public static WriteAheadLog Open(WalOptions options) => Open(options, WalStorage.Files);
@@ -129,14 +137,20 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
         try
         {
-            System.IO.Directory.CreateDirectory(directory);
+            LogDirectory.Create(directory, options.UnixCreateMode);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new WalException($"Cannot create the log directory '{directory}': {e.Message}", e);
         }
 
-        DirectoryLock directoryLock = DirectoryLock.Acquire(directory);
+        if (!options.AllowForeignFiles)
+        {
+            LogDirectory.RefuseForeignFiles(storage, directory);
+        }
+
+        storage = storage.WithCreateMode(options.UnixCreateMode);
+        DirectoryLock directoryLock = DirectoryLock.Acquire(directory, options.UnixCreateMode);
         SegmentWriter? segments = null;
         try
         {

@@ -1,5 +1,3 @@
-using Microsoft.Win32.SafeHandles;
-
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
@@ -9,16 +7,18 @@ namespace Aletheia.Wal.Storage;
 /// </summary>
 internal sealed class DirectoryLock : IDisposable
 {
-    private readonly SafeFileHandle _handle;
+    private readonly FileStream _file;
 
-    private DirectoryLock(SafeFileHandle handle) => _handle = handle;
+    private DirectoryLock(FileStream file) => _file = file;
 
-    public static DirectoryLock Acquire(string directory)
+    /// <summary>Takes the lock; a lock file this creates gets exactly <paramref name="createMode"/> (Unix), an existing one keeps its mode.</summary>
+    /// <exception cref="WalException">Another writer holds the lock, or the lock file cannot be created.</exception>
+    public static DirectoryLock Acquire(string directory, UnixFileMode createMode)
     {
         string path = Path.Combine(directory, SegmentNames.LockFileName);
         try
         {
-            return new DirectoryLock(File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+            return new DirectoryLock(FileWalStorage.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, FileOptions.None, createMode));
         }
         catch (IOException e) when (IsLockConflict(e))
         {
@@ -37,5 +37,5 @@ internal sealed class DirectoryLock : IDisposable
     /// </summary>
     private static bool IsLockConflict(IOException e) => e.HResult is 11 or 35 or unchecked((int)0x80070020);
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => _file.Dispose();
 }

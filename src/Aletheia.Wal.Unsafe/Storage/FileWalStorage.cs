@@ -3,14 +3,66 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Aletheia.Wal.Storage;
 
-/// <summary>The real file system: <see cref="RandomAccess"/> on <see cref="SafeFileHandle"/>s, directory fsync through libc.</summary>
-internal sealed partial class FileWalStorage : WalStorage
+/// <summary>
+/// The real file system: <see cref="RandomAccess"/> on <see cref="SafeFileHandle"/>s, directory fsync through libc. Files
+/// are created with the mode given at construction (<see cref="WalOptions.UnixCreateMode"/>).
+/// </summary>
+internal sealed partial class FileWalStorage(UnixFileMode createMode) : WalStorage
 {
+    /// <summary>Creates files with the default <see cref="WalOptions.UnixCreateMode"/>, 0600.</summary>
+    public FileWalStorage()
+        : this(UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    {
+    }
+
+    public UnixFileMode CreateMode { get; } = createMode;
+
+    public override WalStorage WithCreateMode(UnixFileMode mode) => mode == CreateMode ? this : new FileWalStorage(mode);
+
     public override WalFile OpenWrite(string path, bool writeThrough) =>
         new HandleFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, Options(writeThrough)));
 
-    public override WalFile CreateNew(string path, bool writeThrough) =>
-        new HandleFile(path, File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, Options(writeThrough)));
+    public override WalFile CreateNew(string path, bool writeThrough)
+    {
+        FileStream file = Open(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, Options(writeThrough), CreateMode);
+        return new HandleFile(path, file.SafeFileHandle, owner: file);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/>; a file this creates gets exactly <paramref name="createMode"/> on Unix, whatever the
+    /// umask (Windows: ignored). <see cref="File.OpenHandle"/> takes no creation mode, and chmod(2) after a creation with
+    /// the default 0666 would leave a moment in which another user could open the file and keep reading it: so the file
+    /// is created with the mode (open(2) applies the umask, which only takes permissions away), then fchmod(2) sets it
+    /// exactly. The stream owns the handle (unbuffered: reads and writes go through <see cref="RandomAccess"/> on it).
+    /// </summary>
+    internal static FileStream Open(string path, FileMode mode, FileAccess access, FileShare share, FileOptions options, UnixFileMode createMode)
+    {
+        var streamOptions = new FileStreamOptions { Mode = mode, Access = access, Share = share, Options = options, BufferSize = 0 };
+        if (OperatingSystem.IsWindows())
+        {
+            return new FileStream(path, streamOptions);
+        }
+
+        // OpenOrCreate: a file that was there keeps its mode. Should it appear between this check and the open, it gets
+        // the mode of a created one: the same log's files get the same mode anyway.
+        bool created = mode == FileMode.CreateNew || !File.Exists(path);
+        streamOptions.UnixCreateMode = createMode;
+        var stream = new FileStream(path, streamOptions);
+        if (created)
+        {
+            try
+            {
+                File.SetUnixFileMode(stream.SafeFileHandle, createMode);
+            }
+            catch
+            {
+                stream.Dispose();
+                throw;
+            }
+        }
+
+        return stream;
+    }
 
     public override WalFile OpenRead(string path) =>
         new HandleFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete));
@@ -64,7 +116,9 @@ internal sealed partial class FileWalStorage : WalStorage
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
-    private sealed class HandleFile(string path, SafeFileHandle handle) : WalFile
+    // owner: what owns the handle and closes it on dispose (a file created with a mode is opened as a stream), if not
+    // the handle itself.
+    private sealed class HandleFile(string path, SafeFileHandle handle, IDisposable? owner = null) : WalFile
     {
         public override string Path { get; } = path;
 
@@ -91,6 +145,6 @@ internal sealed partial class FileWalStorage : WalStorage
 
         public override void Sync() => RandomAccess.FlushToDisk(handle);
 
-        public override void Dispose() => handle.Dispose();
+        public override void Dispose() => (owner ?? handle).Dispose();
     }
 }

@@ -12,8 +12,19 @@ internal abstract class WalStorage
     /// <summary>Opens an existing file for reading and writing; <paramref name="writeThrough"/> makes every write durable on return.</summary>
     public abstract WalFile OpenWrite(string path, bool writeThrough);
 
-    /// <summary>Creates a new file (fails if it exists) for reading and writing.</summary>
+    /// <summary>
+    /// Creates a new file (fails if it exists) for reading and writing; on the real file system, with the mode this
+    /// storage creates files with (<see cref="WithCreateMode"/>).
+    /// </summary>
     public abstract WalFile CreateNew(string path, bool writeThrough);
+
+    /// <summary>
+    /// This storage, creating every file with exactly <paramref name="mode"/> (<see cref="WalOptions.UnixCreateMode"/>;
+    /// ignored on Windows). A log opens its files through the storage this returns. The default returns this storage
+    /// unchanged: a test double in memory has no modes, and one wrapping the real file system creates files with its
+    /// inner storage's mode (0600 for <see cref="Files"/>).
+    /// </summary>
+    public virtual WalStorage WithCreateMode(UnixFileMode mode) => this;
 
     /// <summary>Opens an existing file for reading only, sharing it with a writer.</summary>
     public abstract WalFile OpenRead(string path);
