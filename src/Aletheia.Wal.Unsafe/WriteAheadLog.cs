@@ -591,11 +591,50 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return;
         }
 
+        CloseStripes();
+        CompleteDispose();
+    }
+
+    /// <summary>
+    /// As <see cref="Dispose"/>, without blocking a thread while the flush thread makes what was appended durable: stops
+    /// taking appends at once (racing appenders get <see cref="ObjectDisposedException"/>), then waits asynchronously
+    /// until everything appended is durable (or the log faults), and only then stops the flush thread, frees the native
+    /// memory and releases the lock, which take no time a caller would notice. Idempotent, and safe to call concurrently
+    /// with <see cref="Dispose"/>: one call disposes; any other returns at once, as a second <see cref="Dispose"/> does.
+    /// </summary>
+    /// <remarks>
+    /// When the returned task completes, the log is disposed exactly as after <see cref="Dispose"/>: waiters for records
+    /// that became durable have returned, the others got <see cref="ObjectDisposedException"/>, and the directory lock is
+    /// released (the log can be opened again). It completes synchronously when nothing was waiting to be written. Like
+    /// <see cref="Dispose"/>, it waits for in-place payload writers that are still running to return.
+    /// </remarks>
+    public ValueTask DisposeAsync()
+    {
+        // Full fence; the one disposer, as in Dispose (every member reads the flag with Volatile.Read).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return default;
+        }
+
+        CloseStripes();
+        return DrainThenCompleteDisposeAsync();
+    }
+
+    /// <summary>The first step of disposal: stops taking appends, so that what "everything appended" means stops growing.</summary>
+    private void CloseStripes()
+    {
         foreach (Stripe stripe in _stripes)
         {
             stripe.Close();
         }
+    }
 
+    /// <summary>
+    /// The rest of disposal, after <see cref="CloseStripes"/>, in <see cref="Dispose"/>'s order: flusher stopped (it writes
+    /// what is left first), watermark disposed, stripes disposed, then the truncation gate and the lock.
+    /// </summary>
+    private void CompleteDispose()
+    {
         _flusher.Stop();
         _watermark.Dispose();
         foreach (Stripe stripe in _stripes)
@@ -615,8 +654,62 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>As <see cref="Dispose"/>, off the caller's thread.</summary>
-    public ValueTask DisposeAsync() => new(Task.Run(Dispose));
+    /// <summary>
+    /// The asynchronous part of <see cref="DisposeAsync"/>, the stripes closed: waits without a thread until everything
+    /// appended is durable, so that <see cref="CompleteDispose"/> then finds the flush thread with nothing left to write.
+    /// Runs synchronously to the end when there is nothing to wait for. Otherwise it continues on a thread-pool thread,
+    /// never on the flush thread (the watermark's completions never run there), which matters: it joins that thread.
+    /// </summary>
+    private async ValueTask DrainThenCompleteDisposeAsync()
+    {
+        try
+        {
+            int pollMilliseconds = 1;
+            while (_watermark.Fault is null)
+            {
+                // Closed stripes take no new reservation, and a ring is empty only once every record reserved in it was
+                // published and taken by the flush thread. So when all are empty, LastLsn (read after) is final.
+                bool quiet = AllStripesEmpty();
+                Lsn last = LastLsn;
+                if (DurableLsn < last)
+                {
+                    await _watermark.WaitWithoutResultAsync(last, CancellationToken.None).ConfigureAwait(false);
+                    continue; // more may have been published meanwhile: look again
+                }
+
+                if (quiet)
+                {
+                    break;
+                }
+
+                // An appender holds a reservation: it publishes within a few of its own steps, or when its in-place
+                // writer returns, which may take long. Nothing signals that; poll, backing off.
+                await Task.Delay(pollMilliseconds).ConfigureAwait(false);
+                pollMilliseconds = Math.Min(pollMilliseconds * 2, 32);
+            }
+        }
+        catch (WalException)
+        {
+            // Faulted meanwhile: the flush thread has stopped; what is not durable stays so, as with Dispose.
+        }
+        finally
+        {
+            CompleteDispose();
+        }
+    }
+
+    private bool AllStripesEmpty()
+    {
+        foreach (Stripe stripe in _stripes)
+        {
+            if (!stripe.IsEmpty)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Waits until the segment after the current one is prepared (tests: keeps that work out of a measurement).</summary>
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();

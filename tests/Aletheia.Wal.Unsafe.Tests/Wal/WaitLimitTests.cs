@@ -4,9 +4,9 @@ using Xunit;
 namespace Aletheia.Wal.Tests.Wal;
 
 /// <summary>
-/// The waits with limits of <see cref="WriteAheadLog"/>: timeouts, cancellation and <see cref="WriteAheadLog.FlushAsync"/>.
-/// Each test holds the flush thread inside a segment write (the storage seam's <see cref="FaultyStorage.BeforeWrite"/>),
-/// so "not durable yet" lasts exactly as long as the test wants.
+/// The waits with limits of <see cref="WriteAheadLog"/>: timeouts, cancellation, <see cref="WriteAheadLog.FlushAsync"/>
+/// and <see cref="WriteAheadLog.DisposeAsync"/>. Each test holds the flush thread inside a segment write (the storage
+/// seam's <see cref="FaultyStorage.BeforeWrite"/>), so "not durable yet" lasts exactly as long as the test wants.
 /// </summary>
 public sealed class WaitLimitTests : IDisposable
 {
@@ -195,6 +195,98 @@ public sealed class WaitLimitTests : IDisposable
     }
 
     [Fact]
+    public async Task DisposeAsync_returns_pending_without_blocking_while_a_write_is_held_and_completes_with_the_lock_released()
+    {
+        var storage = new FaultyStorage();
+        using var held = new HeldWrites(storage);
+        WriteAheadLog log = Open(storage);
+        log.AppendDurable([0]);
+        held.Hold();
+        Lsn pending = log.Append([1]);
+        held.WaitUntilInWrite();
+        ValueTask asyncWaiter = log.WaitForDurableAsync(pending);
+        object? syncOutcome = null;
+        var syncWaiter = new Thread(() =>
+        {
+            try
+            {
+                syncOutcome = log.WaitForDurable(pending, Long);
+            }
+            catch (Exception e)
+            {
+                syncOutcome = e;
+            }
+        })
+        { IsBackground = true, Name = "sync-waiter" };
+        syncWaiter.Start();
+        SpinWait.SpinUntil(() => log.TestHookRegisteredWaiters == 2, Long);
+        Assert.True(log.TestHookRegisteredWaiters == 2, "Both waiters wait for the held record before the disposal starts.");
+
+        ValueTask disposal = log.DisposeAsync();
+        Assert.False(disposal.IsCompleted, "The write is held: DisposeAsync returned to its caller with the disposal pending.");
+        Assert.True(log.DisposeAsync().IsCompletedSuccessfully, "A second DisposeAsync returns at once, as a second Dispose does.");
+        log.Dispose(); // concurrent Dispose: returns at once
+        Assert.False(disposal.IsCompleted, "The disposal is still pending: the write is still held.");
+
+        Assert.Throws<ObjectDisposedException>(() => log.Append([2]));
+        Assert.Throws<ObjectDisposedException>(() => log.WaitForDurable(pending, Short));
+        Assert.Throws<WalException>(() => WriteAheadLog.Open(Options())); // the lock is held until the disposal completes
+
+        held.Release();
+        await disposal.AsTask().WaitAsync(Long);
+        Assert.True(log.DurableLsn == pending, "The disposal made everything appended durable.");
+        await asyncWaiter.AsTask().WaitAsync(Long);
+        Assert.True(syncWaiter.Join(Long), "The sync waiter returned.");
+        Assert.True(syncOutcome is true, $"A timed waiter for a record that became durable during the disposal returns true, not {syncOutcome ?? "nothing"}.");
+
+        using WriteAheadLog reopened = WriteAheadLog.Open(Options());
+        Assert.True(reopened.LastLsn == pending, $"Reopened after DisposeAsync: the log ends at {pending}; it ends at {reopened.LastLsn}.");
+        Assert.Equal(new ulong[] { 0, 1 }, LogContents.ReadAll(_temp.Log()).Select(r => (ulong)r.Payload[0]));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_waits_for_an_in_place_writer_still_running_and_its_record_becomes_durable()
+    {
+        WriteAheadLog log = WriteAheadLog.Open(Options());
+        log.AppendDurable([0]);
+        using var writing = new ManualResetEventSlim();
+        using var finish = new ManualResetEventSlim();
+        Lsn written = Lsn.None;
+        var appender = new Thread(() => written = log.Append(1, (writing, finish), static (span, gates) =>
+        {
+            gates.writing.Set();
+            gates.finish.Wait(TimeSpan.FromSeconds(60));
+            span[0] = 7;
+        }))
+        { IsBackground = true, Name = "in-place-writer" };
+        appender.Start();
+        Assert.True(writing.Wait(Long), "The writer runs, its reservation made.");
+
+        ValueTask disposal = log.DisposeAsync();
+        await Task.Delay(100);
+        Assert.False(disposal.IsCompleted, "The disposal waits for the running writer: its reservation was made before the stripes closed.");
+
+        finish.Set();
+        Assert.True(appender.Join(Long), "The writer returns.");
+        await disposal.AsTask().WaitAsync(Long);
+        Assert.True(written == new Lsn(2) && log.DurableLsn == written, $"The writer's record took LSN 2 and was durable when the disposal completed (durable: {log.DurableLsn}).");
+        using WriteAheadLog reopened = WriteAheadLog.Open(Options());
+        Assert.Equal(new ulong[] { 0, 7 }, LogContents.ReadAll(_temp.Log()).Select(r => (ulong)r.Payload[0]));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_with_nothing_pending_completes_at_once_and_releases_the_lock()
+    {
+        WriteAheadLog log = WriteAheadLog.Open(Options());
+        log.AppendDurable([0]);
+        ValueTask disposal = log.DisposeAsync();
+        Assert.True(disposal.IsCompletedSuccessfully, "Everything durable: DisposeAsync completes synchronously.");
+        await disposal;
+        using WriteAheadLog reopened = WriteAheadLog.Open(Options());
+        Assert.True(reopened.LastLsn == new Lsn(1), "The record is there after reopening.");
+    }
+
+    [Fact]
     public async Task A_faulted_log_makes_every_limited_wait_throw_WalException()
     {
         var storage = new FaultyStorage();
@@ -237,9 +329,9 @@ public sealed class WaitLimitTests : IDisposable
         await Assert.ThrowsAsync<WalException>(() => log.FlushAsync().AsTask().WaitAsync(Long));
         Assert.True(log.LastLsn == pending, "Nothing was appended after the fault.");
 
-        log.Dispose();
+        await log.DisposeAsync().AsTask().WaitAsync(Long);
         using WriteAheadLog reopened = WriteAheadLog.Open(Options());
-        Assert.True(reopened.LastLsn == first, "Reopened after the faulted log was disposed: it ends at the last acknowledged record.");
+        Assert.True(reopened.LastLsn == first, "Reopened after DisposeAsync of the faulted log: it ends at the last acknowledged record.");
     }
 
     [Fact]
@@ -247,7 +339,7 @@ public sealed class WaitLimitTests : IDisposable
     {
         WriteAheadLog log = WriteAheadLog.Open(Options());
         Lsn first = log.AppendDurable([0]);
-        log.Dispose();
+        await log.DisposeAsync().AsTask().WaitAsync(Long);
         using var cancellation = new CancellationTokenSource();
         Assert.Throws<ObjectDisposedException>(() => log.WaitForDurable(first, Short));
         Assert.Throws<ObjectDisposedException>(() => log.WaitForDurable(first, cancellation.Token));
@@ -256,6 +348,7 @@ public sealed class WaitLimitTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => log.Flush(Short));
         Assert.Throws<ObjectDisposedException>(() => log.Flush(cancellation.Token));
         await Assert.ThrowsAsync<ObjectDisposedException>(() => log.FlushAsync().AsTask().WaitAsync(Long));
+        Assert.True(log.DisposeAsync().IsCompletedSuccessfully, "DisposeAsync again: completes at once.");
     }
 
     [Fact]
