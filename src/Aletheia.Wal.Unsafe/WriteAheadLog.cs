@@ -19,6 +19,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private static int t_stripeSlot;
     private static int s_nextStripeSlot;
 
+    /// <summary>How long a cancellable append waits for space on a full stripe before it checks its token again.</summary>
+    private const int SpaceWaitSliceMilliseconds = 20;
+
     private readonly WalStorage _storage;
     private readonly string _directory;
     private readonly int _maxEntryBytes;
@@ -214,7 +217,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Appends a record. On return it is in a stripe and has its LSN; it becomes durable soon, unprompted (no
-    /// <see cref="Flush"/> needed). Blocks while the calling thread's stripe is full (backpressure on this caller only).
+    /// <see cref="Flush()"/> needed). Blocks while the calling thread's stripe is full (backpressure on this caller only).
     /// </summary>
     /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/> (both sizes named).</exception>
     /// <exception cref="WalException">The log is faulted.</exception>
@@ -303,6 +306,86 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
+    /// Appends a record and waits until it is on disk (returned from a write-through write), or until
+    /// <paramref name="cancellationToken"/> is cancelled. Cancellation follows <see cref="AppendDurableAsync"/>'s rule.
+    /// </summary>
+    /// <remarks>
+    /// <para>When the calling thread's stripe has room, the record is appended at once, even with a cancelled token.
+    /// When it is full, the call waits for space (see <see cref="Append(ReadOnlySpan{byte})"/>) and a cancellation
+    /// meanwhile (or a token cancelled already) ends it with <see cref="OperationCanceledException"/>, nothing appended
+    /// and no LSN taken; the token is checked there about every 20 ms.</para>
+    /// <para>Once the record is appended, cancellation cancels only the wait: the call throws
+    /// <see cref="OperationCanceledException"/>, and the record stays appended and becomes durable (unless the log
+    /// faults), but the caller does not learn its LSN. A record durable before the cancellation is seen returns its LSN.</para>
+    /// </remarks>
+    /// <returns>The record's LSN; on return it is durable.</returns>
+    /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/>; nothing appended.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first (see remarks for whether the record was appended).</exception>
+    /// <exception cref="WalException">The log is faulted: the record, if appended, is not acknowledged.</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed), before the record was appended or before it became durable.</exception>
+    public Lsn AppendDurable(ReadOnlySpan<byte> payload, CancellationToken cancellationToken)
+    {
+        CheckAppend(payload.Length);
+        Stripe stripe = CurrentStripe();
+        RingStatus status = stripe.TryAppend(payload, _lsns, out Lsn lsn);
+        while (status == RingStatus.Full)
+        {
+            // The ring's space wait takes no token: wait in slices, and check the token between them. The ring's own
+            // park is 20 ms at most too, so the slices add no wake-up a plain blocking append would not make.
+            cancellationToken.ThrowIfCancellationRequested();
+            status = stripe.AppendBlocking(payload, _lsns, out lsn, cancellationToken.CanBeCanceled ? SpaceWaitSliceMilliseconds : Timeout.Infinite);
+        }
+
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended();
+        }
+
+        _doorbell.OnPublished();
+        _watermark.Wait(lsn, Timeout.Infinite, cancellationToken);
+        return lsn;
+    }
+
+    /// <summary>
+    /// Appends a record and waits at most <paramref name="timeout"/> until it is on disk (returned from a write-through
+    /// write). The timeout covers the whole call: the wait for space on a full stripe, then the wait for durability.
+    /// </summary>
+    /// <param name="payload">The record.</param>
+    /// <param name="timeout">How long to wait at most; <see cref="TimeSpan.Zero"/> appends only if the stripe has room
+    /// now and then checks once; <see cref="Timeout.InfiniteTimeSpan"/> waits as <see cref="AppendDurable(ReadOnlySpan{byte})"/>.</param>
+    /// <param name="lsn">The record's LSN when it was appended (whatever the result); <see cref="Lsn.None"/> when it was not.</param>
+    /// <returns>
+    /// True: the record is appended and durable, its LSN in <paramref name="lsn"/>. False with <paramref name="lsn"/> set:
+    /// the record is appended (and stays so) but was not durable when the timeout passed; it becomes durable later unless
+    /// the log faults (<see cref="WaitForDurable(Lsn)"/> waits for it). False with <see cref="Lsn.None"/>: the stripe
+    /// stayed full for the whole timeout; nothing was appended and no LSN taken.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/>; nothing appended.</exception>
+    /// <exception cref="WalException">The log is faulted: the record, if appended, is not acknowledged.</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed (or being disposed), before the record was appended or before it became durable.</exception>
+    public bool TryAppendDurable(ReadOnlySpan<byte> payload, TimeSpan timeout, out Lsn lsn)
+    {
+        int milliseconds = TimeoutMilliseconds(timeout);
+        CheckAppend(payload.Length);
+        long started = Environment.TickCount64;
+        RingStatus status = CurrentStripe().AppendBlocking(payload, _lsns, out lsn, milliseconds);
+        if (status == RingStatus.Full)
+        {
+            lsn = Lsn.None; // the timeout passed on a full stripe: nothing appended
+            return false;
+        }
+
+        if (status != RingStatus.Success)
+        {
+            ThrowNotAppended();
+        }
+
+        _doorbell.OnPublished();
+        return _watermark.Wait(lsn, DurableWatermark.RemainingMilliseconds(started, milliseconds));
+    }
+
+    /// <summary>
     /// Appends a record and completes once it is on disk. Never blocks the calling thread. When the calling thread's
     /// stripe has room, the append happens before this returns (allocating nothing); when it is full, the call returns a
     /// pending task at once and appends when space frees, without holding a thread meanwhile. Completions never run on
@@ -356,6 +439,38 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _watermark.Wait(lsn);
     }
 
+    /// <summary>Waits at most <paramref name="timeout"/> until every record up to <paramref name="lsn"/> is durable. Spins briefly, then parks.</summary>
+    /// <param name="lsn">The LSN to wait for.</param>
+    /// <param name="timeout">How long to wait at most; <see cref="TimeSpan.Zero"/> checks once; <see cref="Timeout.InfiniteTimeSpan"/> waits as <see cref="WaitForDurable(Lsn)"/>.</param>
+    /// <returns>
+    /// True: every record up to <paramref name="lsn"/> is durable. False: the timeout passed first; the records stay
+    /// appended and may become durable later. Allocates nothing either way.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out, or <paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before <paramref name="lsn"/> became durable.</exception>
+    public bool WaitForDurable(Lsn lsn, TimeSpan timeout)
+    {
+        int milliseconds = TimeoutMilliseconds(timeout);
+        CheckWait(lsn);
+        return _watermark.Wait(lsn, milliseconds);
+    }
+
+    /// <summary>
+    /// Waits until every record up to <paramref name="lsn"/> is durable, or until <paramref name="cancellationToken"/> is
+    /// cancelled. Cancellation cancels the wait only: the records stay appended and become durable.
+    /// </summary>
+    /// <remarks>Returns normally when the records are durable already, even with a cancelled token.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the records were seen durable.</exception>
+    /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before <paramref name="lsn"/> became durable.</exception>
+    public void WaitForDurable(Lsn lsn, CancellationToken cancellationToken)
+    {
+        CheckWait(lsn);
+        _watermark.Wait(lsn, Timeout.Infinite, cancellationToken);
+    }
+
     /// <summary>Completes when every record up to <paramref name="lsn"/> is durable; cancellation cancels the wait only.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out.</exception>
     public ValueTask WaitForDurableAsync(Lsn lsn, CancellationToken cancellationToken = default)
@@ -374,6 +489,68 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         {
             _watermark.Wait(last);
         }
+    }
+
+    /// <summary>Waits at most <paramref name="timeout"/> until every record appended before the call is durable.</summary>
+    /// <param name="timeout">How long to wait at most; <see cref="TimeSpan.Zero"/> checks once; <see cref="Timeout.InfiniteTimeSpan"/> waits as <see cref="Flush()"/>.</param>
+    /// <returns>
+    /// True: every record appended before the call is durable. False: the timeout passed first; the records stay appended
+    /// and may become durable later. Allocates nothing either way.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
+    /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before the records became durable.</exception>
+    public bool Flush(TimeSpan timeout)
+    {
+        int milliseconds = TimeoutMilliseconds(timeout);
+        CheckOpen();
+        Lsn last = LastLsn;
+        return last == Lsn.None || _watermark.Wait(last, milliseconds);
+    }
+
+    /// <summary>
+    /// Returns once every record appended before the call is durable, or throws once <paramref name="cancellationToken"/>
+    /// is cancelled. Cancellation cancels the wait only: the records stay appended and become durable.
+    /// </summary>
+    /// <remarks>Returns normally when the records are durable already, even with a cancelled token.</remarks>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the records were seen durable.</exception>
+    /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before the records became durable.</exception>
+    public void Flush(CancellationToken cancellationToken)
+    {
+        CheckOpen();
+        Lsn last = LastLsn;
+        if (last != Lsn.None)
+        {
+            _watermark.Wait(last, Timeout.Infinite, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Completes once every record appended before the call is durable. Never blocks the calling thread; allocates nothing
+    /// when the records are durable already or the wait completes without cancellation. Completions never run on the
+    /// flush thread. Cancellation cancels the wait only: the records stay appended and become durable.
+    /// </summary>
+    /// <remarks>
+    /// Failures are reported through the returned task, never thrown by the call: it faults with
+    /// <see cref="WalException"/> when the log is faulted (or faults during the wait), with
+    /// <see cref="ObjectDisposedException"/> when the log is disposed (or is disposed during the wait before the records
+    /// became durable), and is cancelled when <paramref name="cancellationToken"/> is cancelled first (it completes
+    /// successfully when the records are durable already, even with a cancelled token).
+    /// </remarks>
+    public ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            CheckOpen();
+        }
+        catch (Exception e) when (e is WalException or ObjectDisposedException)
+        {
+            return ValueTask.FromException(e);
+        }
+
+        Lsn last = LastLsn;
+        return last == Lsn.None ? default : _watermark.WaitWithoutResultAsync(last, cancellationToken);
     }
 
     /// <summary>
@@ -538,11 +715,50 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return;
         }
 
+        CloseStripes();
+        CompleteDispose();
+    }
+
+    /// <summary>
+    /// As <see cref="Dispose"/>, without blocking a thread while the flush thread makes what was appended durable: stops
+    /// taking appends at once (racing appenders get <see cref="ObjectDisposedException"/>), then waits asynchronously
+    /// until everything appended is durable (or the log faults), and only then stops the flush thread, frees the native
+    /// memory and releases the lock, which take no time a caller would notice. Idempotent, and safe to call concurrently
+    /// with <see cref="Dispose"/>: one call disposes; any other returns at once, as a second <see cref="Dispose"/> does.
+    /// </summary>
+    /// <remarks>
+    /// When the returned task completes, the log is disposed exactly as after <see cref="Dispose"/>: waiters for records
+    /// that became durable have returned, the others got <see cref="ObjectDisposedException"/>, and the directory lock is
+    /// released (the log can be opened again). It completes synchronously when nothing was waiting to be written. Like
+    /// <see cref="Dispose"/>, it waits for in-place payload writers that are still running to return.
+    /// </remarks>
+    public ValueTask DisposeAsync()
+    {
+        // Full fence; the one disposer, as in Dispose (every member reads the flag with Volatile.Read).
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return default;
+        }
+
+        CloseStripes();
+        return DrainThenCompleteDisposeAsync();
+    }
+
+    /// <summary>The first step of disposal: stops taking appends, so that what "everything appended" means stops growing.</summary>
+    private void CloseStripes()
+    {
         foreach (Stripe stripe in _stripes)
         {
             stripe.Close();
         }
+    }
 
+    /// <summary>
+    /// The rest of disposal, after <see cref="CloseStripes"/>, in <see cref="Dispose"/>'s order: flusher stopped (it writes
+    /// what is left first), watermark disposed, stripes disposed, then the truncation gate and the lock.
+    /// </summary>
+    private void CompleteDispose()
+    {
         _flusher.Stop();
         _watermark.Dispose();
         foreach (Stripe stripe in _stripes)
@@ -562,13 +778,70 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>As <see cref="Dispose"/>, off the caller's thread.</summary>
-    public ValueTask DisposeAsync() => new(Task.Run(Dispose));
+    /// <summary>
+    /// The asynchronous part of <see cref="DisposeAsync"/>, the stripes closed: waits without a thread until everything
+    /// appended is durable, so that <see cref="CompleteDispose"/> then finds the flush thread with nothing left to write.
+    /// Runs synchronously to the end when there is nothing to wait for. Otherwise it continues on a thread-pool thread,
+    /// never on the flush thread (the watermark's completions never run there), which matters: it joins that thread.
+    /// </summary>
+    private async ValueTask DrainThenCompleteDisposeAsync()
+    {
+        try
+        {
+            int pollMilliseconds = 1;
+            while (_watermark.Fault is null)
+            {
+                // Closed stripes take no new reservation, and a ring is empty only once every record reserved in it was
+                // published and taken by the flush thread. So when all are empty, LastLsn (read after) is final.
+                bool quiet = AllStripesEmpty();
+                Lsn last = LastLsn;
+                if (DurableLsn < last)
+                {
+                    await _watermark.WaitWithoutResultAsync(last, CancellationToken.None).ConfigureAwait(false);
+                    continue; // more may have been published meanwhile: look again
+                }
+
+                if (quiet)
+                {
+                    break;
+                }
+
+                // An appender holds a reservation: it publishes within a few of its own steps, or when its in-place
+                // writer returns, which may take long. Nothing signals that; poll, backing off.
+                await Task.Delay(pollMilliseconds).ConfigureAwait(false);
+                pollMilliseconds = Math.Min(pollMilliseconds * 2, 32);
+            }
+        }
+        catch (WalException)
+        {
+            // Faulted meanwhile: the flush thread has stopped; what is not durable stays so, as with Dispose.
+        }
+        finally
+        {
+            CompleteDispose();
+        }
+    }
+
+    private bool AllStripesEmpty()
+    {
+        foreach (Stripe stripe in _stripes)
+        {
+            if (!stripe.IsEmpty)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Waits until the segment after the current one is prepared (tests: keeps that work out of a measurement).</summary>
     internal void TestHookWaitForPreparedSegment() => _segments.TestHookWaitForPreparedSegment();
 
     internal long TestHookBatches => _flusher.Batches;
+
+    /// <summary>The durable waiters registered now (tests: a wait that gave up left none behind).</summary>
+    internal int TestHookRegisteredWaiters => _watermark.TestHookRegisteredWaiters;
 
     /// <summary>The slow path of <see cref="AppendDurableAsync"/>: the stripe was full, the append waits for space.</summary>
     private async ValueTask<Lsn> AppendedThenDurableAsync(ValueTask<(RingStatus Status, Lsn Lsn)> appended, CancellationToken cancellationToken)
@@ -898,6 +1171,19 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(lsn), lsn.Value, $"LSN {lsn} was never handed out: the highest LSN handed out is {last}.");
         }
+    }
+
+    /// <summary>A wait's timeout in milliseconds, validated as .NET's waits do: -1 ms (infinite) or 0 to <see cref="int.MaxValue"/>.</summary>
+    private static int TimeoutMilliseconds(TimeSpan timeout)
+    {
+        long milliseconds = (long)timeout.TotalMilliseconds;
+        if (milliseconds < Timeout.Infinite || milliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(timeout), timeout, $"A timeout must be Timeout.InfiniteTimeSpan or from 0 to {int.MaxValue} milliseconds; got {timeout}.");
+        }
+
+        return (int)milliseconds;
     }
 
     private void ThrowNotAppended()

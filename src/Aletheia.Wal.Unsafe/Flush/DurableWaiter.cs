@@ -9,6 +9,13 @@ namespace Aletheia.Wal.Flush;
 /// Async completions run on the thread pool (this object is the work item, so queueing allocates nothing), never on
 /// the flush or notifier thread.
 /// </summary>
+/// <remarks>
+/// Either kind may carry a cancellation token. Its callback removes the waiter from the registry under the watermark's
+/// lock and completes it only if it found it there, so a cancellation that races a release or a timed-out sync wait's
+/// own removal completes nothing: exactly one party (a release, the callback, or the timed-out waiter) owns each
+/// completion. The registration is disposed (which waits for a running callback) before the waiter is reset, so no
+/// callback touches it once it is back in the pool.
+/// </remarks>
 internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSource, IThreadPoolWorkItem
 {
     private readonly DurableWatermark _owner;
@@ -40,29 +47,41 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
     /// <summary>Registered / removed, guarded by the watermark's lock.</summary>
     public bool IsRegistered { get; set; }
 
-    /// <summary>Cancellation arrived before registration; guarded by the watermark's lock.</summary>
+    /// <summary>
+    /// Cancellation arrived while the waiter was not registered (before its registration, or after a release or its own
+    /// timeout removed it; then it changes nothing); guarded by the watermark's lock.
+    /// </summary>
     public bool CancelRequested { get; set; }
 
     public short Version => _core.Version;
 
     public CancellationToken CancellationToken { get; private set; }
 
-    public void PrepareSync(ulong target)
+    /// <summary>
+    /// Prepares a sync wait. With a token that can be cancelled, its callback may run at once (token cancelled already):
+    /// it then marks the waiter, and the registration completes it cancelled. The waiting thread calls
+    /// <see cref="UnregisterCancellation"/> before it returns the waiter.
+    /// </summary>
+    public void PrepareSync(ulong target, CancellationToken cancellationToken = default)
     {
         Target = target;
         IsAsync = false;
+        RegisterCancellation(cancellationToken);
     }
 
     public void PrepareAsync(ulong target, CancellationToken cancellationToken)
     {
         Target = target;
         IsAsync = true;
-        CancellationToken = cancellationToken;
-        if (cancellationToken.CanBeCanceled)
-        {
-            _cancellation = cancellationToken.UnsafeRegister(static state => ((DurableWaiter)state!).OnCanceled(), this);
-        }
+        RegisterCancellation(cancellationToken);
     }
+
+    /// <summary>
+    /// Sync waits only, by the waiting thread once it owns the waiter again (signalled, or removed by itself): waits for a
+    /// cancellation callback that is running to return, so that none touches the waiter after <see cref="Reset"/>. A
+    /// no-op without a token.
+    /// </summary>
+    public void UnregisterCancellation() => _cancellation.Dispose();
 
     /// <summary>Called by whoever removed this waiter from the registry (it owns the completion). Touches nothing after.</summary>
     public void Complete(Exception? error)
@@ -218,6 +237,15 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
 
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
+
+    private void RegisterCancellation(CancellationToken cancellationToken)
+    {
+        CancellationToken = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancellation = cancellationToken.UnsafeRegister(static state => ((DurableWaiter)state!).OnCanceled(), this);
+        }
+    }
 
     private void OnCanceled() => _owner.Cancel(this);
 

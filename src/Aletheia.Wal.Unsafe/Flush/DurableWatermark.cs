@@ -126,10 +126,18 @@ internal sealed class DurableWatermark : IDisposable
     }
 
     /// <summary>Waits until <paramref name="lsn"/> is durable: a few checks, then parks on a pooled waiter.</summary>
-    /// <returns>False if <paramref name="millisecondsTimeout"/> passed first.</returns>
+    /// <remarks>
+    /// A wait that ends early (timeout or cancellation) leaves nothing registered: it takes its waiter out of the registry
+    /// itself, or, when a release or the cancellation callback took it first, waits for that party's completion (which
+    /// is imminent: it was taken, only its signal is pending) and reports it. Either way the waiter goes back to the pool
+    /// once, from this thread, after its last signal; no wake-up is lost and no release can touch it afterwards.
+    /// A record already durable is reported as such even with a cancelled token or a zero timeout.
+    /// </remarks>
+    /// <returns>False if <paramref name="millisecondsTimeout"/> passed first (0: a check only, never parks).</returns>
     /// <exception cref="WalException">The log is faulted.</exception>
     /// <exception cref="ObjectDisposedException">The watermark was disposed before <paramref name="lsn"/> became durable.</exception>
-    public bool Wait(Lsn lsn, int millisecondsTimeout = Timeout.Infinite)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    public bool Wait(Lsn lsn, int millisecondsTimeout = Timeout.Infinite, CancellationToken cancellationToken = default)
     {
         for (int i = 0; i < SpinChecksBeforePark; i++)
         {
@@ -141,11 +149,20 @@ internal sealed class DurableWatermark : IDisposable
             Thread.SpinWait(8);
         }
 
+        if (millisecondsTimeout == 0)
+        {
+            return CheckComplete(lsn);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        long started = millisecondsTimeout == Timeout.Infinite ? 0 : Environment.TickCount64;
+
         // One waiter at a time may spin through a whole write: at low concurrency that saves the two thread wake-ups
         // (about 30 us each on a VM) that would otherwise double a durable append's latency. It yields the core on
         // every step, so it only uses CPU nobody else wants, and the others park at once. Not when as many waiters as
         // cores are parked already: then the cores are busy waking them, and a spinner would only take turns from them
-        // and jump the queue (at 64 threads it doubled the p99 latency).
+        // and jump the queue (at 64 threads it doubled the p99 latency). Its budget (500 us) is below the smallest
+        // timeout but zero, and a cancellation during it is seen by the registration below.
         // Interlocked: claims the single spinner slot; no ordering needed beyond atomicity.
         if (Volatile.Read(ref _waiterCount) < Environment.ProcessorCount && Interlocked.CompareExchange(ref _spinner, 1, 0) == 0)
         {
@@ -169,8 +186,14 @@ internal sealed class DurableWatermark : IDisposable
             }
         }
 
+        int parkTimeout = RemainingMilliseconds(started, millisecondsTimeout);
+        if (parkTimeout == 0)
+        {
+            return CheckComplete(lsn); // the spin used the whole (millisecond-granular) timeout
+        }
+
         DurableWaiter waiter = _pool.Get();
-        waiter.PrepareSync(lsn.Value);
+        waiter.PrepareSync(lsn.Value, cancellationToken);
         try
         {
             if (!Register(waiter))
@@ -178,14 +201,18 @@ internal sealed class DurableWatermark : IDisposable
                 return CheckComplete(lsn); // already durable or faulted, never parked
             }
 
-            if (!waiter.WaitSignal(millisecondsTimeout))
+            if (!waiter.WaitSignal(parkTimeout))
             {
+                TestHookTimedOut?.Invoke(); // timed out, still to take itself out: a release or a cancellation races
                 if (TryRemove(waiter))
                 {
-                    return false;
+                    return false; // removed by this thread: no release or cancellation callback has it, or will
                 }
 
-                waiter.WaitSignal(Timeout.Infinite); // a releaser took it and is about to signal
+                // A release (or the cancellation callback) removed it first and owns its completion: that party is
+                // about to signal. Wait for the signal, so the waiter is not reused while it may still be completed,
+                // and report what it says; a release counted it as one of its wakes, so it takes its cascade step.
+                waiter.WaitSignal(Timeout.Infinite);
             }
 
             // Take the next step of the wake cascade for the waiters still parked.
@@ -203,6 +230,7 @@ internal sealed class DurableWatermark : IDisposable
         }
         finally
         {
+            waiter.UnregisterCancellation(); // a callback still running ends first: it must not see the waiter reset
             ReturnWaiter(waiter);
         }
     }
@@ -269,7 +297,10 @@ internal sealed class DurableWatermark : IDisposable
         _pool.Return(waiter);
     }
 
-    /// <summary>Called from the waiter's cancellation callback.</summary>
+    /// <summary>
+    /// Called from the waiter's cancellation callback, sync or async. Completes the waiter (cancelled) only when it takes
+    /// it out of the registry itself; one a release or its own timeout took out first is theirs to finish.
+    /// </summary>
     internal void Cancel(DurableWaiter waiter)
     {
         bool owned;
@@ -514,6 +545,29 @@ internal sealed class DurableWatermark : IDisposable
 
     /// <summary>Test hook: one release pass on the calling thread, as Advance (budget <see cref="RootWakes"/>) or a woken waiter (<see cref="WakesPerStep"/>) runs it.</summary>
     internal void TestHookReleasePass(int maxSyncWakes) => ReleaseReady(maxSyncWakes);
+
+    /// <summary>
+    /// Test hook: runs on a sync waiter's thread when its park timed out, before it tries to take itself out of the
+    /// registry, so that a test can release or cancel it exactly then. Off the fast path: only timed-out waits read it.
+    /// </summary>
+    internal Action? TestHookTimedOut { get; set; }
+
+    /// <summary>Test hook: the waiters registered now (parked sync ones and pending async ones).</summary>
+    internal int TestHookRegisteredWaiters
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _waiters.Count;
+            }
+        }
+    }
+
+    /// <summary>What is left of <paramref name="millisecondsTimeout"/> since <paramref name="started"/> (a TickCount64); infinite stays infinite.</summary>
+    internal static int RemainingMilliseconds(long started, int millisecondsTimeout) =>
+        millisecondsTimeout == Timeout.Infinite ? Timeout.Infinite
+            : (int)Math.Max(0, millisecondsTimeout - (Environment.TickCount64 - started));
 
     /// <summary>A new exception per throw: one shared instance would have its stack trace rewritten by every thread.</summary>
     private static WalException Faulted(Exception cause) =>
