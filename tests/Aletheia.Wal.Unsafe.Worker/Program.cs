@@ -11,6 +11,7 @@ namespace Aletheia.Wal.Worker;
 /// whole process allocates (flush thread and thread pool included) while records are appended and written, or awaited
 /// with AppendDurableAsync, after warm-up; prints "allocated N".</item>
 /// <item><c>protocol-stress DIR THREADS MILLISECONDS</c>: see <see cref="ProtocolStress"/>.</item>
+/// <item><c>tail-write DIR POSFILE MILLISECONDS</c>: see <see cref="TailWrite"/>.</item>
 /// <item><c>reader-gc DIR</c>: writes one record, takes its payload from a reader that is then dropped undisposed, lets
 /// the GC collect the reader and run finalizers, churns native memory, and prints "intact" if the payload still reads
 /// back as written ("changed" otherwise; a read of freed memory may also kill the process).</item>
@@ -36,13 +37,15 @@ public static class Program
                 return AllocFlush(directory);
             case ["alloc-async", string directory]:
                 return await AllocAsync(directory);
+            case ["tail-write", string directory, string positionFile, string milliseconds]:
+                return TailWrite.Run(directory, positionFile, int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             case ["reader-gc", string directory]:
                 return ReaderGc(directory);
             case ["protocol-stress", string directory, string threads, string milliseconds]:
                 return ProtocolStress.Run(
                     directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-async DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS | tail-write DIR POSFILE MILLISECONDS");
                 return 2;
         }
     }

@@ -602,8 +602,12 @@ internal sealed unsafe class LogCursor : IDisposable
 
     private void CloseSegment()
     {
-        _file?.Dispose();
-        _file = null;
+        if (_file is not null)
+        {
+            _scanner.Detach();
+            _file.Dispose();
+            _file = null;
+        }
     }
 
     /// <summary>What is known of the damaged write's extent, to tell its own header and end marker from a later write's.</summary>

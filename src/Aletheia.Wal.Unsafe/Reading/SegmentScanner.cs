@@ -67,6 +67,15 @@ internal sealed unsafe class SegmentScanner : IDisposable
         Invalidate();
     }
 
+    /// <summary>Lets go of the attached file (its owner closes it): nothing is read until the next <see cref="Attach"/>.</summary>
+    public void Detach()
+    {
+        _file = null;
+        _bufferStart = 0;
+        _bufferCount = 0;
+        Length = 0;
+    }
+
     /// <summary>Forgets the buffered bytes: the next fetch reads the file again (a writer may have written since).</summary>
     public void Invalidate()
     {
