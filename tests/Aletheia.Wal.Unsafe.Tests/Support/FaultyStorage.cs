@@ -37,7 +37,22 @@ internal sealed class FaultyStorage : WalStorage
     public override WalFile CreateNew(string path, bool writeThrough) =>
         CreateFault is { } fault ? throw fault : Wrap(_inner.CreateNew(path, writeThrough));
 
-    public override WalFile OpenRead(string path) => _inner.OpenRead(path);
+    /// <summary>When set, opening a file for reading fails with FileNotFoundException when it returns true (removed after a listing).</summary>
+    public Func<string, bool>? Vanished { get; set; }
+
+    /// <summary>Files opened for reading, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Reads { get; } = new();
+
+    public override WalFile OpenRead(string path)
+    {
+        if (Vanished?.Invoke(path) == true)
+        {
+            throw new FileNotFoundException($"Could not find file '{path}'.", path);
+        }
+
+        Reads.Enqueue(path);
+        return _inner.OpenRead(path);
+    }
 
     public override void Delete(string path) => _inner.Delete(path);
 
