@@ -70,6 +70,39 @@ public sealed unsafe class ByteRingTests
         Assert.Equal([1, 2, 3], sink.Records.Single());
     }
 
+    /// <summary>
+    /// A paused ring (TruncateAfter) refuses reservations as a full one does, lets one made before the pause be published
+    /// and drained, says when it is empty, and takes appends again after Resume, waking a producer that waited.
+    /// </summary>
+    [Fact]
+    public void Pause_refuses_reservations_as_full_until_resume_and_lets_earlier_ones_finish()
+    {
+        using var ring = new ByteRing(1024);
+        Assert.Equal(RingStatus.Success, ring.TryReserve(4, out RingReservation before));
+        ring.Pause();
+        Assert.False(ring.IsClosed);
+        Assert.Equal(RingStatus.Full, ring.TryAppend([1]));
+        Assert.Equal(RingStatus.Full, ring.Append([1], millisecondsTimeout: 50));
+        Assert.False(ring.IsPausedAndEmpty, "A reservation made before the pause is not yet released.");
+        new byte[] { 4, 3, 2, 1 }.CopyTo(before.Span);
+        ring.Publish(before);
+        var sink = new CollectingHandler();
+        Assert.Equal(1, ring.Drain(ref sink));
+        Assert.True(ring.IsPausedAndEmpty);
+        Assert.Equal(0, ring.ApproximateByteCount); // the paused bit is no part of a position: nothing is reserved
+
+        RingStatus waited = RingStatus.Closed;
+        var waiting = new Thread(() => waited = ring.Append([5, 6], millisecondsTimeout: 30_000));
+        waiting.Start();
+        Assert.False(waiting.Join(100), "A blocking append waits while the ring is paused.");
+        ring.Resume();
+        Assert.True(waiting.Join(TimeSpan.FromSeconds(10)), "Resume wakes it.");
+        Assert.Equal(RingStatus.Success, waited);
+        Assert.False(ring.IsPausedAndEmpty);
+        Assert.Equal(1, ring.Drain(ref sink));
+        Assert.Equal([[4, 3, 2, 1], [5, 6]], sink.Records);
+    }
+
     [Fact]
     public void Reservation_closed_mid_way_can_still_be_published()
     {

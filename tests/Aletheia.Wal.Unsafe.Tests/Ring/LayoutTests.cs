@@ -50,7 +50,11 @@ public sealed class LayoutTests
         using var temp = new Support.TempDirectory();
         var head = new LogHead(LogId: 0x1122334455667788, Segment: 7, FirstLsn: 4242, Sequence: 1);
         LogHeadFile.Create(WalStorage.Files, temp.Path, head);
-        var next = head with { Segment = 9, FirstLsn = 5000, Sequence = 2, CutFrom = 6000, CutTo = 6100 };
+        var next = head with
+        {
+            Segment = 9, FirstLsn = 5000, Sequence = 2, CutFrom = 6000, CutTo = 6100, HeadOpened = true,
+            RewindCount = 3, RewindLsn = 5500, RewindSegment = 11, RewindOffset = 4096 + 64, RewindBatchLsn = 5490, RewindZeroTo = 70_000,
+        };
         LogHeadFile.Write(WalStorage.Files, temp.Path, next);
         byte[] bytes = File.ReadAllBytes(LogHeadFile.PathOf(temp.Path));
         Assert.Equal(LogHeadFile.FileBytes, bytes.Length);
@@ -67,7 +71,15 @@ public sealed class LayoutTests
             Assert.Equal(5000ul, BinaryPrimitives.ReadUInt64LittleEndian(c[40..]));
             Assert.Equal(6000ul, BinaryPrimitives.ReadUInt64LittleEndian(c[48..]));
             Assert.Equal(6100ul, BinaryPrimitives.ReadUInt64LittleEndian(c[56..]));
-            Assert.False(c[64..124].ContainsAnyExcept((byte)0));
+            Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(c[64..]));
+            Assert.False(c[68..72].ContainsAnyExcept((byte)0));
+            Assert.Equal(3L, BinaryPrimitives.ReadInt64LittleEndian(c[72..]));
+            Assert.Equal(5500ul, BinaryPrimitives.ReadUInt64LittleEndian(c[80..]));
+            Assert.Equal(11ul, BinaryPrimitives.ReadUInt64LittleEndian(c[88..]));
+            Assert.Equal(4096L + 64, BinaryPrimitives.ReadInt64LittleEndian(c[96..]));
+            Assert.Equal(5490ul, BinaryPrimitives.ReadUInt64LittleEndian(c[104..]));
+            Assert.Equal(70_000L, BinaryPrimitives.ReadInt64LittleEndian(c[112..]));
+            Assert.False(c[120..124].ContainsAnyExcept((byte)0));
             Assert.Equal(Crc32C.Compute(c[..124]), BinaryPrimitives.ReadUInt32LittleEndian(c[124..]));
         }
 
