@@ -236,7 +236,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Appends a record if the calling thread's stripe has room now; never blocks.</summary>
-    /// <returns>False (and <see cref="Lsn.None"/>) when the stripe is full; nothing was appended and no LSN taken.</returns>
+    /// <returns>False (and <see cref="Lsn.None"/>) when the stripe is full, or a <see cref="TruncateAfter"/> is running; nothing was appended and no LSN taken.</returns>
     /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
     /// <exception cref="WalException">The log is faulted.</exception>
     /// <exception cref="ObjectDisposedException">The log is disposed.</exception>
@@ -916,10 +916,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             _cuts.Add((_cutGeneration + 1, after));
             _flusher.EndCut(cut, after + 1);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
             // The disk is in an unknown state between the old log and the new one: fault the log; reopening it finds one
-            // of the two (the cut is completed by recovery once wal.head records it).
+            // of the two (the cut is completed by recovery once wal.head records it). Whatever failed, the flush thread
+            // must not stay held.
             var error = new WalException($"TruncateAfter({after}) could not cut the log in '{_directory}': {e.Message}", e);
             _watermark.SetFaulted(error);
             foreach (Stripe stripe in _stripes)
