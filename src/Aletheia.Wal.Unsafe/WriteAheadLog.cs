@@ -894,7 +894,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             stripe.Pause();
         }
 
-        using var cut = new CutRequest(after);
+        // Not disposed: the flush thread may still be returning from its wait on it when this call returns (the events
+        // hold no OS handle unless one is asked for).
+        var cut = new CutRequest(after);
         bool held = false;
         try
         {

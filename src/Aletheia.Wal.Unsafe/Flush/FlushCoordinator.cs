@@ -328,6 +328,12 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
             if (_nextLsn > _dropAbove)
             {
+                if (_batchRecords > 0)
+                {
+                    // Write the kept records first: a batch's end marker and the durable LSN follow its last record.
+                    break;
+                }
+
                 // Dropped by a TruncateAfter before it was written: never written, its ring space released below.
                 _table[_nextLsn & _tableMask] = null;
                 _nextLsn++;
@@ -431,7 +437,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 }
 
 /// <summary>A TruncateAfter's hand-over with the flush thread (see <see cref="FlushCoordinator.BeginCut"/>).</summary>
-internal sealed class CutRequest(ulong after) : IDisposable
+internal sealed class CutRequest(ulong after)
 {
     /// <summary>The LSN the log is cut after.</summary>
     public ulong After { get; } = after;
@@ -447,10 +453,4 @@ internal sealed class CutRequest(ulong after) : IDisposable
 
     /// <summary>Set (before <see cref="Resume"/>) when the cut failed: the flush thread stops, the log is faulted.</summary>
     public bool Failed { get; set; }
-
-    public void Dispose()
-    {
-        Drained.Dispose();
-        Resume.Dispose();
-    }
 }
