@@ -36,9 +36,10 @@ internal readonly record struct LogHead(
 
 /// <summary>
 /// The file <c>wal.head</c>: two identical 128-byte copies of the <see cref="LogHead"/>, at offsets 0 and 4096 (separate
-/// 4 KiB physical sectors), in an 8192-byte file created with the log. An update writes copy A, then copy B, each
-/// write-through, with a sequence number never used before: a crash between them leaves both valid (the higher sequence
-/// wins), a torn write damages at most the copy it was writing, and a damaged sector at most one copy. <c>TruncateBefore</c> updates it before it
+/// 4 KiB physical sectors), in an 8192-byte file created with the log. An update writes first the copy that does not hold
+/// the current head (damaged, or older; copy A when both hold it), then the other, each write-through, with a sequence
+/// number never used before: a crash between them leaves both valid (the higher sequence wins), a torn write damages at
+/// most the copy it was writing while the other holds the current head, and a damaged sector at most one copy. <c>TruncateBefore</c> updates it before it
 /// removes a segment, so that removals may reach the disk in any order: what is left below the head is known to be going.
 /// </summary>
 /// <remarks>
@@ -98,8 +99,8 @@ internal static class LogHeadFile
     }
 
     /// <summary>
-    /// Writes <paramref name="head"/> durably: copy A, then copy B, each write-through. A new head carries a sequence number
-    /// higher than any written before, even by a write that failed (it may have reached the disk). Written again as it is
+    /// Writes <paramref name="head"/> durably: first the copy that does not hold the current head, then the other, each
+    /// write-through. A new head carries a sequence number higher than any written before, even by a write that failed (it may have reached the disk). Written again as it is
     /// (the same sequence), it seals a head that recovery read through the page cache: after a failed fsync or write,
     /// Linux may hold there what the disk lacks, and the writer must not go on under a head only memory holds.
     /// </summary>
@@ -108,10 +109,25 @@ internal static class LogHeadFile
         Span<byte> copy = stackalloc byte[CopyBytes];
         Encode(head, copy);
         using WalFile file = storage.OpenWrite(PathOf(directory), writeThrough: true);
-        foreach (int offset in CopyOffsets)
-        {
-            file.Write(copy, offset);
-        }
+        int first = FirstToWrite(file);
+        file.Write(copy, CopyOffsets[first]);
+        file.Write(copy, CopyOffsets[1 - first]);
+    }
+
+    /// <summary>
+    /// Which copy an update writes first: the one that does not hold the current head (damaged, or of a lower sequence),
+    /// so that the copy holding it stays intact until the other is written. Written the other way round, a torn write of
+    /// the intact copy after a torn write of the other (two crashes, an update and the recovery's) leaves no copy intact
+    /// (found by review). Copy A when both hold the same head.
+    /// </summary>
+    private static int FirstToWrite(WalFile file)
+    {
+        Span<byte> bytes = stackalloc byte[FileBytes];
+        bytes.Clear();
+        file.Read(bytes, 0);
+        LogHead? a = Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out _);
+        LogHead? b = Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out _);
+        return a is null ? 0 : b is null ? 1 : b.Value.Sequence < a.Value.Sequence ? 1 : 0;
     }
 
     /// <summary>Reads both copies.</summary>

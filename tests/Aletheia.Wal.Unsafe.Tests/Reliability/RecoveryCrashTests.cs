@@ -80,6 +80,43 @@ public sealed class RecoveryCrashTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// wal.head's copy B is damaged (a torn write, or a bad sector) and the power goes while the next update is torn: the
+    /// update writes copy B first, so copy A, which holds the head, is intact and the log opens. (Found by review: copy A
+    /// was written first, and a second torn write left no copy intact: the log was refused in every mode.)
+    /// </summary>
+    [Fact]
+    public void A_torn_head_update_after_a_damaged_copy_leaves_the_intact_copy_alone()
+    {
+        string pristine = _temp.Log("pristine");
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(pristine, WalRecoveryMode.TruncateTornTail)))
+        {
+            for (ulong lsn = 1; lsn <= 100; lsn++)
+            {
+                log.AppendDurable(PayloadOf(lsn));
+            }
+        }
+
+        SegmentFiles.Flip(LogHeadFile.PathOf(pristine), LogHeadFile.CopyOffsets[1] + 30);
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            string directory = Path.GetFullPath(_temp.Log($"disk-{seed}"));
+            var disk = new SimulatedDisk(seed)
+            {
+                FaultOn = DiskOperation.Write,
+                FaultWhen = (_, path) => path.EndsWith(LogHeadFile.FileName, StringComparison.Ordinal),
+                Fault = DiskFault.PowerLoss,
+                Tear = TornWrite.BytePrefix,
+            };
+            disk.Load(pristine, directory);
+            Assert.ThrowsAny<IOException>(() => WriteAheadLog.Open(Options(directory, WalRecoveryMode.TruncateTornTail), disk).Dispose());
+            string restored = _temp.Log($"restored-{seed}");
+            disk.RestoreImageTo(restored);
+            using WriteAheadLog reopened = WriteAheadLog.Open(Options(restored, WalRecoveryMode.TruncateTornTail));
+            Assert.True(reopened.LastLsn == new Lsn(100), $"Seed {seed} ({disk.FaultReport}): reopened with last LSN {reopened.LastLsn}.");
+        }
+    }
+
+    /// <summary>
     /// The head's copy B fails with EIO though the write reached the disk; a later truncation writes copy A and the power
     /// goes before copy B. Both copies are valid: the later one must outrank the failed one, so its sequence number must
     /// not be the failed write's. (Found by review: it was, both copies had the same sequence and differed, and the log was
