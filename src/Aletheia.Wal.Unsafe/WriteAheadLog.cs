@@ -52,7 +52,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _oldest = (long)head.FirstLsn;
         _segments = segments;
         _lsns = new LsnSequence(recovered.LastLsn);
-        _watermark = new DurableWatermark(new Lsn(recovered.LastLsn));
+        _watermark = new DurableWatermark(new Lsn(recovered.LastLsn), _lsns);
         _doorbell = new FlushDoorbell();
         _stripes = new Stripe[options.StripeCount];
         for (int i = 0; i < _stripes.Length; i++)
@@ -301,7 +301,10 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     public Lsn AppendDurable(ReadOnlySpan<byte> payload)
     {
         Lsn lsn = Append(payload);
-        _watermark.Wait(lsn);
+
+        // The epoch of its own record (taken on this thread by the append): a TruncateAfter that drops it before the wait
+        // sees it durable makes the wait throw, even once the LSN is durable again with another record.
+        _watermark.Wait(lsn, Timeout.Infinite, default, LsnSequence.ResetsAtLastTake);
         return lsn;
     }
 
@@ -341,8 +344,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             ThrowNotAppended();
         }
 
+        int epoch = LsnSequence.ResetsAtLastTake; // as in AppendDurable(payload)
         _doorbell.OnPublished();
-        _watermark.Wait(lsn, Timeout.Infinite, cancellationToken);
+        _watermark.Wait(lsn, Timeout.Infinite, cancellationToken, epoch);
         return lsn;
     }
 
@@ -381,8 +385,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             ThrowNotAppended();
         }
 
+        int epoch = LsnSequence.ResetsAtLastTake; // as in AppendDurable(payload)
         _doorbell.OnPublished();
-        return _watermark.Wait(lsn, DurableWatermark.RemainingMilliseconds(started, milliseconds));
+        return _watermark.Wait(lsn, DurableWatermark.RemainingMilliseconds(started, milliseconds), default, epoch);
     }
 
     /// <summary>
@@ -402,7 +407,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <exception cref="ArgumentException">Thrown at once: the payload is longer than <see cref="WalOptions.MaxEntryBytes"/>.</exception>
     public ValueTask<Lsn> AppendDurableAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        ValueTask<(RingStatus Status, Lsn Lsn)> appended;
+        ValueTask<(RingStatus Status, Lsn Lsn, int Epoch)> appended;
         try
         {
             CheckAppend(payload.Length);
@@ -412,14 +417,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             appended = CurrentStripe().AppendAsync(payload, _lsns, cancellationToken);
             if (appended.IsCompletedSuccessfully)
             {
-                (RingStatus status, Lsn lsn) = appended.Result;
+                (RingStatus status, Lsn lsn, int epoch) = appended.Result;
                 if (status != RingStatus.Success)
                 {
                     ThrowNotAppended();
                 }
 
                 _doorbell.OnPublished();
-                return _watermark.WaitAsync(lsn, cancellationToken);
+                return _watermark.WaitAsync(lsn, cancellationToken, epoch); // as in AppendDurable(payload)
             }
         }
         catch (Exception e) when (e is WalException or ObjectDisposedException)
@@ -844,16 +849,16 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     internal int TestHookRegisteredWaiters => _watermark.TestHookRegisteredWaiters;
 
     /// <summary>The slow path of <see cref="AppendDurableAsync"/>: the stripe was full, the append waits for space.</summary>
-    private async ValueTask<Lsn> AppendedThenDurableAsync(ValueTask<(RingStatus Status, Lsn Lsn)> appended, CancellationToken cancellationToken)
+    private async ValueTask<Lsn> AppendedThenDurableAsync(ValueTask<(RingStatus Status, Lsn Lsn, int Epoch)> appended, CancellationToken cancellationToken)
     {
-        (RingStatus status, Lsn lsn) = await appended.ConfigureAwait(false);
+        (RingStatus status, Lsn lsn, int epoch) = await appended.ConfigureAwait(false);
         if (status != RingStatus.Success)
         {
             ThrowNotAppended(); // closed while waiting: the log's fault, or disposed
         }
 
         _doorbell.OnPublished();
-        return await _watermark.WaitAsync(lsn, cancellationToken).ConfigureAwait(false);
+        return await _watermark.WaitAsync(lsn, cancellationToken, epoch).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -62,19 +62,27 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
     /// it then marks the waiter, and the registration completes it cancelled. The waiting thread calls
     /// <see cref="UnregisterCancellation"/> before it returns the waiter.
     /// </summary>
-    public void PrepareSync(ulong target, CancellationToken cancellationToken = default)
+    public void PrepareSync(ulong target, CancellationToken cancellationToken = default, int epoch = -1)
     {
         Target = target;
+        Epoch = epoch;
         IsAsync = false;
         RegisterCancellation(cancellationToken);
     }
 
-    public void PrepareAsync(ulong target, CancellationToken cancellationToken)
+    public void PrepareAsync(ulong target, CancellationToken cancellationToken, int epoch = -1)
     {
         Target = target;
+        Epoch = epoch;
         IsAsync = true;
         RegisterCancellation(cancellationToken);
     }
+
+    /// <summary>
+    /// For the wait of a durable append: the TruncateAfter resets made before its record's LSN was taken (-1: a wait for an
+    /// LSN, whoever's record it is). Written before registration, like <see cref="Target"/>.
+    /// </summary>
+    public int Epoch { get; private set; } = -1;
 
     /// <summary>
     /// Sync waits only, by the waiting thread once it owns the waiter again (signalled, or removed by itself): waits for a
@@ -177,6 +185,7 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
     {
         _parkWord[0] = 0; // published to the next user by the pool and the registration lock
         _error = null;
+        Epoch = -1;
         _cancellation = default;
         CancellationToken = default;
         CancelRequested = false;

@@ -36,14 +36,19 @@ internal sealed class DurableWatermark : IDisposable
     private readonly object _gate = new();
     private readonly List<DurableWaiter> _waiters = new(capacity: 256); // guarded by _gate
     private readonly ObjectPool<DurableWaiter> _pool;
+    private readonly Stripes.LsnSequence? _lsns;
     private PaddedInt64 _durable; // mutable struct: do not make this readonly
     private int _waiterCount;     // _waiters.Count, readable without the lock
     private int _spinner;         // 1 while one waiter spins through a write instead of parking
     private Exception? _fault;
     private bool _stopping;       // guarded by _gate
 
-    public DurableWatermark(Lsn durable)
+    /// <param name="durable">The durable LSN to start from.</param>
+    /// <param name="lsns">The log's LSN sequence: it knows which records TruncateAfter dropped, for the waits of durable
+    /// appends (an epoch given); null: no such waits.</param>
+    public DurableWatermark(Lsn durable, Stripes.LsnSequence? lsns = null)
     {
+        _lsns = lsns;
         _durable.Value = (long)durable.Value;
         _pool = new DefaultObjectPool<DurableWaiter>(new WaiterPolicy(this), maximumRetained: MaxPooledWaiters);
 
@@ -137,11 +142,17 @@ internal sealed class DurableWatermark : IDisposable
     /// <exception cref="WalException">The log is faulted.</exception>
     /// <exception cref="ObjectDisposedException">The watermark was disposed before <paramref name="lsn"/> became durable.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
-    public bool Wait(Lsn lsn, int millisecondsTimeout = Timeout.Infinite, CancellationToken cancellationToken = default)
+    /// <param name="lsn">The LSN to wait for.</param>
+    /// <param name="millisecondsTimeout">How long at most.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <param name="epoch">For a durable append's own record: the resets made before its LSN was taken
+    /// (<see cref="Stripes.LsnSequence.ResetsAtLastTake"/>); the wait throws <see cref="WalTruncatedException"/> if a
+    /// TruncateAfter dropped that record, even when its LSN is durable again (another record's). -1: any record.</param>
+    public bool Wait(Lsn lsn, int millisecondsTimeout = Timeout.Infinite, CancellationToken cancellationToken = default, int epoch = -1)
     {
         for (int i = 0; i < SpinChecksBeforePark; i++)
         {
-            if (CheckComplete(lsn))
+            if (CheckComplete(lsn, epoch))
             {
                 return true;
             }
@@ -151,7 +162,7 @@ internal sealed class DurableWatermark : IDisposable
 
         if (millisecondsTimeout == 0)
         {
-            return CheckComplete(lsn);
+            return CheckComplete(lsn, epoch);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -172,7 +183,7 @@ internal sealed class DurableWatermark : IDisposable
                 SpinWait spinner = default;
                 while (System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
                 {
-                    if (CheckComplete(lsn))
+                    if (CheckComplete(lsn, epoch))
                     {
                         return true;
                     }
@@ -189,16 +200,16 @@ internal sealed class DurableWatermark : IDisposable
         int parkTimeout = RemainingMilliseconds(started, millisecondsTimeout);
         if (parkTimeout == 0)
         {
-            return CheckComplete(lsn); // the spin used the whole (millisecond-granular) timeout
+            return CheckComplete(lsn, epoch); // the spin used the whole (millisecond-granular) timeout
         }
 
         DurableWaiter waiter = _pool.Get();
-        waiter.PrepareSync(lsn.Value, cancellationToken);
+        waiter.PrepareSync(lsn.Value, cancellationToken, epoch);
         try
         {
             if (!Register(waiter))
             {
-                return CheckComplete(lsn); // already durable or faulted, never parked
+                return CheckComplete(lsn, epoch); // already durable or faulted, never parked
             }
 
             if (!waiter.WaitSignal(parkTimeout))
@@ -236,11 +247,13 @@ internal sealed class DurableWatermark : IDisposable
     }
 
     /// <summary>Completes when <paramref name="lsn"/> is durable; faults with <see cref="WalException"/> if the log faults.</summary>
-    public ValueTask<Lsn> WaitAsync(Lsn lsn, CancellationToken cancellationToken)
+    public ValueTask<Lsn> WaitAsync(Lsn lsn, CancellationToken cancellationToken, int epoch = -1)
     {
         if (Durable >= lsn)
         {
-            return new ValueTask<Lsn>(lsn);
+            // Durable, then dropped? Read in this order: a cut resets the sequence before it lowers the durable LSN, and
+            // the LSN becomes durable again only after that, so a durable LSN of another record shows its reset here.
+            return DroppedError(lsn.Value, epoch) is { } dropped ? ValueTask.FromException<Lsn>(dropped) : new ValueTask<Lsn>(lsn);
         }
 
         if (Fault is { } fault)
@@ -253,7 +266,7 @@ internal sealed class DurableWatermark : IDisposable
             return ValueTask.FromCanceled<Lsn>(cancellationToken);
         }
 
-        DurableWaiter waiter = StartAsyncWait(lsn, cancellationToken);
+        DurableWaiter waiter = StartAsyncWait(lsn, cancellationToken, epoch);
         return new ValueTask<Lsn>(waiter, waiter.Version);
     }
 
@@ -319,15 +332,15 @@ internal sealed class DurableWatermark : IDisposable
         }
     }
 
-    private DurableWaiter StartAsyncWait(Lsn lsn, CancellationToken cancellationToken)
+    private DurableWaiter StartAsyncWait(Lsn lsn, CancellationToken cancellationToken, int epoch = -1)
     {
         DurableWaiter waiter = _pool.Get();
-        waiter.PrepareAsync(lsn.Value, cancellationToken);
+        waiter.PrepareAsync(lsn.Value, cancellationToken, epoch);
         if (!Register(waiter))
         {
             // Durable or faulted between the caller's checks and the registration: complete through the pool anyway,
             // so that the cancellation registration is disposed on one path only.
-            waiter.Complete(Fault is { } f ? Faulted(f) : null);
+            waiter.Complete(Fault is { } f ? Faulted(f) : DroppedError(lsn.Value, epoch));
         }
 
         return waiter;
@@ -338,6 +351,15 @@ internal sealed class DurableWatermark : IDisposable
     {
         lock (_gate)
         {
+            if (DroppedError(waiter.Target, waiter.Epoch) is { } dropped)
+            {
+                // A durable append's record was dropped by a TruncateAfter before its wait registered: the LSN may be
+                // durable again, or become so, with another record. Under the lock: a cut made after this check finds
+                // the waiter registered and fails it (Rewind).
+                waiter.Complete(dropped);
+                return true;
+            }
+
             if (waiter.CancelRequested || _stopping)
             {
                 waiter.Complete(waiter.CancelRequested ? new OperationCanceledException(waiter.CancellationToken)
@@ -488,10 +510,15 @@ internal sealed class DurableWatermark : IDisposable
         return new ReadyBatch(count, syncWakes, More: false);
     }
 
-    private bool CheckComplete(Lsn lsn)
+    private bool CheckComplete(Lsn lsn, int epoch = -1)
     {
         if (Durable >= lsn)
         {
+            if (DroppedError(lsn.Value, epoch) is { } dropped)
+            {
+                throw dropped;
+            }
+
             return true;
         }
 
@@ -568,6 +595,12 @@ internal sealed class DurableWatermark : IDisposable
     internal static int RemainingMilliseconds(long started, int millisecondsTimeout) =>
         millisecondsTimeout == Timeout.Infinite ? Timeout.Infinite
             : (int)Math.Max(0, millisecondsTimeout - (Environment.TickCount64 - started));
+
+    /// <summary>The exception for a durable append whose record (LSN <paramref name="lsn"/>, taken after <paramref name="epoch"/> resets) a TruncateAfter dropped; null if none did, or for a plain wait (-1).</summary>
+    private WalTruncatedException? DroppedError(ulong lsn, int epoch) =>
+        epoch >= 0 && _lsns is not null && _lsns.DroppedSince(lsn, epoch)
+            ? new WalTruncatedException(new Lsn(lsn), $"LSN {lsn} was dropped by TruncateAfter before this append saw it durable: it is not acknowledged, and the LSN is handed out again.")
+            : null;
 
     /// <summary>A new exception per throw: one shared instance would have its stack trace rewritten by every thread.</summary>
     private static WalException Faulted(Exception cause) =>

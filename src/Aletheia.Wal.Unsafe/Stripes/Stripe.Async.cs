@@ -13,16 +13,17 @@ internal sealed partial class Stripe
     /// appender retries each time the consumer releases space, and <paramref name="cancellationToken"/> is honoured
     /// until the record is appended: a cancelled call appends nothing and takes no LSN.
     /// </summary>
-    /// <returns>Success with the LSN, or <see cref="RingStatus.Closed"/> (nothing appended); never Full.</returns>
+    /// <returns>Success with the LSN and the resets made before it was taken (<see cref="LsnSequence.ResetsAtLastTake"/>,
+    /// read on the thread that took it), or <see cref="RingStatus.Closed"/> (nothing appended); never Full.</returns>
     /// <exception cref="OperationCanceledException">Cancelled while waiting for space (the task ends cancelled).</exception>
     /// <exception cref="ObjectDisposedException">The stripe is disposed (thrown at once, or through the task).</exception>
-    public ValueTask<(RingStatus Status, Lsn Lsn)> AppendAsync(ReadOnlyMemory<byte> payload, LsnSequence lsns, CancellationToken cancellationToken)
+    public ValueTask<(RingStatus Status, Lsn Lsn, int Epoch)> AppendAsync(ReadOnlyMemory<byte> payload, LsnSequence lsns, CancellationToken cancellationToken)
     {
         RingStatus status = TryAppend(payload.Span, lsns, out Lsn lsn);
-        return status == RingStatus.Full ? AppendWhenSpaceAsync(payload, lsns, cancellationToken) : new((status, lsn));
+        return status == RingStatus.Full ? AppendWhenSpaceAsync(payload, lsns, cancellationToken) : new((status, lsn, LsnSequence.ResetsAtLastTake));
     }
 
-    private async ValueTask<(RingStatus Status, Lsn Lsn)> AppendWhenSpaceAsync(ReadOnlyMemory<byte> payload, LsnSequence lsns, CancellationToken cancellationToken)
+    private async ValueTask<(RingStatus Status, Lsn Lsn, int Epoch)> AppendWhenSpaceAsync(ReadOnlyMemory<byte> payload, LsnSequence lsns, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -39,7 +40,7 @@ internal sealed partial class Stripe
                 RingStatus status = TryAppend(payload.Span, lsns, out Lsn lsn);
                 if (status != RingStatus.Full)
                 {
-                    return (status, lsn);
+                    return (status, lsn, LsnSequence.ResetsAtLastTake); // read on the thread that took the LSN, before any await
                 }
 
                 await ByteRing.WaitForSpaceAsync(spaceFreed, cancellationToken).ConfigureAwait(false);

@@ -201,6 +201,39 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A durable append whose thread took its LSN, then lost the processor for a whole TruncateAfter that dropped its
+    /// record, does not take the record given the same LSN after the cut for its own (found by review: the wait returned,
+    /// acknowledging another record): the wait of its own record throws, whether the LSN is durable again already or not
+    /// (registered after the cut), sync or async. A plain wait for the LSN is a wait for whatever record holds it.
+    /// </summary>
+    [Fact]
+    public async Task A_durable_append_never_acknowledges_the_record_given_its_lsn_after_a_cut()
+    {
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory));
+        Fill(log, 10, 5);
+
+        // What AppendDurable does, in two steps, with the cut between them: its record's LSN and epoch on this thread.
+        Lsn mine = log.Append(Old(11));
+        int epoch = Aletheia.Wal.Stripes.LsnSequence.ResetsAtLastTake;
+        Assert.Equal((new Lsn(11), 0), (mine, epoch));
+        log.Flush();
+        log.TruncateAfter(new Lsn(10));
+
+        // Not yet handed out again: the wait registers after the cut, and is refused there.
+        ValueTask<Lsn> pending = log.Watermark.WaitAsync(mine, CancellationToken.None, epoch);
+        var refused = await Assert.ThrowsAsync<WalTruncatedException>(async () => await pending);
+        Assert.Equal(mine, refused.Lsn);
+
+        Assert.Equal(new Lsn(11), log.AppendDurable(New(11))); // another record, the same LSN, durable
+        var sync = Assert.Throws<WalTruncatedException>(() => log.Watermark.Wait(mine, Timeout.Infinite, default, epoch));
+        Assert.Equal("LSN 11 was dropped by TruncateAfter before this append saw it durable: it is not acknowledged, and the LSN is handed out again.", sync.Message);
+        await Assert.ThrowsAsync<WalTruncatedException>(async () => await log.Watermark.WaitAsync(mine, CancellationToken.None, epoch));
+        Assert.True(log.Watermark.Wait(mine, Timeout.Infinite, default, Aletheia.Wal.Stripes.LsnSequence.ResetsAtLastTake), "The new record's own wait succeeds.");
+        log.WaitForDurable(mine); // a wait for the LSN, whoever's record: durable
+    }
+
     /// <summary>A live reader that returned records above the cut is told; one that did not reads on, with the new records.</summary>
     [Fact]
     public void Live_readers_past_the_cut_are_told_and_the_others_read_the_new_records()
