@@ -123,6 +123,9 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>Where and why the cursor paused at a write it could not verify (<see cref="CursorPause.Unverified"/>).</summary>
     public (string Path, long Offset, string Reason) PausedAt { get; private set; }
 
+    /// <summary>Reads from the files so far: bytes the caller has not seen since it last looked (see <see cref="SegmentScanner.FileReads"/>).</summary>
+    public long FileReads => _scanner.FileReads;
+
     /// <summary>Where the batch of <see cref="CurrentLsn"/> starts in its segment, and its segment.</summary>
     public (ulong Segment, long Offset, ulong FirstLsn) CurrentBatch => (_number, _batchStart, _batchFirstLsn);
 
@@ -162,6 +165,25 @@ internal sealed unsafe class LogCursor : IDisposable
             {
                 OpenSegment();
                 continue;
+            }
+
+            if (_framesLeft > 0 && NextLsn > StopAfterLsn && Resumable)
+            {
+                // A bound inside a batch (a pending TruncateAfter's): pause before it; on resume the batch is read and
+                // checked again from its start (the bytes may have changed), and what was handed out is skipped.
+                Paused = CursorPause.Bound;
+                _framesLeft = 0;
+                _offset = _batchStart;
+                NextLsn = _batchFirstLsn;
+                break;
+            }
+
+            if (_framesLeft > 0 && NextLsn > StopAfterLsn)
+            {
+                _framesLeft = 0;
+                _done = true;
+                CloseSegment();
+                break;
             }
 
             if (_framesLeft > 0)

@@ -51,6 +51,9 @@ internal sealed unsafe class SegmentScanner : IDisposable
         _file = null;
     }
 
+    /// <summary>Reads from a file so far (a reader of files looks at <c>wal.head</c> again after bytes it has not seen).</summary>
+    public long FileReads { get; private set; }
+
     /// <summary>The attached file's length.</summary>
     public long Length { get; private set; }
 
@@ -107,6 +110,7 @@ internal sealed unsafe class SegmentScanner : IDisposable
 
         int wanted = (int)Math.Min(_array.Length, Length - offset);
         int read = _file!.Read(new Span<byte>(_buffer, wanted), offset);
+        FileReads++;
         _bufferStart = offset;
         _bufferCount = read;
         return read >= count ? _buffer : null;

@@ -30,7 +30,14 @@ namespace Aletheia.Wal;
 /// Only a live reader returns durable records only.</para>
 /// <para><b>Truncation.</b> A reader that needs records that <see cref="WriteAheadLog.TruncateBefore"/> removed, or that
 /// returned records that <see cref="WriteAheadLog.TruncateAfter"/> dropped, throws <see cref="WalTruncatedException"/>;
-/// a live reader that had not yet returned records above the cut goes on with the records appended after it.</para>
+/// one that had not yet returned records above the cut goes on with the records appended after it. A live reader checks
+/// before it returns any record, so after <see cref="WriteAheadLog.TruncateAfter"/> returns it returns no dropped record.
+/// A snapshot or follow reader (maybe in another process) learns of a cut when it reads bytes it had not read before: it
+/// then looks at <c>wal.head</c>, which records the cut before any byte of it is written, so it never returns records of
+/// the log after a cut as if they followed the records it returned from before it; but records it had read before the
+/// cut and returns after it may be records the cut dropped (it throws once it sees the cut). It also throws when several
+/// cuts were made since it last looked and the last one kept what it returned (<c>wal.head</c> keeps the last cut's LSN
+/// only, so it cannot tell).</para>
 /// </remarks>
 public sealed class WalReader : IDisposable, IAsyncDisposable
 {
@@ -47,7 +54,9 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     private readonly TimeSpan _pollInterval;
     private LogCursor _cursor;
     private ulong _next;        // the LSN of the next record to return
-    private long _generation;   // live: the log's cut generation the cursor's bytes belong to
+    private long _generation;   // live: the log's cut generation the cursor's bytes belong to; files: wal.head's RewindCount
+    private ulong _lastReturned; // the LSN of the last record returned (0: none)
+    private long _checkedReads = -1; // a file reader: the cursor's file reads when it last looked at wal.head
     private bool _pending;      // the cursor is on a record not returned yet (a follow reader's wait found it)
     private bool _ended;
     private bool _disposed;
@@ -441,7 +450,15 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                     continue;
                 }
 
+                if (_log is null && _cursor.FileReads != _checkedReads && !HeadStillHolds())
+                {
+                    // Bytes read since the reader last looked at wal.head, and a TruncateAfter was made meanwhile: they
+                    // may be of the log before it, after it, or both. The cursor was replaced (or the call throws).
+                    continue;
+                }
+
                 _next = lsn + 1;
+                _lastReturned = lsn;
                 StoppedAtUnverifiedWrite = false;
                 return true;
             }
@@ -555,27 +572,69 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     {
         LogHead head = ResolveHead(_storage, _directory, _mode);
         ThrowIfTruncatedAway(head.FirstLsn);
-        if (head.RewindCount != _generation || head.RewindSegment != 0)
+        _checkedReads = _cursor.FileReads;
+        if (FollowCut(head))
         {
-            if (head.RewindSegment != 0)
-            {
-                return false; // a TruncateAfter is being made: look again at the next poll
-            }
-
-            // A TruncateAfter was made since the reader opened (or last looked): records above its LSN were dropped.
-            if (_next - 1 > head.RewindLsn)
-            {
-                throw new WalTruncatedException(new Lsn(_next), $"TruncateAfter({head.RewindLsn}) dropped records this reader had returned (up to LSN {_next - 1}); open a new reader.");
-            }
-
-            _cursor.Dispose();
-            _cursor = NewCursor(_storage, _directory, head, _mode, _next, classify: false);
-            _generation = head.RewindCount;
             return true;
         }
 
-        _cursor.Resume(ulong.MaxValue);
+        _cursor.Resume(head.RewindPending ? head.RewindLsn : ulong.MaxValue);
         return false;
+    }
+
+    /// <summary>
+    /// A file reader that read bytes it has not seen since it last looked at <c>wal.head</c>: true when no TruncateAfter
+    /// was made meanwhile (the record may be returned); false when one was, and the cursor was replaced.
+    /// </summary>
+    /// <exception cref="WalTruncatedException">The cut dropped records this reader returned, or the reader cannot tell.</exception>
+    private bool HeadStillHolds()
+    {
+        // wal.head alone (no listing): it is written, write-through, before a cut touches any segment byte, so bytes of the
+        // log after a cut, once read, are never read with a head from before it.
+        LogHead head = LogHeadFile.Read(_storage, _directory).Head ?? ResolveHead(_storage, _directory, _mode);
+        _checkedReads = _cursor.FileReads;
+        return !FollowCut(head);
+    }
+
+    /// <summary>
+    /// Follows the TruncateAfter calls <paramref name="head"/> shows since the reader last looked: none, false; one that
+    /// dropped no record the reader returned (made, or being made), a new cursor from the next record (bounded by the cut
+    /// while it is being made), true. Throws when a cut dropped a record the reader returned, or when several were made and
+    /// the reader cannot tell (wal.head keeps the last cut's LSN only).
+    /// </summary>
+    private bool FollowCut(LogHead head)
+    {
+        bool bounded = _cursor.StopAfterLsn != ulong.MaxValue;
+        if (head.RewindCount == _generation && (head.RewindPending || !bounded))
+        {
+            return false;
+        }
+
+        long cuts = head.RewindCount - _generation;
+        if (_lastReturned > head.RewindLsn && cuts > 0)
+        {
+            throw new WalTruncatedException(new Lsn(_next), $"TruncateAfter({head.RewindLsn}) dropped records this reader had returned (up to LSN {_lastReturned}); open a new reader.");
+        }
+
+        if (cuts > 1 && _lastReturned > 0)
+        {
+            throw new WalTruncatedException(
+                new Lsn(_next),
+                $"{cuts} TruncateAfter calls were made since this reader last looked at {LogHeadFile.FileName}; the last kept the log up to LSN {head.RewindLsn}, and the reader cannot tell whether an earlier one dropped records it returned (up to LSN {_lastReturned}); open a new reader.");
+        }
+
+        // Nothing it returned was dropped: read on from the next record, afresh (bytes it holds may be of either log),
+        // bounded by the cut while it is being made.
+        _cursor.Dispose();
+        _cursor = NewCursor(_storage, _directory, head, _mode, _next, classify: !_follow);
+        if (head.RewindPending)
+        {
+            _cursor.StopAfterLsn = head.RewindLsn;
+        }
+
+        _generation = head.RewindCount;
+        _checkedReads = -1;
+        return true;
     }
 
     /// <summary>A follow reader stuck at the same unverifiable write for a second has it judged as recovery would (on the next try).</summary>

@@ -274,6 +274,70 @@ public sealed class LiveReaderDefectTests : IDisposable
     }
 
     /// <summary>
+    /// A follow reader across TruncateAfter calls made in this process: it never returns records of the log before a cut
+    /// and after it as one history (found by review: it read on into the new records laid at the same offsets, and two
+    /// cuts between its looks at wal.head hid the lower one). One cut above what it returned: it reads on with the new
+    /// records. One cut below: it throws. Two cuts since it last looked, the last above what it returned: it cannot tell
+    /// whether the first dropped records it returned, and throws.
+    /// </summary>
+    [Theory]
+    [InlineData("one cut above", 250, null, null)]
+    [InlineData("one cut below, new records at the same offsets", 50, null, "TruncateAfter(50) dropped records this reader had returned (up to LSN 200); open a new reader.")]
+    [InlineData("two cuts", 50, 250ul, "2 TruncateAfter calls were made since this reader last looked at wal.head; the last kept the log up to LSN 250, and the reader cannot tell whether an earlier one dropped records it returned (up to LSN 200); open a new reader.")]
+    public void A_follow_reader_never_mixes_the_log_before_a_cut_with_the_log_after_it(string what, int firstCut, ulong? secondCut, string? error)
+    {
+        string directory = _temp.Log();
+        using WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, SegmentSizeBytes = 1 << 20, StripeCount = 1 });
+        byte[] OldOf(ulong lsn) => Payloads.Make(1, (long)lsn, 100);
+        byte[] NewOf(ulong lsn) => Payloads.Make(2, (long)lsn, 100);
+        for (ulong lsn = 1; lsn <= 200; lsn++)
+        {
+            log.Append(OldOf(lsn));
+        }
+
+        log.Flush();
+        using WalReader reader = WalReader.Follow(directory);
+        AssertRecords(Drain(reader), 1, 200, OldOf, what + ", before");
+        for (ulong lsn = 201; lsn <= (ulong)firstCut + 10; lsn++)
+        {
+            log.Append(OldOf(lsn)); // written after the reader's last read, and partly dropped by the cut
+        }
+
+        log.Flush();
+        log.TruncateAfter(new Lsn((ulong)firstCut));
+        for (ulong lsn = (ulong)firstCut + 1; lsn <= 300; lsn++)
+        {
+            log.Append(NewOf(lsn));
+        }
+
+        log.Flush();
+        if (secondCut is { } second)
+        {
+            log.TruncateAfter(new Lsn(second));
+        }
+
+        var records = new List<(ulong Lsn, byte[] Payload)>();
+        Exception? thrown = Record.Exception(() =>
+        {
+            while (reader.TryRead(out WalRecord record))
+            {
+                records.Add((record.Lsn.Value, record.Payload.ToArray()));
+            }
+        });
+        if (error is null)
+        {
+            Assert.Null(thrown);
+            AssertRecords(records, 201, 300, lsn => lsn <= (ulong)firstCut ? OldOf(lsn) : NewOf(lsn), what + ", after");
+            return;
+        }
+
+        Assert.Empty(records);
+        var truncated = Assert.IsType<WalTruncatedException>(thrown);
+        Assert.Equal(error, truncated.Message);
+        Assert.Equal(new Lsn(201), truncated.Lsn);
+    }
+
+    /// <summary>
     /// A follow reader at a torn tail (a crash's, no writer) keeps waiting for it to be completed; at damage the files
     /// prove (a later write after it) it waits a second, as a write in flight would be done by then, and then throws.
     /// </summary>
