@@ -486,6 +486,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     /// <summary>Returns once every record appended before the call is durable.</summary>
     /// <exception cref="WalException">The log is faulted.</exception>
+    /// <exception cref="WalTruncatedException">A <see cref="TruncateAfter"/> made during the call dropped records appended before it: they are not durable, and never will be.</exception>
     public void Flush()
     {
         CheckOpen();
@@ -504,6 +505,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
     /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="WalTruncatedException">A <see cref="TruncateAfter"/> made during the call dropped records appended before it: they are not durable, and never will be.</exception>
     /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before the records became durable.</exception>
     public bool Flush(TimeSpan timeout)
     {
@@ -520,6 +522,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <remarks>Returns normally when the records are durable already, even with a cancelled token.</remarks>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the records were seen durable.</exception>
     /// <exception cref="WalException">The log is faulted (before or during the wait).</exception>
+    /// <exception cref="WalTruncatedException">A <see cref="TruncateAfter"/> made during the call dropped records appended before it: they are not durable, and never will be.</exception>
     /// <exception cref="ObjectDisposedException">The log is disposed, or was disposed during the wait before the records became durable.</exception>
     public void Flush(CancellationToken cancellationToken)
     {
@@ -540,8 +543,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// Failures are reported through the returned task, never thrown by the call: it faults with
     /// <see cref="WalException"/> when the log is faulted (or faults during the wait), with
     /// <see cref="ObjectDisposedException"/> when the log is disposed (or is disposed during the wait before the records
-    /// became durable), and is cancelled when <paramref name="cancellationToken"/> is cancelled first (it completes
-    /// successfully when the records are durable already, even with a cancelled token).
+    /// became durable), with <see cref="WalTruncatedException"/> when a <see cref="TruncateAfter"/> made during the wait
+    /// dropped records appended before the call, and is cancelled when <paramref name="cancellationToken"/> is cancelled
+    /// first (it completes successfully when the records are durable already, even with a cancelled token).
     /// </remarks>
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -764,19 +768,20 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// </summary>
     private void CompleteDispose()
     {
-        _flusher.Stop();
-        _watermark.Dispose();
-        foreach (Stripe stripe in _stripes)
-        {
-            stripe.Dispose();
-        }
-
-        _flusher.Dispose();
-
-        // After a TruncateBefore that is running, and before the directory lock goes: no rename, deletion or write of
-        // wal.head may happen in a directory another writer may already have opened.
+        // Under the truncation gate, after a TruncateBefore or TruncateAfter that is running: TruncateAfter pauses and
+        // resumes the stripes (their native memory, freed below) and hands the segment writer to and from the flush
+        // thread (found by review: a cut racing Dispose wrote to freed memory). And before the directory lock goes: no
+        // rename, deletion or write of wal.head may happen in a directory another writer may already have opened.
         lock (_truncateGate)
         {
+            _flusher.Stop();
+            _watermark.Dispose();
+            foreach (Stripe stripe in _stripes)
+            {
+                stripe.Dispose();
+            }
+
+            _flusher.Dispose();
             ForgetRecordedCutIfPassedUnderLock();
             _segments.Dispose();
             _lock.Dispose();
@@ -886,6 +891,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>How often a TruncateAfter waiting for the flush thread's drain checks that the thread still runs.</summary>
+    private const int ParkForCutMilliseconds = 100;
+
     /// <summary>
     /// Under the truncation lock: pauses the stripes, has the flush thread write what is kept and drop the rest from the
     /// rings, cuts the disk if dropped records were written, and goes on from <paramref name="after"/> + 1.
@@ -906,7 +914,15 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         try
         {
             _flusher.BeginCut(cut);
-            cut.Drained.Wait();
+            while (!cut.Drained.Wait(ParkForCutMilliseconds))
+            {
+                if (!_flusher.IsRunning && !cut.Drained.IsSet)
+                {
+                    // The flush thread faulted before it saw the request, and will not drain.
+                    ThrowFaulted(_watermark.Fault ?? new InvalidOperationException("The flush thread stopped."));
+                }
+            }
+
             if (_watermark.Fault is { } fault)
             {
                 ThrowFaulted(fault); // the flush thread faulted while draining: it holds no more

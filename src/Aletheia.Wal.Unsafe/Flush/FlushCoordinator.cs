@@ -122,6 +122,9 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
     public void Start() => _thread.Start();
 
+    /// <summary>False once the flush thread has exited (stopped or faulted).</summary>
+    public bool IsRunning => _thread.IsAlive;
+
     /// <summary>
     /// Asks the flush thread to write everything appended and exit, and waits for it. The stripes must be closed first
     /// (so that what "everything" means stops growing).

@@ -234,6 +234,47 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
         log.WaitForDurable(mine); // a wait for the LSN, whoever's record: durable
     }
 
+    /// <summary>
+    /// TruncateAfter racing Dispose never hangs (suspected by review: a flush thread stopped between the call's check and
+    /// its hand-over would never drain): the cut is made, or the call throws ObjectDisposedException and the log is
+    /// unchanged, and a reopen shows which.
+    /// </summary>
+    [Fact]
+    public void Racing_dispose_either_cuts_or_throws_disposed_and_never_hangs()
+    {
+        int cuts = 0;
+        Bounded.Run(() =>
+        {
+            for (int round = 0; round < 30; round++)
+            {
+                string directory = _temp.Log($"race-{round}");
+                var log = WriteAheadLog.Open(Options(directory));
+                Fill(log, 100, 10);
+                using var start = new Barrier(2);
+                Exception? cutError = null;
+                var cutter = new Thread(() =>
+                {
+                    start.SignalAndWait();
+                    cutError = Record.Exception(() => log.TruncateAfter(new Lsn(60)));
+                });
+                cutter.Start();
+                start.SignalAndWait();
+                if (round % 2 == 0)
+                {
+                    Thread.SpinWait(round * 50);
+                }
+
+                log.Dispose();
+                Assert.True(cutter.Join(TimeSpan.FromSeconds(30)), $"Round {round}: TruncateAfter returned.");
+                Assert.True(cutError is null or ObjectDisposedException, $"Round {round}: {cutError}");
+                using WriteAheadLog reopened = WriteAheadLog.Open(Options(directory));
+                Assert.Equal(new Lsn(cutError is null ? 60ul : 100ul), reopened.LastLsn);
+                cuts += cutError is null ? 1 : 0;
+            }
+        }, TimeSpan.FromMinutes(2));
+        output.WriteLine($"{cuts} of 30 rounds cut, the others found the log disposed");
+    }
+
     /// <summary>A live reader that returned records above the cut is told; one that did not reads on, with the new records.</summary>
     [Fact]
     public void Live_readers_past_the_cut_are_told_and_the_others_read_the_new_records()
