@@ -674,10 +674,10 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     {
         WriteAheadLog log = _log!;
         (long generation, ulong cutAfter, LogHead head) = log.WaitForCutState(_generation);
-        if (_next - 1 > cutAfter)
+        if (_lastReturned > cutAfter)
         {
             _ended = true;
-            throw new WalTruncatedException(new Lsn(_next), $"TruncateAfter({cutAfter}) dropped records this reader had returned (up to LSN {_next - 1}); open a new reader.");
+            throw new WalTruncatedException(new Lsn(_next), $"TruncateAfter({cutAfter}) dropped records this reader had returned (up to LSN {_lastReturned}); open a new reader.");
         }
 
         ThrowIfTruncatedAway(head.FirstLsn);

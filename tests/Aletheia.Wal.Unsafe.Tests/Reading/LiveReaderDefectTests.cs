@@ -261,7 +261,7 @@ public sealed class LiveReaderDefectTests : IDisposable
         }
 
         log.Flush();
-        await log.DisposeAsync();
+        await log.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         await consumer.WaitAsync(TimeSpan.FromSeconds(30));
         await reader.DisposeAsync();
         Assert.Throws<ObjectDisposedException>(() => reader.TryRead(out _));

@@ -223,15 +223,15 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
 
         // Not yet handed out again: the wait registers after the cut, and is refused there.
         ValueTask<Lsn> pending = log.Watermark.WaitAsync(mine, CancellationToken.None, epoch);
-        var refused = await Assert.ThrowsAsync<WalTruncatedException>(async () => await pending);
+        var refused = await Assert.ThrowsAsync<WalTruncatedException>(() => pending.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(mine, refused.Lsn);
 
         Assert.Equal(new Lsn(11), log.AppendDurable(New(11))); // another record, the same LSN, durable
-        var sync = Assert.Throws<WalTruncatedException>(() => log.Watermark.Wait(mine, Timeout.Infinite, default, epoch));
+        var sync = Assert.Throws<WalTruncatedException>(() => log.Watermark.Wait(mine, 10_000, default, epoch));
         Assert.Equal("LSN 11 was dropped by TruncateAfter before this append saw it durable: it is not acknowledged, and the LSN is handed out again.", sync.Message);
-        await Assert.ThrowsAsync<WalTruncatedException>(async () => await log.Watermark.WaitAsync(mine, CancellationToken.None, epoch));
-        Assert.True(log.Watermark.Wait(mine, Timeout.Infinite, default, Aletheia.Wal.Stripes.LsnSequence.ResetsAtLastTake), "The new record's own wait succeeds.");
-        log.WaitForDurable(mine); // a wait for the LSN, whoever's record: durable
+        await Assert.ThrowsAsync<WalTruncatedException>(() => log.Watermark.WaitAsync(mine, CancellationToken.None, epoch).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(log.Watermark.Wait(mine, 10_000, default, Aletheia.Wal.Stripes.LsnSequence.ResetsAtLastTake), "The new record's own wait succeeds.");
+        Assert.True(log.WaitForDurable(mine, TimeSpan.FromSeconds(10))); // a wait for the LSN, whoever's record: durable
     }
 
     /// <summary>
