@@ -95,6 +95,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal DurableWatermark Watermark => _watermark;
 
+    // Volatile: a fresh read of the flag Dispose sets with Interlocked.Exchange; a reader that misses it only waits once more.
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
     /// <summary>Odd while a <see cref="TruncateAfter"/> runs, and different after each: a live reader checks it before it returns a record it read.</summary>

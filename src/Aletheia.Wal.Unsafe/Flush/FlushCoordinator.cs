@@ -56,7 +56,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly SegmentWriter _segments;
     private readonly Thread _thread;
     private volatile bool _stopRequested;
-    private volatile CutRequest? _cut; // set by TruncateAfter; the flush thread holds for it
+    private CutRequest? _cut; // set by TruncateAfter (Volatile), cleared by the flush thread once it went on
 
     // Flush thread only.
     private ulong _dropAbove = ulong.MaxValue; // while a cut drains the rings: records above this are dropped, not written
@@ -144,7 +144,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     /// </summary>
     public void BeginCut(CutRequest cut)
     {
-        _cut = cut; // volatile: the flush thread sees the request with its fields
+        Volatile.Write(ref _cut, cut); // release: the flush thread sees the request with its fields
         _doorbell.Ring();
     }
 
@@ -168,7 +168,8 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             SpinWait idle = default;
             while (true)
             {
-                if (_cut is { } cut)
+                // Acquire: pairs with BeginCut's release.
+                if (Volatile.Read(ref _cut) is { } cut)
                 {
                     HoldForCut(cut);
                     idle = default;
@@ -212,7 +213,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 stripe.Close();
             }
 
-            if (_cut is { } cut)
+            if (Volatile.Read(ref _cut) is { } cut)
             {
                 cut.Drained.Set(); // a TruncateAfter waiting for the drain finds the log faulted
             }
@@ -255,7 +256,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _nextLsn = cut.NextLsn;
         _writeLimit = WriteLimitOf(_segments);
         _used = 0;
-        _cut = null;
+
+        // Only this request: the caller has returned, and the next TruncateAfter may have made its own already (found by
+        // review: clearing it unconditionally lost that one, and its caller waited for good with the stripes paused).
+        Interlocked.CompareExchange(ref _cut, null, cut);
     }
 
     private bool AllStripesPausedAndEmpty()

@@ -75,7 +75,7 @@ internal sealed class LsnSequence
         }
 
         _resetTo[_resets] = last;
-        Volatile.Write(ref _last.Value, (long)last);
+        Volatile.Write(ref _last.Value, (long)last); // no appender takes an LSN now; the stripes' resume publishes it (full fences)
         Volatile.Write(ref _resets, _resets + 1); // release: the entry above is written before the count covers it
     }
 }
