@@ -34,8 +34,8 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private readonly FlushCoordinator _flusher;
     private readonly RecoveredLog _recovered;
     private readonly object _truncateGate = new();
-    private readonly List<(long Generation, ulong After)> _cuts = []; // guarded by _truncateGate: every TruncateAfter of this log object
     private LogHead _head; // guarded by _truncateGate
+    private StrongBox<LogHead> _publishedHead; // the head as readers use it (Volatile): replaced, never changed, under _truncateGate
     private long _oldest;  // _head.FirstLsn, readable without the lock
     private long _cutGeneration; // odd while a TruncateAfter runs; readers compare it to notice one
     private int _disposed;
@@ -49,6 +49,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _lock = directoryLock;
         _recovered = recovered;
         _head = head;
+        _publishedHead = new StrongBox<LogHead>(head);
         _oldest = (long)head.FirstLsn;
         _segments = segments;
         _lsns = new LsnSequence(recovered.LastLsn);
@@ -279,6 +280,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <item>Append to this log itself: the append goes into the same stripe, behind this reservation. It works while the
     /// stripe has room; once the stripe is full it waits for space only this writer's return frees (a deadlock).</item>
     /// <item>Wait for <see cref="Dispose"/>: disposal waits until the writer has returned and its record is written.</item>
+    /// <item>Wait for <see cref="TruncateAfter"/>, or for a thread calling <see cref="TruncateBefore"/> or
+    /// <see cref="TruncateAfter"/> while one may run: a cut waits for running writers to return (their records' LSNs are
+    /// ordered before it), and holds the truncation lock meanwhile.</item>
     /// </list>
     /// The span passed to the writer is valid only during the call.
     /// </remarks>
@@ -362,8 +366,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <returns>
     /// True: the record is appended and durable, its LSN in <paramref name="lsn"/>. False with <paramref name="lsn"/> set:
     /// the record is appended (and stays so) but was not durable when the timeout passed; it becomes durable later unless
-    /// the log faults (<see cref="WaitForDurable(Lsn)"/> waits for it). False with <see cref="Lsn.None"/>: the stripe
-    /// stayed full for the whole timeout; nothing was appended and no LSN taken.
+    /// the log faults or a <see cref="TruncateAfter"/> drops it (<see cref="WaitForDurable(Lsn)"/> waits for its LSN:
+    /// after a cut that dropped it, the LSN names another record, so an engine that cuts keeps track of its cuts). False
+    /// with <see cref="Lsn.None"/>: the stripe stayed full for the whole timeout; nothing was appended and no LSN taken.
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative (other than infinite) or more than <see cref="int.MaxValue"/> milliseconds.</exception>
     /// <exception cref="ArgumentException">The payload is longer than <see cref="WalOptions.MaxEntryBytes"/>; nothing appended.</exception>
@@ -437,8 +442,15 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Waits until every record up to <paramref name="lsn"/> is durable. Spins briefly, then parks.</summary>
+    /// <remarks>
+    /// A wait for an LSN, whoever's record holds it: after a <see cref="TruncateAfter"/> below it, the LSN is handed out
+    /// again to another record, and the wait (if it started after the cut) is for that one. A wait parked when the cut
+    /// drops its LSN throws <see cref="WalTruncatedException"/>. The durable appends (<see cref="AppendDurable(ReadOnlySpan{byte})"/>,
+    /// <see cref="AppendDurableAsync"/>) wait for their own record, and throw if a cut dropped it.
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="lsn"/> was never handed out.</exception>
     /// <exception cref="WalException">The log is faulted.</exception>
+    /// <exception cref="WalTruncatedException">A <see cref="TruncateAfter"/> dropped the record while the wait was parked.</exception>
     public void WaitForDurable(Lsn lsn)
     {
         CheckWait(lsn);
@@ -491,10 +503,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     public void Flush()
     {
         CheckOpen();
+        int epoch = _lsns.Resets; // before LastLsn: a cut from now on that drops what it waits for makes the wait throw
         Lsn last = LastLsn;
         if (last != Lsn.None)
         {
-            _watermark.Wait(last);
+            _watermark.Wait(last, Timeout.Infinite, default, epoch);
         }
     }
 
@@ -512,8 +525,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     {
         int milliseconds = TimeoutMilliseconds(timeout);
         CheckOpen();
+        int epoch = _lsns.Resets; // as in Flush()
         Lsn last = LastLsn;
-        return last == Lsn.None || _watermark.Wait(last, milliseconds);
+        return last == Lsn.None || _watermark.Wait(last, milliseconds, default, epoch);
     }
 
     /// <summary>
@@ -528,10 +542,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     public void Flush(CancellationToken cancellationToken)
     {
         CheckOpen();
+        int epoch = _lsns.Resets; // as in Flush()
         Lsn last = LastLsn;
         if (last != Lsn.None)
         {
-            _watermark.Wait(last, Timeout.Infinite, cancellationToken);
+            _watermark.Wait(last, Timeout.Infinite, cancellationToken, epoch);
         }
     }
 
@@ -559,8 +574,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return ValueTask.FromException(e);
         }
 
+        int epoch = _lsns.Resets; // as in Flush()
         Lsn last = LastLsn;
-        return last == Lsn.None ? default : _watermark.WaitWithoutResultAsync(last, cancellationToken);
+        return last == Lsn.None ? default : _watermark.WaitWithoutResultAsync(last, cancellationToken, epoch);
     }
 
     /// <summary>
@@ -613,11 +629,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         CheckOpen();
         LogHead head;
         long generation;
+        int resets;
         lock (_truncateGate)
         {
             // Under the lock no TruncateAfter runs (the generation is even) and the head is the current one.
             head = _head;
             generation = _cutGeneration;
+            resets = _lsns.Resets;
         }
 
         if (from.Value != 0 && from.Value < head.FirstLsn)
@@ -625,7 +643,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(from), from.Value, $"LSN {from.Value} was truncated away: the oldest LSN kept is {head.FirstLsn}.");
         }
 
-        return WalReader.OpenLive(this, head, Math.Max(from.Value, head.FirstLsn), generation);
+        return WalReader.OpenLive(this, head, Math.Max(from.Value, head.FirstLsn), generation, resets);
     }
 
     /// <summary>
@@ -769,13 +787,16 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// </summary>
     private void CompleteDispose()
     {
-        // Under the truncation gate, after a TruncateBefore or TruncateAfter that is running: TruncateAfter pauses and
-        // resumes the stripes (their native memory, freed below) and hands the segment writer to and from the flush
-        // thread (found by review: a cut racing Dispose wrote to freed memory). And before the directory lock goes: no
-        // rename, deletion or write of wal.head may happen in a directory another writer may already have opened.
+        // The rest under the truncation gate, after a TruncateBefore or TruncateAfter that is running: TruncateAfter pauses
+        // and resumes the stripes (their native memory, freed below) and uses the watermark (found by review: a cut racing
+        // Dispose wrote to freed memory). And before the directory lock goes: no rename, deletion or write of wal.head may
+        // happen in a directory another writer may already have opened.
+        // The flush thread stops first, outside the gate: it may wait for an in-place payload writer, which may wait for a
+        // thread that takes the gate (found by review: a live reader's resync did, and Dispose waited out the writer).
+        // A TruncateAfter holding the gate meanwhile still finds the thread to hand its cut to, or finds it stopped.
+        _flusher.Stop();
         lock (_truncateGate)
         {
-            _flusher.Stop();
             _watermark.Dispose();
             foreach (Stripe stripe in _stripes)
             {
@@ -919,8 +940,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             {
                 if (!_flusher.IsRunning && !cut.Drained.IsSet)
                 {
-                    // The flush thread faulted before it saw the request, and will not drain.
-                    ThrowFaulted(_watermark.Fault ?? new InvalidOperationException("The flush thread stopped."));
+                    // The flush thread stopped before it saw the request (Dispose racing this call, or a fault): no drain.
+                    if (_watermark.Fault is { } stopped)
+                    {
+                        ThrowFaulted(stopped);
+                    }
+
+                    ThrowDisposed();
                 }
             }
 
@@ -937,10 +963,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
             _lsns.Reset(after);
             _watermark.Rewind(new Lsn(after));
-            _cuts.Add((_cutGeneration + 1, after));
             _flusher.EndCut(cut, after + 1);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not ObjectDisposedException)
         {
             // The disk is in an unknown state between the old log and the new one: fault the log; reopening it finds one
             // of the two (the cut is completed by recovery once wal.head records it). Whatever failed, the flush thread
@@ -1031,31 +1056,18 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _head = _head with { Sequence = completed.Sequence };
         LogHeadFile.Write(_storage, _directory, completed);
         _head = completed;
+        Volatile.Write(ref _publishedHead, new StrongBox<LogHead>(completed)); // release: readers that resync after the cut read it whole
         SegmentHeader header = SegmentHeader.ReadCurrent(_storage, SegmentNames.PathOf(_directory, batch.Segment))
             ?? throw new WalException($"TruncateAfter({after}) cannot read the header of segment {batch.Segment} again.");
         _segments.ContinueIn(batch.Segment, end, header);
     }
 
-    /// <summary>
-    /// A live reader after a TruncateAfter: waits for any that runs to finish (it holds the lock), and returns the
-    /// generation, the lowest LSN any cut since <paramref name="since"/> kept the log up to, and the current head.
-    /// </summary>
-    internal (long Generation, ulong CutAfter, LogHead Head) WaitForCutState(long since)
-    {
-        lock (_truncateGate)
-        {
-            ulong lowest = ulong.MaxValue;
-            foreach ((long generation, ulong after) in _cuts)
-            {
-                if (generation > since)
-                {
-                    lowest = Math.Min(lowest, after);
-                }
-            }
+    /// <summary>The head as a live reader starts a cursor from: the oldest segment kept and the log's id. Lock-free.</summary>
+    // Acquire: pairs with the release that published it.
+    internal LogHead PublishedHead => Volatile.Read(ref _publishedHead).Value;
 
-            return (_cutGeneration, lowest, _head);
-        }
-    }
+    /// <summary>The log's LSN sequence, which remembers what each TruncateAfter kept (live readers ask it, lock-free).</summary>
+    internal LsnSequence Lsns => _lsns;
 
     /// <summary>Under the truncation lock: forgets the recorded cut once its first LSN is durable again.</summary>
     private void ForgetRecordedCutIfPassedUnderLock()
@@ -1117,6 +1129,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         _head = _head with { Sequence = next.Sequence };
         LogHeadFile.Write(_storage, _directory, next);
         _head = next;
+        Volatile.Write(ref _publishedHead, new StrongBox<LogHead>(next)); // release: a reader's new cursor starts from it
         Volatile.Write(ref _oldest, (long)next.FirstLsn); // release: OldestLsn moves up once the new head is durable
         var recycled = new List<string>();
         int removed = 0;

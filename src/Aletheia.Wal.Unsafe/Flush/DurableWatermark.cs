@@ -271,11 +271,11 @@ internal sealed class DurableWatermark : IDisposable
     }
 
     /// <summary>As <see cref="WaitAsync"/>, without a result.</summary>
-    public ValueTask WaitWithoutResultAsync(Lsn lsn, CancellationToken cancellationToken)
+    public ValueTask WaitWithoutResultAsync(Lsn lsn, CancellationToken cancellationToken, int epoch = -1)
     {
         if (Durable >= lsn)
         {
-            return default;
+            return DroppedError(lsn.Value, epoch) is { } dropped ? ValueTask.FromException(dropped) : default; // as in WaitAsync
         }
 
         if (Fault is { } fault)
@@ -288,7 +288,7 @@ internal sealed class DurableWatermark : IDisposable
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        DurableWaiter waiter = StartAsyncWait(lsn, cancellationToken);
+        DurableWaiter waiter = StartAsyncWait(lsn, cancellationToken, epoch);
         return new ValueTask(waiter, waiter.Version);
     }
 

@@ -589,9 +589,12 @@ internal sealed unsafe class LogCursor : IDisposable
                 scanFrom = _batchEnd;
             }
 
-            using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
-            scanner.Attach(file);
-            scanner.ScanStructures(scanFrom, scanner.Length, SegmentSalt.Of(_head.LogId, number), from, ref visitor);
+            using WalFile? file = TryOpenRead(number);
+            if (file is not null)
+            {
+                scanner.Attach(file);
+                scanner.ScanStructures(scanFrom, scanner.Length, SegmentSalt.Of(_head.LogId, number), from, ref visitor);
+            }
         }
 
         foreach (ulong later in _segments)
@@ -601,7 +604,12 @@ internal sealed unsafe class LogCursor : IDisposable
                 continue;
             }
 
-            using WalFile file = _storage.OpenRead(SegmentNames.PathOf(_directory, later));
+            using WalFile? file = TryOpenRead(later);
+            if (file is null)
+            {
+                continue;
+            }
+
             scanner.Attach(file);
             if (scanner.ReadSegmentHeader(out SegmentHeader header, out _) == HeaderVerdict.Valid && header.LogId == _head.LogId && header.SegmentNumber == later)
             {
@@ -620,6 +628,19 @@ internal sealed unsafe class LogCursor : IDisposable
 
         EvidenceCandidatesChecked += scanner.CandidatesChecked;
         return new Evidence(visitor.LaterWrite, visitor.Highest);
+    }
+
+    /// <summary>Opens segment <paramref name="number"/> to read it; null when it was removed since the listing (a truncation of a log a writer has open: a reader's evidence search goes on without it).</summary>
+    private WalFile? TryOpenRead(ulong number)
+    {
+        try
+        {
+            return _storage.OpenRead(SegmentNames.PathOf(_directory, number));
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
     }
 
     private void CloseSegment()

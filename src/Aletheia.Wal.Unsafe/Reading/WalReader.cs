@@ -55,6 +55,8 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     private LogCursor _cursor;
     private ulong _next;        // the LSN of the next record to return
     private long _generation;   // live: the log's cut generation the cursor's bytes belong to; files: wal.head's RewindCount
+    private int _resetsSeen;    // live: the TruncateAfter cuts made when the cursor was made (LsnSequence.Resets)
+    private bool _resyncPending; // live: a cut ran while the reader read; it resyncs before it reads on
     private ulong _lastReturned; // the LSN of the last record returned (0: none)
     private long _checkedReads = -1; // a file reader: the cursor's file reads when it last looked at wal.head
     private bool _pending;      // the cursor is on a record not returned yet (a follow reader's wait found it)
@@ -152,11 +154,14 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     }
 
     /// <summary>A live reader of <paramref name="log"/> from <paramref name="from"/> (at or above the oldest LSN).</summary>
-    internal static WalReader OpenLive(WriteAheadLog log, LogHead head, ulong from, long generation)
+    internal static WalReader OpenLive(WriteAheadLog log, LogHead head, ulong from, long generation, int resets)
     {
         LogCursor cursor = NewCursor(log.Storage, log.Directory, head, WalRecoveryMode.TruncateTornTail, from, classify: false);
         cursor.StopAfterLsn = log.DurableLsn.Value;
-        return new WalReader(log.Storage, log.Directory, WalRecoveryMode.TruncateTornTail, cursor, from, log, follow: false, DefaultPollInterval, generation);
+        return new WalReader(log.Storage, log.Directory, WalRecoveryMode.TruncateTornTail, cursor, from, log, follow: false, DefaultPollInterval, generation)
+        {
+            _resetsSeen = resets,
+        };
     }
 
     /// <summary>
@@ -213,6 +218,14 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_log is not null)
         {
+            switch (CutState())
+            {
+                case LiveCut.Done:
+                    return new ValueTask<bool>(true); // TryRead resyncs (or throws) first
+                case LiveCut.Running:
+                    return WaitLiveAsync(cancellationToken);
+            }
+
             ulong target = NextTarget();
             if (_log.DurableLsn.Value >= target)
             {
@@ -246,8 +259,22 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         {
             if (_log is not null)
             {
+                LiveCut cut = CutState();
+                if (cut == LiveCut.Running)
+                {
+                    // A TruncateAfter is being made: the reader reads nothing until it is done (short, unless it waits for
+                    // an in-place payload writer).
+                    if (deadline != long.MaxValue && Environment.TickCount64 >= deadline)
+                    {
+                        return false;
+                    }
+
+                    Thread.Sleep(1);
+                    continue;
+                }
+
                 ulong target = NextTarget();
-                if (_log.DurableLsn.Value >= target)
+                if (cut == LiveCut.Done || _log.DurableLsn.Value >= target)
                 {
                     return true;
                 }
@@ -366,6 +393,13 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
 
     private WalRecord Current() => new(new Lsn(_cursor.CurrentLsn), _cursor.CurrentPayload);
 
+    /// <summary>A live reader: whether a TruncateAfter made since its cursor was made is still running, or done (TryRead then resyncs first).</summary>
+    private LiveCut CutState()
+    {
+        long generation = _log!.CutGeneration;
+        return (generation & 1) != 0 ? LiveCut.Running : _resyncPending || generation != _generation ? LiveCut.Done : LiveCut.None;
+    }
+
     /// <summary>The LSN that must be durable for a live reader's next <see cref="TryRead"/> to return a record.</summary>
     private ulong NextTarget() => Math.Max(_next, _cursor.NextLsn);
 
@@ -389,8 +423,15 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         WriteAheadLog log = _log!;
         while (true)
         {
+            LiveCut cut = CutState();
+            if (cut == LiveCut.Running)
+            {
+                await Task.Delay(1, cancellationToken).ConfigureAwait(false); // a TruncateAfter is being made: rare, may allocate
+                continue;
+            }
+
             ulong target = NextTarget();
-            if (log.DurableLsn.Value >= target)
+            if (cut == LiveCut.Done || log.DurableLsn.Value >= target)
             {
                 return true;
             }
@@ -433,6 +474,11 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// <summary>Moves the cursor to the next record to return; false when there is none (for now, or for good: <see cref="_ended"/>).</summary>
     private bool Advance()
     {
+        if (_resyncPending && !Resync())
+        {
+            return false;
+        }
+
         while (!_ended)
         {
             if (_cursor.MoveNext())
@@ -446,7 +492,11 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 if (_log is not null && _log.CutGeneration != _generation)
                 {
                     // A TruncateAfter ran (or runs) since these bytes were read: they may be records it dropped.
-                    Resync();
+                    if (!Resync())
+                    {
+                        return false;
+                    }
+
                     continue;
                 }
 
@@ -478,8 +528,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         WriteAheadLog log = _log!;
         if (log.CutGeneration != _generation)
         {
-            Resync();
-            return true;
+            return Resync();
         }
 
         switch (_cursor.Paused)
@@ -667,13 +716,23 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// A live reader after a TruncateAfter: waits until it is done; throws if it dropped records this reader returned;
-    /// else reads on from the next record, afresh (bytes the reader holds may be of dropped records).
+    /// A live reader after a TruncateAfter: throws if it dropped records this reader returned; else reads on from the next
+    /// record, afresh (bytes the reader holds may be of dropped records). Lock-free: false, and nothing read, while a cut
+    /// is still being made (it may wait for an in-place payload writer, which may wait for this reader).
     /// </summary>
-    private void Resync()
+    private bool Resync()
     {
         WriteAheadLog log = _log!;
-        (long generation, ulong cutAfter, LogHead head) = log.WaitForCutState(_generation);
+        long generation = log.CutGeneration;
+        int resets = log.Lsns.Resets;
+        LogHead head = log.PublishedHead;
+        if ((generation & 1) != 0 || log.CutGeneration != generation)
+        {
+            _resyncPending = true; // a cut is running (or began while these were read): look again at the next try
+            return false;
+        }
+
+        ulong cutAfter = log.Lsns.LowestResetSince(_resetsSeen);
         if (_lastReturned > cutAfter)
         {
             _ended = true;
@@ -685,5 +744,21 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         _cursor = NewCursor(_storage, _directory, head, WalRecoveryMode.TruncateTornTail, _next, classify: false);
         _cursor.StopAfterLsn = log.DurableLsn.Value;
         _generation = generation;
+        _resetsSeen = resets;
+        _resyncPending = false;
+        return true;
     }
+}
+
+/// <summary>A live reader's view of TruncateAfter calls since its cursor was made.</summary>
+internal enum LiveCut
+{
+    /// <summary>None.</summary>
+    None,
+
+    /// <summary>One is being made.</summary>
+    Running,
+
+    /// <summary>One was made: the reader resyncs before it reads on.</summary>
+    Done,
 }

@@ -108,14 +108,29 @@ internal static class LogHeadFile
     {
         Span<byte> copy = stackalloc byte[CopyBytes];
         Encode(head, copy);
-        using WalFile file = storage.OpenWrite(PathOf(directory), writeThrough: true);
-        int first = FirstToWrite(file);
-        file.Write(copy, CopyOffsets[first]);
-        file.Write(copy, CopyOffsets[1 - first]);
+        string path = PathOf(directory);
+        using WalFile file = storage.OpenWrite(path, writeThrough: true);
+        int first = s_suspectCopies.TryGetValue(path, out int suspect) ? suspect : FirstToWrite(file);
+        foreach (int index in (ReadOnlySpan<int>)[first, 1 - first])
+        {
+            // A copy whose write failed is suspect until it is written again: the page cache may show it whole while the
+            // disk has it torn, so reading it back cannot tell.
+            s_suspectCopies[path] = index;
+            file.Write(copy, CopyOffsets[index]);
+            s_suspectCopies.TryRemove(path, out _);
+        }
     }
 
     /// <summary>
-    /// Which copy an update writes first: the one that does not hold the current head (damaged, or of a lower sequence),
+    /// Copies whose last write failed, by file: written first at the next update (found by review: after an EIO that tore
+    /// copy A on disk but left it whole in the page cache, an update read A as the current head and wrote B first, and a
+    /// torn write of B then left no copy intact). Process-wide, as the page cache is; a process started after such a failure
+    /// (without a reboot) cannot know of it.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> s_suspectCopies = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Which copy an update writes first, when none is suspect (above): the one that does not hold the current head (damaged, or of a lower sequence),
     /// so that the copy holding it stays intact until the other is written. Written the other way round, a torn write of
     /// the intact copy after a torn write of the other (two crashes, an update and the recovery's) leaves no copy intact
     /// (found by review). Copy A when both hold the same head.

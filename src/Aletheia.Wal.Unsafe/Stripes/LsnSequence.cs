@@ -40,6 +40,24 @@ internal sealed class LsnSequence
     /// </summary>
     public static int ResetsAtLastTake => t_resetsAtTake;
 
+    /// <summary>The resets made so far (TruncateAfter cuts).</summary>
+    // Acquire: pairs with the release in Reset; a caller that sees n resets sees what each kept (LowestResetSince).
+    public int Resets => Volatile.Read(ref _resets);
+
+    /// <summary>The lowest LSN the resets from the <paramref name="index"/>-th on kept the log up to; <see cref="ulong.MaxValue"/> if there were none.</summary>
+    public ulong LowestResetSince(int index)
+    {
+        int resets = Volatile.Read(ref _resets); // acquire, as in DroppedSince
+        ulong[] resetTo = Volatile.Read(ref _resetTo);
+        ulong lowest = ulong.MaxValue;
+        for (int i = index; i < resets; i++)
+        {
+            lowest = Math.Min(lowest, resetTo[i]);
+        }
+
+        return lowest;
+    }
+
     /// <summary>
     /// Whether the record with <paramref name="lsn"/>, taken after <paramref name="resetsAtTake"/> resets, was dropped by a
     /// later one (one that kept the log up to an LSN below it).

@@ -77,6 +77,8 @@ internal sealed class SimulatedDisk : WalStorage
     private Dictionary<string, byte[]>? _image;
     private long _counted;
     private bool _disarmed;
+    private DiskFault _fault;
+    private TornWrite _tear;
 
     public SimulatedDisk(int seed) => _random = new Random(seed);
 
@@ -91,9 +93,23 @@ internal sealed class SimulatedDisk : WalStorage
     /// </summary>
     public Func<DiskOperation, string, bool>? FaultWhen { get; init; }
 
-    public DiskFault Fault { get; init; }
+    public DiskFault Fault { get => _fault; init => _fault = value; }
 
-    public TornWrite Tear { get; init; }
+    public TornWrite Tear { get => _tear; init => _tear = value; }
+
+    /// <summary>
+    /// Plans another fault once the first has hit (a test of two faults in a row): the next operation for which
+    /// <see cref="FaultWhen"/> returns true fails with <paramref name="fault"/>, its write torn as <paramref name="tear"/> says.
+    /// </summary>
+    public void Rearm(DiskFault fault, TornWrite tear)
+    {
+        lock (_gate)
+        {
+            _fault = fault;
+            _tear = tear;
+            FaultReport = null;
+        }
+    }
 
     /// <summary>At a power loss, each name change not yet made durable by a directory sync survives or not, at random.</summary>
     public bool NamesOutOfOrder { get; init; }

@@ -278,6 +278,56 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// An in-place payload writer waits for a live reader's next read, after a cut, while Dispose runs (found by review:
+    /// Dispose held the truncation lock while it waited for the flush thread, which waited for the writer, which waited
+    /// for the reader, which waited for the lock to resync). The reader's resync takes no lock: it reads its next record
+    /// at once, the writer returns, and Dispose completes.
+    /// </summary>
+    [Fact]
+    public void A_live_reader_resyncs_without_a_lock_while_dispose_waits_for_an_in_place_writer()
+    {
+        string directory = _temp.Log();
+        var log = WriteAheadLog.Open(Options(directory));
+        Fill(log, 20, 5);
+        using WalReader reader = log.ReadFrom(Lsn.None);
+        for (ulong lsn = 1; lsn <= 5; lsn++)
+        {
+            Assert.True(reader.TryRead(out WalRecord record) && record.Lsn == new Lsn(lsn));
+        }
+
+        log.TruncateAfter(new Lsn(15)); // the reader resyncs at its next read
+        using var writerIn = new ManualResetEventSlim();
+        using var go = new ManualResetEventSlim();
+        using var readerDone = new ManualResetEventSlim();
+        (bool Read, ulong Lsn, bool Exact) read = default;
+        var readerThread = new Thread(() =>
+        {
+            go.Wait(TimeSpan.FromSeconds(30));
+            bool ok = reader.TryRead(out WalRecord record);
+            read = (ok, record.Lsn.Value, ok && record.Payload.SequenceEqual(Old(6)));
+            readerDone.Set();
+        });
+        bool writerSawTheRead = false;
+        var writer = new Thread(() => log.Append(16, 0, (span, _) =>
+        {
+            writerIn.Set();
+            writerSawTheRead = readerDone.Wait(TimeSpan.FromSeconds(10));
+            span.Clear();
+        }));
+        readerThread.Start();
+        writer.Start();
+        Assert.True(writerIn.Wait(TimeSpan.FromSeconds(10)));
+        var disposer = new Thread(log.Dispose);
+        disposer.Start();
+        Thread.Sleep(200); // Dispose is waiting for the flush thread, which waits for the writer
+        go.Set();
+        Assert.True(readerDone.Wait(TimeSpan.FromSeconds(5)), "The reader's read completed while Dispose waited.");
+        Assert.Equal((true, 6ul, true), read);
+        Assert.True(writer.Join(TimeSpan.FromSeconds(15)) && disposer.Join(TimeSpan.FromSeconds(15)));
+        Assert.True(writerSawTheRead);
+    }
+
+    /// <summary>
     /// TruncateAfter racing Dispose never hangs (suspected by review: a flush thread stopped between the call's check and
     /// its hand-over would never drain): the cut is made, or the call throws ObjectDisposedException and the log is
     /// unchanged, and a reopen shows which.
