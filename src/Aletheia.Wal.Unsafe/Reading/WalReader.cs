@@ -619,7 +619,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// </summary>
     private bool RecheckHead()
     {
-        LogHead head = ResolveHead(_storage, _directory, _mode);
+        LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
         ThrowIfTruncatedAway(head.FirstLsn);
         _checkedReads = _cursor.FileReads;
         if (FollowCut(head))
@@ -640,7 +640,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     {
         // wal.head alone (no listing): it is written, write-through, before a cut touches any segment byte, so bytes of the
         // log after a cut, once read, are never read with a head from before it.
-        LogHead head = LogHeadFile.Read(_storage, _directory).Head ?? ResolveHead(_storage, _directory, _mode);
+        LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
         _checkedReads = _cursor.FileReads;
         return !FollowCut(head);
     }

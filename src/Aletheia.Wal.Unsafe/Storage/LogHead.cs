@@ -145,6 +145,33 @@ internal static class LogHeadFile
         return a is null ? 0 : b is null ? 1 : b.Value.Sequence < a.Value.Sequence ? 1 : 0;
     }
 
+    /// <summary>
+    /// The head as <c>wal.head</c> holds it now (the valid copy of the higher sequence), without listing the directory:
+    /// null when the file is missing or no copy is intact. For readers that look again while they read.
+    /// </summary>
+    public static LogHead? ReadCurrent(WalStorage storage, string directory)
+    {
+        WalFile file;
+        try
+        {
+            file = storage.OpenRead(PathOf(directory));
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+
+        using (file)
+        {
+            Span<byte> bytes = stackalloc byte[FileBytes];
+            bytes.Clear();
+            file.Read(bytes, 0);
+            LogHead? a = Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out _);
+            LogHead? b = Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out _);
+            return a is { } x && b is { } y ? (x.Sequence >= y.Sequence ? x : y) : a ?? b;
+        }
+    }
+
     /// <summary>Reads both copies.</summary>
     public static LogHeadState Read(WalStorage storage, string directory)
     {
