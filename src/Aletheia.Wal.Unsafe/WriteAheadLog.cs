@@ -503,8 +503,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     public void Flush()
     {
         CheckOpen();
-        int epoch = _lsns.Resets; // before LastLsn: a cut from now on that drops what it waits for makes the wait throw
-        Lsn last = LastLsn;
+        (Lsn last, int epoch) = FlushTarget();
         if (last != Lsn.None)
         {
             _watermark.Wait(last, Timeout.Infinite, default, epoch);
@@ -525,8 +524,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     {
         int milliseconds = TimeoutMilliseconds(timeout);
         CheckOpen();
-        int epoch = _lsns.Resets; // as in Flush()
-        Lsn last = LastLsn;
+        (Lsn last, int epoch) = FlushTarget();
         return last == Lsn.None || _watermark.Wait(last, milliseconds, default, epoch);
     }
 
@@ -542,8 +540,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     public void Flush(CancellationToken cancellationToken)
     {
         CheckOpen();
-        int epoch = _lsns.Resets; // as in Flush()
-        Lsn last = LastLsn;
+        (Lsn last, int epoch) = FlushTarget();
         if (last != Lsn.None)
         {
             _watermark.Wait(last, Timeout.Infinite, cancellationToken, epoch);
@@ -574,8 +571,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return ValueTask.FromException(e);
         }
 
-        int epoch = _lsns.Resets; // as in Flush()
-        Lsn last = LastLsn;
+        (Lsn last, int epoch) = FlushTarget();
         return last == Lsn.None ? default : _watermark.WaitWithoutResultAsync(last, cancellationToken, epoch);
     }
 
@@ -909,6 +905,24 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             if (Volatile.Read(ref _disposed) == 0)
             {
                 ForgetRecordedCutIfPassedUnderLock();
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a Flush waits for: the last LSN handed out, with the resets (TruncateAfter cuts) made when it was read, so that
+    /// a cut from then on that drops it makes the wait throw. Read again if a reset came between the two reads (the LSN
+    /// would then be another record's than the count says).
+    /// </summary>
+    private (Lsn Last, int Epoch) FlushTarget()
+    {
+        while (true)
+        {
+            int epoch = _lsns.Resets;
+            Lsn last = LastLsn;
+            if (_lsns.Resets == epoch)
+            {
+                return (last, epoch);
             }
         }
     }

@@ -174,6 +174,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// The reader needs records that <see cref="WriteAheadLog.TruncateBefore"/> removed, or returned records that
     /// <see cref="WriteAheadLog.TruncateAfter"/> dropped.
     /// </exception>
+    /// <exception cref="WalException">A live reader's log is faulted (as every call of a faulted log; reopen it to recover).</exception>
     /// <exception cref="WalCorruptionException">
     /// The log is damaged (with the file's path and the offset of the first bad byte, within the damaged write): a live
     /// reader, any damage of a durable record; a snapshot or follow reader, damage that the files prove (see the remarks
@@ -474,6 +475,14 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// <summary>Moves the cursor to the next record to return; false when there is none (for now, or for good: <see cref="_ended"/>).</summary>
     private bool Advance()
     {
+        if (_log?.Watermark.Fault is { } fault)
+        {
+            // As every call of a faulted log: what the reader would read may be what a failed write or cut left (found by
+            // review: after a TruncateAfter that failed once wal.head recorded it, the reader read on into the records the
+            // next open drops). Reopen the log (recovery), or read its files with a snapshot reader.
+            throw new WalException($"The log is faulted: its live readers read no more: {fault.Message}. Reopen it to recover.", fault);
+        }
+
         if (_resyncPending && !Resync())
         {
             return false;
@@ -585,6 +594,11 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 StoppedAtUnverifiedWrite = true;
                 if (!_follow)
                 {
+                    if (CutSinceLastLook())
+                    {
+                        return true; // a TruncateAfter rewrote these bytes: read on, bounded by it
+                    }
+
                     _ended = true;
                     return false;
                 }
@@ -597,6 +611,13 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 JudgeIfStalled();
                 return false;
             default:
+                if (_cursor.Damage is not null && CutSinceLastLook())
+                {
+                    // Not damage: a TruncateAfter was rewriting these bytes (found by review: a snapshot reader reported
+                    // the batch header it was rewriting as damaged). Read on, bounded by it.
+                    return true;
+                }
+
                 _ended = true;
                 if (_cursor.Damage is { } damage)
                 {
@@ -629,6 +650,17 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
 
         _cursor.Resume(head.RewindPending ? head.RewindLsn : ulong.MaxValue);
         return false;
+    }
+
+    /// <summary>
+    /// A file reader at a write it cannot verify, before it says so: true when <c>wal.head</c> shows a TruncateAfter since
+    /// the reader last looked (made, or being made), and the cursor was replaced to read on from the next record.
+    /// </summary>
+    private bool CutSinceLastLook()
+    {
+        LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
+        _checkedReads = _cursor.FileReads;
+        return (head.RewindCount != _generation || head.RewindPending) && FollowCut(head);
     }
 
     /// <summary>

@@ -328,6 +328,88 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// A snapshot reader opened before a cut reads while the cut has rewritten the batch header of the batch it shortens
+    /// and not yet written the end marker after it (found by review: the reader reported that batch as damaged). It sees
+    /// the cut recorded in wal.head and reads on, bounded by it: exactly the kept records from its start, and no error.
+    /// </summary>
+    [Theory]
+    [InlineData(11ul)]
+    [InlineData(18ul)]
+    public void A_snapshot_reader_during_a_cut_reads_the_kept_records_without_an_error(ulong from)
+    {
+        string directory = Path.GetFullPath(_temp.Log());
+        var disk = new SimulatedDisk(7);
+        int segmentWrites = 0;
+        bool armed = false;
+        using var atMarker = new ManualResetEventSlim();
+        using var go = new ManualResetEventSlim();
+        disk.BeforeOperation = (operation, path) =>
+        {
+            if (Volatile.Read(ref armed) && operation == DiskOperation.Write && path.EndsWith(".wal", StringComparison.Ordinal) && Interlocked.Increment(ref segmentWrites) == 2)
+            {
+                atMarker.Set(); // the batch header is rewritten; the end marker after the kept records is next
+                go.Wait(TimeSpan.FromSeconds(30));
+            }
+        };
+
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
+        Fill(log, 30, 10);
+        log.TestHookWaitForPreparedSegment();
+        using WalReader reader = WalReader.Open(disk, directory, new Lsn(from), WalRecoveryMode.TruncateTornTail);
+        Volatile.Write(ref armed, true);
+        var cutter = new Thread(() => log.TruncateAfter(new Lsn(15)));
+        cutter.Start();
+        try
+        {
+            Assert.True(atMarker.Wait(TimeSpan.FromSeconds(30)), "The cut is between its batch header and its end marker.");
+            var records = new List<(ulong Lsn, byte[] Payload)>();
+            while (reader.TryRead(out WalRecord record))
+            {
+                records.Add((record.Lsn.Value, record.Payload.ToArray()));
+            }
+
+            Assert.Equal(Enumerable.Range((int)from, Math.Max(0, 16 - (int)from)).Select(l => (ulong)l), records.Select(r => r.Lsn));
+            Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(Old(r.Lsn)), $"Record {r.Lsn} is byte-exact."));
+            Assert.False(reader.StoppedAtUnverifiedWrite, "It ended at the cut, not at a write it could not verify.");
+        }
+        finally
+        {
+            go.Set();
+            Assert.True(cutter.Join(TimeSpan.FromSeconds(30)));
+        }
+    }
+
+    /// <summary>
+    /// A TruncateAfter that fails once wal.head records it faults the log; a live reader then reads no more (found by
+    /// review: it read on into the records the next open drops, as recovery completes the recorded cut).
+    /// </summary>
+    [Fact]
+    public void A_live_reader_of_a_log_faulted_by_a_failed_cut_reads_no_more()
+    {
+        string directory = Path.GetFullPath(_temp.Log());
+        bool armed = false;
+        var disk = new SimulatedDisk(5)
+        {
+            FaultOn = DiskOperation.Write,
+            FaultWhen = (_, path) => Volatile.Read(ref armed) && path.EndsWith(LogHeadFile.FileName, StringComparison.Ordinal),
+            Fault = DiskFault.IoError,
+            Tear = TornWrite.Complete,
+        };
+        using WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
+        Fill(log, 100, 10);
+        using WalReader reader = log.ReadFrom(new Lsn(40));
+        for (ulong lsn = 40; lsn <= 44; lsn++)
+        {
+            Assert.True(reader.TryRead(out WalRecord record) && record.Lsn == new Lsn(lsn));
+        }
+
+        Volatile.Write(ref armed, true);
+        Assert.Throws<WalException>(() => log.TruncateAfter(new Lsn(50))); // wal.head's record of the cut: EIO, though on disk
+        var e = Assert.Throws<WalException>(() => reader.TryRead(out _));
+        Assert.StartsWith("The log is faulted: its live readers read no more: ", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// TruncateAfter racing Dispose never hangs (suspected by review: a flush thread stopped between the call's check and
     /// its hand-over would never drain): the cut is made, or the call throws ObjectDisposedException and the log is
     /// unchanged, and a reopen shows which.
