@@ -822,10 +822,21 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
                 // Closed stripes take no new reservation, and a ring is empty only once every record reserved in it was
                 // published and taken by the flush thread. So when all are empty, LastLsn (read after) is final.
                 bool quiet = AllStripesEmpty();
-                Lsn last = LastLsn;
+                (Lsn last, int epoch) = FlushTarget();
                 if (DurableLsn < last)
                 {
-                    await _watermark.WaitWithoutResultAsync(last, CancellationToken.None).ConfigureAwait(false);
+                    try
+                    {
+                        // With the reset count: a TruncateAfter that drops `last` before this wait registers fails it
+                        // (found by review: the wait registered after the cut's rewind and waited for good for an LSN no
+                        // closed stripe would hand out again).
+                        await _watermark.WaitWithoutResultAsync(last, CancellationToken.None, epoch).ConfigureAwait(false);
+                    }
+                    catch (WalTruncatedException)
+                    {
+                        // Dropped by a cut: what is left to make durable is below it; look again.
+                    }
+
                     continue; // more may have been published meanwhile: look again
                 }
 

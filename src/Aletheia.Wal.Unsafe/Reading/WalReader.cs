@@ -233,7 +233,9 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 return new ValueTask<bool>(true);
             }
 
-            return _log.IsDisposed ? new ValueTask<bool>(false) : WaitLiveAsync(cancellationToken);
+            // Also when the log is being disposed: Dispose makes what was appended durable first, and the wait ends (false,
+            // when nothing more came) only once it disposed the watermark, after the flush thread stopped.
+            return WaitLiveAsync(cancellationToken);
         }
 
         return HasRecordNow(out bool more) ? new ValueTask<bool>(true) : !more ? new ValueTask<bool>(false) : PollAsync(cancellationToken);
@@ -278,11 +280,6 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 if (cut == LiveCut.Done || _log.DurableLsn.Value >= target)
                 {
                     return true;
-                }
-
-                if (_log.IsDisposed)
-                {
-                    return false;
                 }
 
                 long remaining = deadline == long.MaxValue ? Timeout.Infinite : Math.Max(0, deadline - Environment.TickCount64);

@@ -239,6 +239,48 @@ public sealed class LiveReaderDefectTests : IDisposable
         Assert.False(reader.WaitToRead(TimeSpan.FromSeconds(1)));
     }
 
+    /// <summary>
+    /// Dispose makes what was appended durable before it returns; a live reader waiting meanwhile is given those records,
+    /// and its wait ends with false only once they are read (found by review: the wait returned false as soon as Dispose
+    /// began, and a ReadAllAsync loop lost the tail).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_live_reader_gets_the_records_dispose_makes_durable(bool async)
+    {
+        string directory = _temp.Log();
+        var storage = new FaultyStorage();
+        WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, StripeCount = 1 }, storage);
+        for (ulong lsn = 1; lsn <= 10; lsn++)
+        {
+            log.Append(PayloadOf(lsn));
+        }
+
+        log.Flush();
+        await using WalReader reader = log.ReadFrom(Lsn.None);
+        AssertRecords(Drain(reader), 1, 10, lsn => PayloadOf(lsn), "before");
+        storage.BeforeWrite = () => Thread.Sleep(20); // Dispose's last writes take a while
+        for (ulong lsn = 11; lsn <= 60; lsn++)
+        {
+            log.Append(PayloadOf(lsn));
+        }
+
+        var disposer = new Thread(log.Dispose);
+        disposer.Start();
+        Assert.True(SpinWait.SpinUntil(() => log.IsDisposed, TimeSpan.FromSeconds(10)));
+        var records = new List<(ulong Lsn, byte[] Payload)>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (async ? await reader.WaitToReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)) : reader.WaitToRead(TimeSpan.FromSeconds(30)))
+        {
+            Assert.True(DateTime.UtcNow < deadline);
+            records.AddRange(Drain(reader));
+        }
+
+        AssertRecords(records, 11, 60, lsn => PayloadOf(lsn), "while and after Dispose");
+        Assert.True(disposer.Join(TimeSpan.FromSeconds(30)));
+    }
+
     /// <summary>ReadAllAsync yields owned copies (kept across awaits and after the reader moved on) and ends when the log is disposed.</summary>
     [Fact]
     public async Task ReadAllAsync_yields_owned_copies_until_the_log_is_disposed()

@@ -231,6 +231,10 @@ public sealed class TruncateAfterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("LSN 11 was dropped by TruncateAfter before this append saw it durable: it is not acknowledged, and the LSN is handed out again.", sync.Message);
         await Assert.ThrowsAsync<WalTruncatedException>(() => log.Watermark.WaitAsync(mine, CancellationToken.None, epoch).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(log.Watermark.Wait(mine, 10_000, default, Aletheia.Wal.Stripes.LsnSequence.ResetsAtLastTake), "The new record's own wait succeeds.");
+
+        // A Flush's or DisposeAsync's wait for the last LSN, with the reset count read before the cut, registered after
+        // it: refused at once, not parked for an LSN that may never come (found by review: DisposeAsync hung so).
+        await Assert.ThrowsAsync<WalTruncatedException>(() => log.Watermark.WaitWithoutResultAsync(new Lsn(12), CancellationToken.None, epoch).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(log.WaitForDurable(mine, TimeSpan.FromSeconds(10))); // a wait for the LSN, whoever's record: durable
     }
 
