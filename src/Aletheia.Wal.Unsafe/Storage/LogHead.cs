@@ -137,12 +137,17 @@ internal static class LogHeadFile
     /// </summary>
     private static int FirstToWrite(WalFile file)
     {
+        (LogHead? a, LogHead? b) = ReadCopies(file);
+        return a is null ? 0 : b is null ? 1 : b.Value.Sequence < a.Value.Sequence ? 1 : 0;
+    }
+
+    /// <summary>Both copies of the open <c>wal.head</c>, each null when damaged.</summary>
+    private static (LogHead? A, LogHead? B) ReadCopies(WalFile file)
+    {
         Span<byte> bytes = stackalloc byte[FileBytes];
         bytes.Clear();
         file.Read(bytes, 0);
-        LogHead? a = Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out _);
-        LogHead? b = Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out _);
-        return a is null ? 0 : b is null ? 1 : b.Value.Sequence < a.Value.Sequence ? 1 : 0;
+        return (Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out _), Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out _));
     }
 
     /// <summary>
@@ -163,11 +168,7 @@ internal static class LogHeadFile
 
         using (file)
         {
-            Span<byte> bytes = stackalloc byte[FileBytes];
-            bytes.Clear();
-            file.Read(bytes, 0);
-            LogHead? a = Decode(bytes.Slice(CopyOffsets[0], CopyBytes), out _);
-            LogHead? b = Decode(bytes.Slice(CopyOffsets[1], CopyBytes), out _);
+            (LogHead? a, LogHead? b) = ReadCopies(file);
             return a is { } x && b is { } y ? (x.Sequence >= y.Sequence ? x : y) : a ?? b;
         }
     }
