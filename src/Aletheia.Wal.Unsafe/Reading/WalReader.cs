@@ -204,8 +204,9 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Completes with true once <see cref="TryRead"/> has a record, with false once none will ever come: the log was
-    /// disposed (live reader, every durable record read) or the end of a snapshot reader's log was reached. The
+    /// Completes with true once <see cref="TryRead"/> has a record, with false once none will ever come: a live reader's
+    /// log was disposed (once <see cref="WriteAheadLog.Dispose"/> has made what was appended durable, and every durable
+    /// record was read), or a snapshot reader reached the end of the log. The
     /// <see cref="System.Threading.Channels.ChannelReader{T}"/> idiom: <c>while (await reader.WaitToReadAsync()) while
     /// (reader.TryRead(out var record)) ...</c>. A live reader's wait allocates nothing.
     /// </summary>
