@@ -209,7 +209,9 @@ internal sealed class DurableWatermark : IDisposable
         {
             if (!Register(waiter))
             {
-                return CheckComplete(lsn, epoch); // already durable or faulted, never parked
+                // Durable (or faulted) when it registered, and taken back by this thread: durable then, whatever a later
+                // TruncateAfter did (found by review: a rewind between the two could make an infinite wait return false).
+                return CompletedAtRegistration(lsn, epoch);
             }
 
             if (!waiter.WaitSignal(parkTimeout))
@@ -217,7 +219,9 @@ internal sealed class DurableWatermark : IDisposable
                 TestHookTimedOut?.Invoke(); // timed out, still to take itself out: a release or a cancellation races
                 if (TryRemove(waiter))
                 {
-                    return false; // removed by this thread: no release or cancellation callback has it, or will
+                    // Removed by this thread: no release or cancellation callback has it, or will. Durable meanwhile (a
+                    // release pass of the wake cascade had not reached it yet)? Then it is not a timeout (found by review).
+                    return CheckComplete(lsn, epoch);
                 }
 
                 // A release (or the cancellation callback) removed it first and owns its completion: that party is
@@ -317,6 +321,7 @@ internal sealed class DurableWatermark : IDisposable
     internal void Cancel(DurableWaiter waiter)
     {
         bool owned;
+        bool durable;
         lock (_gate)
         {
             owned = RemoveUnderLock(waiter);
@@ -324,11 +329,18 @@ internal sealed class DurableWatermark : IDisposable
             {
                 waiter.CancelRequested = true; // Register sees it and completes the wait as cancelled
             }
+
+            // Under the lock, as the release passes read it: durable before the cancellation took it out (a release pass
+            // had not reached it yet) is durable, not cancelled (found by review).
+            durable = owned && (ulong)Volatile.Read(ref _durable.Value) >= waiter.Target;
         }
 
         if (owned)
         {
-            waiter.Complete(new OperationCanceledException(waiter.CancellationToken));
+            waiter.Complete(
+                Fault is { } fault ? Faulted(fault)
+                : durable ? DroppedError(waiter.Target, waiter.Epoch)
+                : new OperationCanceledException(waiter.CancellationToken));
         }
     }
 
@@ -438,14 +450,18 @@ internal sealed class DurableWatermark : IDisposable
     {
         // Acquire: pairs with Advance's release store. A waiter completed below as durable is ordered after the write
         // that made its LSN durable (and, through Complete's release, so is the thread that wakes).
-        ulong durable = (ulong)Volatile.Read(ref _durable.Value);
         Exception? fault = Fault;
         ReadyWaiters ready = default;
         while (true)
         {
             ReadyBatch batch;
+            ulong durable;
             lock (_gate)
             {
+                // Read under the lock, for each batch: Rewind lowers it under the lock, and a pass of the wake cascade may
+                // run late on a woken waiter's thread (found by review: a value read before a TruncateAfter completed, as
+                // durable, a wait for a record given a dropped LSN again, not yet written).
+                durable = (ulong)Volatile.Read(ref _durable.Value);
                 batch = TakeReadyUnderLock(durable, all: fault is not null || _stopping, maxSyncWakes, ready);
             }
 
@@ -508,6 +524,22 @@ internal sealed class DurableWatermark : IDisposable
         }
 
         return new ReadyBatch(count, syncWakes, More: false);
+    }
+
+    /// <summary>A wait that found its LSN durable (or the log faulted) at registration and took itself back: true, or what a fault or a drop since says.</summary>
+    private bool CompletedAtRegistration(Lsn lsn, int epoch)
+    {
+        if (Fault is { } fault)
+        {
+            throw Faulted(fault);
+        }
+
+        if (DroppedError(lsn.Value, epoch) is { } dropped)
+        {
+            throw dropped;
+        }
+
+        return true;
     }
 
     private bool CheckComplete(Lsn lsn, int epoch = -1)
@@ -578,6 +610,9 @@ internal sealed class DurableWatermark : IDisposable
     /// registry, so that a test can release or cancel it exactly then. Off the fast path: only timed-out waits read it.
     /// </summary>
     internal Action? TestHookTimedOut { get; set; }
+
+    /// <summary>Test hook: the registry's lock, for a test to hold a release pass or a cancellation at it.</summary>
+    internal object TestHookGate => _gate;
 
     /// <summary>Test hook: the waiters registered now (parked sync ones and pending async ones).</summary>
     internal int TestHookRegisteredWaiters
