@@ -1076,7 +1076,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         LogHeadFile.Write(_storage, _directory, recorded);
         _head = recorded;
         _segments.Detach();
-        long end = TailRewind.Complete(_storage, _directory, recorded);
+        (long end, _, _) = TailRewind.Complete(_storage, _directory, recorded, mode: null);
         LogHead completed = TailRewind.Completed(recorded);
         _head = _head with { Sequence = completed.Sequence };
         LogHeadFile.Write(_storage, _directory, completed);

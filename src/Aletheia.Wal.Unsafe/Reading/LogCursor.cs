@@ -222,6 +222,12 @@ internal sealed unsafe class LogCursor : IDisposable
                 break;
             }
 
+            if (_head.RewindPending && _number == _head.RewindSegment && _offset == _head.RewindOffset && NextLsn == _head.RewindBatchLsn && NextLsn <= _head.RewindLsn)
+            {
+                ReadPendingCutBatch();
+                continue;
+            }
+
             _writeFirstLsn = NextLsn;
             SlotVerdict verdict = _scanner.ReadSlot(_offset, _salt, NextLsn, _header.MaxWriteBytes, (long)_header.SegmentSize, out BatchHeader batch, out string? slotReason);
             switch (verdict)
@@ -282,6 +288,44 @@ internal sealed unsafe class LogCursor : IDisposable
     {
         CloseSegment();
         _scanner.Dispose();
+    }
+
+    /// <summary>
+    /// The batch of a TruncateAfter that wal.head records as not completed (being made, or interrupted by a crash): it
+    /// keeps LSNs from its first to <see cref="LogHead.RewindLsn"/> only, whatever its header says now (being rewritten,
+    /// or torn), so those frames are checked one by one, as completing the cut checks them, and handed out; the log ends
+    /// after them (found by review: a reader checked the batch as its header said, dropped frames included, and called a
+    /// torn rewrite of that header damage).
+    /// </summary>
+    private void ReadPendingCutBatch()
+    {
+        _writeFirstLsn = NextLsn;
+        ulong last = _head.RewindLsn;
+        long offset = _offset + BatchHeader.Size;
+        for (ulong lsn = NextLsn; lsn <= last; lsn++)
+        {
+            if (!_scanner.TryReadFrame(offset, _scanner.Length, lsn, _salt, out byte* frame, out string? reason))
+            {
+                Stop(_offset, offset, reason!, WriteShape.UnknownExtent);
+                return;
+            }
+
+            offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
+        }
+
+        _batchStart = _offset;
+        _batchEnd = offset;
+        _batchFirstLsn = NextLsn;
+        _batchLastLsn = last;
+        if (_scanner.Fetch(_batchStart + BatchHeader.Size, (int)(_batchEnd - _batchStart - BatchHeader.Size)) is null)
+        {
+            Stop(_offset, _batchEnd, "the kept frames run past the end of the file", WriteShape.UnknownExtent, cutShort: true);
+            return;
+        }
+
+        _framesLeft = (uint)(last + 1 - NextLsn);
+        _offset += BatchHeader.Size;
+        StopAfterLsn = Math.Min(StopAfterLsn, last); // the log ends after them
     }
 
     /// <summary>

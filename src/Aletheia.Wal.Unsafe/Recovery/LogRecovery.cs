@@ -18,9 +18,16 @@ internal static class LogRecovery
         LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
         if (head.RewindPending)
         {
-            // A TruncateAfter recorded its cut and did not finish it (a crash): finish it, before the log is read.
-            TailRewind.Complete(storage, directory, head);
+            // A TruncateAfter recorded its cut and did not finish it (a crash): finish it, before the log is read. A kept
+            // batch that damage (besides the crash) made unreadable is dropped as a damaged last write would be, and
+            // reported as any cut (Strict refuses it).
+            (_, ulong droppedFrom, ulong droppedTo) = TailRewind.Complete(storage, directory, head, mode);
             head = TailRewind.Completed(head);
+            if (droppedFrom != 0)
+            {
+                head = head with { CutFrom = droppedFrom, CutTo = droppedTo };
+            }
+
             LogHeadFile.Write(storage, directory, head);
             headCopyDamaged = false; // both copies were just written
             numbers = SegmentNames.List(storage, directory);

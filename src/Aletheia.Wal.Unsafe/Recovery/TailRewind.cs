@@ -25,9 +25,17 @@ internal static class TailRewind
     /// Carries out the cut recorded in <paramref name="head"/> (see the class remarks): on return the log ends right
     /// after <see cref="LogHead.RewindLsn"/>, in segment <see cref="LogHead.RewindSegment"/>, durably.
     /// </summary>
-    /// <returns>Where the end marker of the cut log lies in that segment.</returns>
-    /// <exception cref="WalCorruptionException">A frame the cut keeps is damaged (a damaged disk, not the cut).</exception>
-    public static unsafe long Complete(WalStorage storage, string directory, LogHead head)
+    /// <param name="storage">The file system.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="head">The head recording the cut.</param>
+    /// <param name="mode">Recovery's mode, when recovery completes a cut a crash interrupted: a kept frame that does not
+    /// check (damage besides the crash) then drops the whole kept batch, as a cut of a damaged last write does (Strict
+    /// refuses); null for the cut itself, which throws.</param>
+    /// <returns>Where the end marker of the cut log lies (-1: the segment is missing, and recovery judges that as any
+    /// missing segment), and the records a damaged kept batch dropped (0, 0: none).</returns>
+    /// <exception cref="WalCorruptionException">A kept frame is damaged (a damaged disk, not the cut), and the cut is
+    /// being made, or recovery is in Strict.</exception>
+    public static unsafe (long End, ulong DroppedFrom, ulong DroppedTo) Complete(WalStorage storage, string directory, LogHead head, WalRecoveryMode? mode)
     {
         ulong number = head.RewindSegment;
         string path = SegmentNames.PathOf(directory, number);
@@ -35,39 +43,66 @@ internal static class TailRewind
         long start = head.RewindOffset;
         int records = checked((int)(head.RewindLsn + 1 - head.RewindBatchLsn));
         long end;
-        using (WalFile file = storage.OpenWrite(path, writeThrough: true))
+        (ulong From, ulong To) dropped = (0, 0);
+        WalFile? file = null;
+        try
         {
-            long offset = start + BatchHeader.Size;
-            if (records > 0)
+            file = storage.OpenWrite(path, writeThrough: true);
+        }
+        catch (FileNotFoundException) when (mode is not null)
+        {
+            // Gone (damage besides the crash): nothing to rewrite; what follows is deleted as the cut says, and recovery
+            // then finds the segment missing, as in the log the completed cut would have left.
+        }
+
+        if (file is not null)
+        {
+            using (file)
             {
-                using var scanner = new SegmentScanner();
-                scanner.Attach(file);
-                for (ulong lsn = head.RewindBatchLsn; lsn <= head.RewindLsn; lsn++)
+                long offset = start + BatchHeader.Size;
+                if (records > 0)
                 {
-                    if (!scanner.TryReadFrame(offset, scanner.Length, lsn, salt, out byte* frame, out string? reason))
+                    using var scanner = new SegmentScanner();
+                    scanner.Attach(file);
+                    for (ulong lsn = head.RewindBatchLsn; lsn <= head.RewindLsn; lsn++)
                     {
-                        throw new WalCorruptionException(path, offset, $"TruncateAfter({head.RewindLsn}) keeps LSN {lsn}, but its frame is damaged: {reason}");
+                        if (!scanner.TryReadFrame(offset, scanner.Length, lsn, salt, out byte* frame, out string? reason))
+                        {
+                            if (mode is null or WalRecoveryMode.Strict)
+                            {
+                                throw new WalCorruptionException(path, offset, $"TruncateAfter({head.RewindLsn}) keeps LSN {lsn}, but its frame is damaged: {reason}");
+                            }
+
+                            // A write is kept whole or not at all: the kept batch goes, as a damaged last write would.
+                            dropped = (head.RewindBatchLsn, head.RewindLsn);
+                            records = 0;
+                            break;
+                        }
+
+                        offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
+                    }
+                }
+
+                Span<byte> bytes = stackalloc byte[2 * BatchHeader.Size];
+                end = records > 0 ? offset : start;
+                if (records > 0)
+                {
+                    fixed (byte* header = bytes)
+                    {
+                        BatchHeader.Write(header, (int)(offset - start - BatchHeader.Size), head.RewindBatchLsn, records, salt);
                     }
 
-                    offset += FrameHeader.FrameSize((int)((FrameHeader*)frame)->PayloadLength);
-                }
-            }
-
-            Span<byte> bytes = stackalloc byte[2 * BatchHeader.Size];
-            end = records > 0 ? offset : start;
-            if (records > 0)
-            {
-                fixed (byte* header = bytes)
-                {
-                    BatchHeader.Write(header, (int)(offset - start - BatchHeader.Size), head.RewindBatchLsn, records, salt);
+                    file.Write(bytes[..BatchHeader.Size], start);
                 }
 
-                file.Write(bytes[..BatchHeader.Size], start);
+                BatchHeader.WriteEndMarker(bytes[..BatchHeader.Size], records > 0 ? head.RewindLsn + 1 : head.RewindBatchLsn, salt);
+                file.Write(bytes[..BatchHeader.Size], end);
+                SegmentWriter.WriteZeros(file, end + BatchHeader.Size, Math.Min(file.Length, Math.Max(end + BatchHeader.Size, head.RewindZeroTo)));
             }
-
-            BatchHeader.WriteEndMarker(bytes[..BatchHeader.Size], head.RewindLsn + 1, salt);
-            file.Write(bytes[..BatchHeader.Size], end);
-            SegmentWriter.WriteZeros(file, end + BatchHeader.Size, Math.Min(file.Length, Math.Max(end + BatchHeader.Size, head.RewindZeroTo)));
+        }
+        else
+        {
+            end = -1;
         }
 
         foreach (ulong later in SegmentNames.List(storage, directory).Where(n => n > number).OrderDescending())
@@ -81,7 +116,7 @@ internal static class TailRewind
         }
 
         storage.SyncDirectory(directory);
-        return end;
+        return (end, dropped.From, dropped.To);
     }
 
     /// <summary>The head once the cut is complete: the cut is no longer pending; its count and LSN stay.</summary>
