@@ -1070,17 +1070,12 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             RewindZeroTo = zeroTo,
         };
 
-        // The commit point: once this is durable, the cut is made, here or by the next recovery. The sequence number is
-        // spent even if the write fails (it may have reached the disk).
-        _head = _head with { Sequence = recorded.Sequence };
-        LogHeadFile.Write(_storage, _directory, recorded);
-        _head = recorded;
+        // The commit point: once this is durable, the cut is made, here or by the next recovery.
+        WriteHeadUnderLock(recorded);
         _segments.Detach();
         (long end, _, _) = TailRewind.Complete(_storage, _directory, recorded, mode: null);
         LogHead completed = TailRewind.Completed(recorded);
-        _head = _head with { Sequence = completed.Sequence };
-        LogHeadFile.Write(_storage, _directory, completed);
-        _head = completed;
+        WriteHeadUnderLock(completed);
         Volatile.Write(ref _publishedHead, new StrongBox<LogHead>(completed)); // release: readers that resync after the cut read it whole
         SegmentHeader header = SegmentHeader.ReadCurrent(_storage, SegmentNames.PathOf(_directory, batch.Segment))
             ?? throw new WalException($"TruncateAfter({after}) cannot read the header of segment {batch.Segment} again.");
@@ -1094,6 +1089,18 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <summary>The log's LSN sequence, which remembers what each TruncateAfter kept (live readers ask it, lock-free).</summary>
     internal LsnSequence Lsns => _lsns;
 
+    /// <summary>
+    /// Under the truncation lock: writes <paramref name="next"/> to wal.head, durably, and makes it the log's head. Its
+    /// sequence number is spent even if the write fails: the failed write may have reached the disk, and a later head
+    /// must outrank it.
+    /// </summary>
+    private void WriteHeadUnderLock(LogHead next)
+    {
+        _head = _head with { Sequence = next.Sequence };
+        LogHeadFile.Write(_storage, _directory, next);
+        _head = next;
+    }
+
     /// <summary>Under the truncation lock: forgets the recorded cut once its first LSN is durable again.</summary>
     private void ForgetRecordedCutIfPassedUnderLock()
     {
@@ -1102,12 +1109,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return;
         }
 
-        LogHead next = _head with { Sequence = _head.Sequence + 1, CutFrom = 0, CutTo = 0 };
-        _head = _head with { Sequence = next.Sequence }; // spent even if the write fails, as in RemoveSegmentsBefore
         try
         {
-            LogHeadFile.Write(_storage, _directory, next);
-            _head = next;
+            WriteHeadUnderLock(_head with { Sequence = _head.Sequence + 1, CutFrom = 0, CutTo = 0 });
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -1148,12 +1152,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             return 0;
         }
 
-        // The new head is durable before any segment below it is touched. Its sequence number is spent even if the write
-        // fails: the failed write may have reached the disk, and a later head must outrank it.
+        // The new head is durable before any segment below it is touched.
         LogHead next = _head with { Segment = keep.Number, FirstLsn = keep.FirstLsn, Sequence = _head.Sequence + 1 };
-        _head = _head with { Sequence = next.Sequence };
-        LogHeadFile.Write(_storage, _directory, next);
-        _head = next;
+        WriteHeadUnderLock(next);
         Volatile.Write(ref _publishedHead, new StrongBox<LogHead>(next)); // release: a reader's new cursor starts from it
         Volatile.Write(ref _oldest, (long)next.FirstLsn); // release: OldestLsn moves up once the new head is durable
         var recycled = new List<string>();

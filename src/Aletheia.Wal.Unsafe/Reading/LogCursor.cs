@@ -429,11 +429,8 @@ internal sealed unsafe class LogCursor : IDisposable
             return;
         }
 
-        try
-        {
-            _file = _storage.OpenRead(SegmentNames.PathOf(_directory, number));
-        }
-        catch (FileNotFoundException)
+        _file = TryOpenRead(number);
+        if (_file is null)
         {
             // Removed (truncated) since the directory was listed: as if it had not been listed.
             _present.Remove(number);
@@ -674,7 +671,7 @@ internal sealed unsafe class LogCursor : IDisposable
         return new Evidence(visitor.LaterWrite, visitor.Highest);
     }
 
-    /// <summary>Opens segment <paramref name="number"/> to read it; null when it was removed since the listing (a truncation of a log a writer has open: a reader's evidence search goes on without it).</summary>
+    /// <summary>Opens segment <paramref name="number"/> to read it; null when it was removed since the listing (a truncation of a log a writer has open).</summary>
     private WalFile? TryOpenRead(ulong number)
     {
         try

@@ -638,9 +638,8 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// </summary>
     private bool RecheckHead()
     {
-        LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
+        LogHead head = LookAtHead();
         ThrowIfTruncatedAway(head.FirstLsn);
-        _checkedReads = _cursor.FileReads;
         if (FollowCut(head))
         {
             return true;
@@ -656,8 +655,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// </summary>
     private bool CutSinceLastLook()
     {
-        LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
-        _checkedReads = _cursor.FileReads;
+        LogHead head = LookAtHead();
         return (head.RewindCount != _generation || head.RewindPending) && FollowCut(head);
     }
 
@@ -668,11 +666,19 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     /// <exception cref="WalTruncatedException">The cut dropped records this reader returned, or the reader cannot tell.</exception>
     private bool HeadStillHolds()
     {
-        // wal.head alone (no listing): it is written, write-through, before a cut touches any segment byte, so bytes of the
-        // log after a cut, once read, are never read with a head from before it.
+        return !FollowCut(LookAtHead());
+    }
+
+    /// <summary>
+    /// A file reader looks at <c>wal.head</c> again, and notes how much of the files it had read by then. wal.head alone (no
+    /// listing): it is written, write-through, before a cut touches any segment byte, so bytes of the log after a cut, once
+    /// read, are never read with a head from before it.
+    /// </summary>
+    private LogHead LookAtHead()
+    {
         LogHead head = LogHeadFile.ReadCurrent(_storage, _directory) ?? ResolveHead(_storage, _directory, _mode);
         _checkedReads = _cursor.FileReads;
-        return !FollowCut(head);
+        return head;
     }
 
     /// <summary>
