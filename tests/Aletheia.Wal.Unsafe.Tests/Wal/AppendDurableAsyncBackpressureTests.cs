@@ -257,8 +257,7 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
     /// <summary>Holds the flush thread inside a segment write until <see cref="Release"/>, so a full stripe stays full.</summary>
     private sealed class HeldDevice(FaultyStorage storage) : IDisposable
     {
-        private readonly ManualResetEventSlim _inWrite = new();
-        private readonly ManualResetEventSlim _gate = new();
+        private readonly HeldWrites _held = new(storage);
 
         /// <summary>
         /// Appends one record and waits until the flush thread is inside its write (held), then appends until the stripe
@@ -270,14 +269,10 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             byte[] first = Payloads.MakeTagged(1, 0, PayloadBytes);
             log.AppendDurable(first); // the segment is set up before the device is held
             filled.Add((log.LastLsn, first));
-            storage.BeforeWrite = () =>
-            {
-                _inWrite.Set();
-                _gate.Wait(TimeSpan.FromSeconds(60));
-            };
+            _held.Hold();
             byte[] held = Payloads.MakeTagged(1, 1, PayloadBytes);
             filled.Add((log.Append(held), held));
-            Assert.True(_inWrite.Wait(TimeSpan.FromSeconds(30)), "The flush thread picks the record up and enters its write, where the test holds it.");
+            _held.WaitUntilInWrite();
             for (int i = 2; ; i++)
             {
                 byte[] payload = Payloads.MakeTagged(1, i, PayloadBytes);
@@ -293,17 +288,8 @@ public sealed class AppendDurableAsyncBackpressureTests : IDisposable
             return filled;
         }
 
-        public void Release()
-        {
-            storage.BeforeWrite = null;
-            _gate.Set();
-        }
+        public void Release() => _held.Release();
 
-        public void Dispose()
-        {
-            Release();
-            _inWrite.Dispose();
-            _gate.Dispose();
-        }
+        public void Dispose() => _held.Dispose();
     }
 }
