@@ -53,27 +53,8 @@ public sealed class WaitLimitAllocationTests : IDisposable
             }
         }
 
-        // Warm-up, with three other threads making durable appends meanwhile, so that this thread also parks.
-        var contenders = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
-        {
-            for (int i = 0; i < 300; i++)
-            {
-                log.AppendDurable(payload);
-            }
-        })).ToArray();
-        foreach (Thread contender in contenders)
-        {
-            contender.Start();
-        }
-
-        Run(Math.Min(count, 5_000));
-        foreach (Thread contender in contenders)
-        {
-            Assert.True(contender.Join(TimeSpan.FromSeconds(60)));
-        }
-
-        Run(Math.Min(count, 2_000));
-        long[] windows = Measure(() => Run(count));
+        ThreadAllocation.WarmUp(log, payload, Run, count); // with three other threads appending durably, so that this thread also parks
+        long[] windows = ThreadAllocation.Windows(() => Run(count));
         Assert.True(notDurable == 0, $"{kind}: every wait returned true within 30 s; {notDurable} timed out.");
         Assert.True(windows.Min() == 0, $"{kind}: the waiting thread allocated {string.Join(", ", windows)} bytes in three windows of {count} calls.");
     }
@@ -117,7 +98,7 @@ public sealed class WaitLimitAllocationTests : IDisposable
             // to keep its waiter, the pool would have to make new ones, which allocates.
             const int Calls = 150;
             Run(Calls);
-            long[] windows = Measure(() => Run(Calls));
+            long[] windows = ThreadAllocation.Windows(() => Run(Calls));
             Assert.True(durable == 0, $"The write is held: every wait timed out; {durable} returned true.");
             Assert.True(log.TestHookRegisteredWaiters == 0, "The timed-out waits left no waiter registered.");
             Assert.True(windows.Min() == 0, $"Timed-out waits: the waiting thread allocated {string.Join(", ", windows)} bytes in three windows of {2 * Calls} calls.");
@@ -141,19 +122,6 @@ public sealed class WaitLimitAllocationTests : IDisposable
     /// Three windows: an allocation per call shows in every one of them; the runtime's own one-off work (a thread's first
     /// park, tiering) shows in at most one. The steady state is the window that allocated least.
     /// </summary>
-    private static long[] Measure(Action run)
-    {
-        long[] windows = new long[3];
-        for (int w = 0; w < windows.Length; w++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            run();
-            windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
-        }
-
-        return windows;
-    }
-
     private WriteAheadLog OpenLog(WalStorage storage)
     {
         // Segments large enough that the measured window never rotates (rotation opens a file, which allocates).

@@ -73,38 +73,8 @@ public sealed class WriteAheadLogAllocationTests : IDisposable
             }
         }
 
-        // Warm-up, with three other threads making durable appends meanwhile, so that this thread also parks
-        // (the first park of a thread sets up the runtime's wait state once).
-        var contenders = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
-        {
-            for (int i = 0; i < 300; i++)
-            {
-                log.AppendDurable(payload);
-            }
-        })).ToArray();
-        foreach (Thread contender in contenders)
-        {
-            contender.Start();
-        }
-
-        Run(Math.Min(count, 5_000));
-        foreach (Thread contender in contenders)
-        {
-            Assert.True(contender.Join(TimeSpan.FromSeconds(60)));
-        }
-
-        Run(Math.Min(count, 2_000));
-
-        // Three windows: an allocation per call shows in every one of them; the runtime's own one-off work (a thread's
-        // first park, tiering) shows in at most one. The steady state is the window that allocated least.
-        long[] windows = new long[3];
-        for (int w = 0; w < windows.Length; w++)
-        {
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            Run(count);
-            windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
-        }
-
+        ThreadAllocation.WarmUp(log, payload, Run, count);
+        long[] windows = ThreadAllocation.Windows(() => Run(count));
         Assert.True(windows.Min() == 0, $"{kind}: the appending thread allocated {string.Join(", ", windows)} bytes in three windows of {count} calls.");
     }
 
