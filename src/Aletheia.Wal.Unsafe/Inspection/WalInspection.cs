@@ -24,9 +24,11 @@ namespace Aletheia.Wal;
 public static class WalInspection
 {
     /// <summary>
-    /// Inspects the log in <paramref name="directory"/> as recovery at open in <paramref name="mode"/> would, with the
-    /// writer's default segment size and recycling limit (<see cref="WalOptions"/>), which decide only which prepared and
-    /// recycled files recovery keeps. Changes nothing on disk: no write, rename or deletion, no lock file.
+    /// Inspects the log in <paramref name="directory"/> as recovery at open in <paramref name="mode"/> would, for a writer
+    /// whose segment size is the one the log's newest segment was prepared with (its header; the default of
+    /// <see cref="WalOptions.SegmentSizeBytes"/> when no segment has an intact header) and whose recycling limit is the
+    /// default: these decide only which prepared and recycled files recovery keeps. Changes nothing on disk: no write,
+    /// rename or deletion, no lock file.
     /// </summary>
     /// <param name="directory">The log directory.</param>
     /// <param name="mode">The recovery mode to judge the log by.</param>
@@ -42,7 +44,7 @@ public static class WalInspection
         string directory, WalRecoveryMode mode = WalRecoveryMode.TruncateTornTail, IProgress<long>? bytesRead = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        return Inspect(new WalOptions { Directory = directory, RecoveryMode = mode }, bytesRead, cancellationToken);
+        return Inspect(OptionsFor(directory, mode), bytesRead, cancellationToken);
     }
 
     /// <summary>
@@ -65,8 +67,10 @@ public static class WalInspection
         DryRun(options, bytesRead, cancellationToken, lockHeld: false).Report;
 
     /// <summary>
-    /// Repairs the log in <paramref name="directory"/> as recovery at open in <paramref name="mode"/> would, with the
-    /// writer's default segment size and recycling limit: see <see cref="Repair(WalOptions, string)"/>.
+    /// Repairs the log in <paramref name="directory"/> as recovery at open in <paramref name="mode"/> would, for a writer
+    /// whose segment size is the one the log's newest segment was prepared with (its header; the default of
+    /// <see cref="WalOptions.SegmentSizeBytes"/> when no segment has an intact header) and whose recycling limit is the
+    /// default: see <see cref="Repair(WalOptions, string)"/>.
     /// </summary>
     /// <param name="directory">The log directory.</param>
     /// <param name="mode">The recovery mode.</param>
@@ -80,7 +84,7 @@ public static class WalInspection
     public static WalRepairReport Repair(string directory, WalRecoveryMode mode, string backupDirectory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        return Repair(new WalOptions { Directory = directory, RecoveryMode = mode }, backupDirectory);
+        return Repair(OptionsFor(directory, mode), backupDirectory);
     }
 
     /// <summary>
@@ -180,6 +184,40 @@ public static class WalInspection
             DroppedFrom = new Lsn(done.DroppedFrom),
             DroppedTo = new Lsn(done.DroppedTo),
         };
+    }
+
+    /// <summary>
+    /// The options of a writer of the log in <paramref name="directory"/>: its segment size is the one the newest segment
+    /// with an intact header was prepared with (a writer prepares every segment at its own size), else the default.
+    /// </summary>
+    private static WalOptions OptionsFor(string directory, WalRecoveryMode mode)
+    {
+        var options = new WalOptions { Directory = directory, RecoveryMode = mode };
+        if (!Directory.Exists(directory))
+        {
+            return options;
+        }
+
+        foreach (ulong number in Enumerable.Reverse(SegmentNames.List(WalStorage.Files, Path.GetFullPath(directory))))
+        {
+            if (SegmentHeader.ReadCurrent(WalStorage.Files, SegmentNames.PathOf(Path.GetFullPath(directory), number)) is { } header)
+            {
+                // Recovery reads no other option; the largest entry is made small enough for any segment size a writer
+                // may have (it bounds the segment size from below, nothing else here).
+                var writer = new WalOptions { Directory = directory, RecoveryMode = mode, SegmentSizeBytes = (long)Math.Min(header.SegmentSize, long.MaxValue), MaxEntryBytes = 1 };
+                try
+                {
+                    writer.Validate();
+                    return writer;
+                }
+                catch (ArgumentException)
+                {
+                    return options; // a size no writer can have: the default
+                }
+            }
+        }
+
+        return options;
     }
 
     /// <summary>Runs recovery over a <see cref="DryRunStorage"/> and reports what it read and would do.</summary>

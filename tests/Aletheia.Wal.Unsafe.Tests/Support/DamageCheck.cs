@@ -25,6 +25,12 @@ internal sealed class DamageCheck
 
     public LogLayout Layout { get; }
 
+    /// <summary>The payload record <paramref name="lsn"/> of the pristine log carries.</summary>
+    public byte[] PayloadOf(ulong lsn) => _payloadOf(lsn);
+
+    /// <summary>What the oracle says recovery does with <paramref name="damaged"/>, a damaged copy of the pristine log.</summary>
+    public Expectation Expect(string damaged) => DamageOracle.Expect(Layout, _pristineBytes, damaged);
+
     /// <summary>A fresh copy of the pristine log in <paramref name="directory"/>.</summary>
     public void CopyTo(string directory) => SegmentFiles.CopyLog(_pristine, directory);
 
