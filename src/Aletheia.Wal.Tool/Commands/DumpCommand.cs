@@ -55,7 +55,7 @@ internal static class DumpCommand
     private static int Run(IAnsiConsole console, string directory, ulong from, ulong? count, bool asText, WalRecoveryMode mode)
     {
         TextWriter output = console.Profile.Out.Writer;
-        using WalReader reader = WalReader.Open(directory, new Lsn(from), mode);
+        using WalReader reader = WalReader.Open(Path.GetFullPath(directory), new Lsn(from), mode);
         output.WriteLine($"{"LSN",12}  {"bytes",10}  first {PreviewBytes} bytes ({(asText ? "text" : "hex")})");
         ulong shown = 0;
         ulong last = 0;

@@ -5,6 +5,16 @@ namespace Aletheia.Wal.Tool.Commands;
 /// <summary>The argument and options the log commands share: the log directory and the recovery mode.</summary>
 internal static class LogArguments
 {
+    /// <summary>A command of DIR and <c>--mode</c> only (<c>verify</c>, <c>stats</c>): runs <paramref name="run"/> with their values.</summary>
+    public static Command WithDirectoryAndMode(string name, string description, string modeDescription, Func<string, WalRecoveryMode, int> run)
+    {
+        Argument<string> directory = Directory();
+        Option<WalRecoveryMode> mode = Mode(modeDescription);
+        var command = new Command(name, description) { directory, mode };
+        command.SetAction(parsed => run(parsed.GetValue(directory)!, parsed.GetValue(mode)));
+        return command;
+    }
+
     /// <summary>DIR: the log directory.</summary>
     public static Argument<string> Directory() => new("DIR") { Description = "The log directory." };
 

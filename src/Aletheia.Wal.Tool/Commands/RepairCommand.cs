@@ -59,9 +59,9 @@ internal static class RepairCommand
         output.WriteLine($"  repaired in {mode}: {dropped}; kept {Records(report)}");
         output.WriteLine(Invariant($"  saved {repair.Saved.Count} file{(repair.Saved.Count == 1 ? "" : "s")} ({repair.BytesSaved} bytes) in {repair.BackupDirectory}:"));
         var table = new Table { Border = TableBorder.Ascii };
-        table.AddColumn("side file");
-        table.AddColumn(new TableColumn("bytes").RightAligned());
-        table.AddColumn("what it holds");
+        table.AddColumn(new TableColumn("side file").NoWrap());
+        table.AddColumn(new TableColumn("bytes").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("what it holds").NoWrap());
         foreach (WalSavedFile saved in repair.Saved)
         {
             string what = saved.Change == WalFileChangeKind.Deleted

@@ -7,21 +7,13 @@ namespace Aletheia.Wal.Tool.Commands;
 /// <summary><c>stats DIR [--mode M]</c>: the log's shape (segments, LSN range, records, end, recycled files, format) and its verdict.</summary>
 internal static class StatsCommand
 {
-    public static Command Create(IAnsiConsole console)
-    {
-        Argument<string> directory = LogArguments.Directory();
-        Option<WalRecoveryMode> mode = LogArguments.Mode("The recovery mode the verdict is for: TruncateTornTail (default), PointInTime or Strict.");
-        var command = new Command(
+    public static Command Create(IAnsiConsole console) =>
+        LogArguments.WithDirectoryAndMode(
             "stats",
             "Show the log's segments (number, state, size, first LSN, used bytes, records), its LSN range and record count, where it ends, its " +
-            "recycled files and format version, and the verdict of recovery at open; changes nothing. Exit codes as verify.")
-        {
-            directory,
-            mode,
-        };
-        command.SetAction(parsed => Run(console, parsed.GetValue(directory)!, parsed.GetValue(mode)));
-        return command;
-    }
+            "recycled files and format version, and the verdict of recovery at open; changes nothing. Exit codes as verify.",
+            "The recovery mode the verdict is for: TruncateTornTail (default), PointInTime or Strict.",
+            (directory, mode) => Run(console, directory, mode));
 
     private static int Run(IAnsiConsole console, string directory, WalRecoveryMode mode)
     {
@@ -44,17 +36,17 @@ internal static class StatsCommand
         output.WriteLine($"  {Consequence(report)}");
 
         var table = new Table { Border = TableBorder.Ascii };
-        table.AddColumn("segment");
-        table.AddColumn("state");
-        table.AddColumn(new TableColumn("file bytes").RightAligned());
-        table.AddColumn(new TableColumn("header bytes").RightAligned());
-        table.AddColumn(new TableColumn("first LSN").RightAligned());
-        table.AddColumn(new TableColumn("used bytes").RightAligned());
-        table.AddColumn(new TableColumn("records").RightAligned());
+        table.AddColumn(new TableColumn("segment").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("state").NoWrap());
+        table.AddColumn(new TableColumn("file bytes").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("header bytes").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("first LSN").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("used bytes").RightAligned().NoWrap());
+        table.AddColumn(new TableColumn("records").RightAligned().NoWrap());
         foreach (WalSegmentInfo segment in report.Segments)
         {
             table.AddRow(
-                Markup.Escape(Path.GetFileName(segment.Path)),
+                Invariant($"{segment.Number}"),
                 StateOf(segment.State),
                 Invariant($"{segment.FileBytes}"),
                 segment.HeaderBytes == 0 ? "-" : Invariant($"{segment.HeaderBytes}"),

@@ -18,6 +18,8 @@ internal static class Verdicts
     /// <summary>What the open in the inspected mode does, in one line.</summary>
     public static string Consequence(WalInspectionReport report) => report.Action switch
     {
+        WalRecoveryAction.Keep when report.RecoveryDroppedFrom != Lsn.None =>
+            Invariant($"{report.Mode} keeps every record: {Records(report)}; it reports LSN {report.RecoveryDroppedFrom}{DroppedTo(report.RecoveryDroppedTo)} dropped by an earlier recovery's cut (wal.head records it until something is appended)"),
         WalRecoveryAction.Keep => Invariant($"{report.Mode} keeps every record: {Records(report)}"),
         WalRecoveryAction.Cut => Invariant($"{report.Mode} cuts it: dropped from LSN {report.RecoveryDroppedFrom}{DroppedTo(report.RecoveryDroppedTo)}; kept {Records(report)}"),
         WalRecoveryAction.Refuse when report.Mode == WalRecoveryMode.TruncateTornTail && report.Damage is not null =>

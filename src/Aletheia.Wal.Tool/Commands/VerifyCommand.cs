@@ -6,21 +6,13 @@ namespace Aletheia.Wal.Tool.Commands;
 /// <summary><c>verify DIR [--mode M]</c>: the verdict of recovery at open, without changing anything.</summary>
 internal static class VerifyCommand
 {
-    public static Command Create(IAnsiConsole console)
-    {
-        Argument<string> directory = LogArguments.Directory();
-        Option<WalRecoveryMode> mode = LogArguments.Mode("The recovery mode to judge the log by, as WalOptions.RecoveryMode: TruncateTornTail (default), PointInTime or Strict.");
-        var command = new Command(
+    public static Command Create(IAnsiConsole console) =>
+        LogArguments.WithDirectoryAndMode(
             "verify",
             "Read every segment as recovery at open would and say whether the log is healthy, changing nothing. Exit code 0 for a healthy " +
-            "log, 1 for damage (with the segment, the offset and the verdict), 3 when there is no log or a writer has it open.")
-        {
-            directory,
-            mode,
-        };
-        command.SetAction(parsed => Run(console, parsed.GetValue(directory)!, parsed.GetValue(mode)));
-        return command;
-    }
+            "log, 1 for damage (with the segment, the offset and the verdict), 3 when there is no log or a writer has it open.",
+            "The recovery mode to judge the log by, as WalOptions.RecoveryMode: TruncateTornTail (default), PointInTime or Strict.",
+            (directory, mode) => Run(console, directory, mode));
 
     private static int Run(IAnsiConsole console, string directory, WalRecoveryMode mode)
     {
