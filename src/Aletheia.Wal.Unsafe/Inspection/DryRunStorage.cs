@@ -35,6 +35,8 @@ internal sealed class DryRunStorage : WalStorage
         _cancellation = cancellation;
     }
 
+    public override bool IsDryRun => true;
+
     /// <summary>Bytes read from files so far, through this storage.</summary>
     public long BytesRead { get; private set; }
 

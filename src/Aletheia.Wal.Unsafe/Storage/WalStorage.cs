@@ -26,6 +26,12 @@ internal abstract class WalStorage
     /// </summary>
     public virtual WalStorage WithCreateMode(UnixFileMode mode) => this;
 
+    /// <summary>
+    /// True for a storage that changes nothing on disk (<c>WalInspection</c>'s dry run): what is written through it must
+    /// not change what the process remembers of the real files (<see cref="LogHeadFile"/>'s copies whose write failed).
+    /// </summary>
+    public virtual bool IsDryRun => false;
+
     /// <summary>Opens an existing file for reading only, sharing it with a writer.</summary>
     public abstract WalFile OpenRead(string path);
 

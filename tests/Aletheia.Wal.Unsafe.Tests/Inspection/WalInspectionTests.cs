@@ -199,6 +199,48 @@ public sealed class WalInspectionTests : IDisposable
         Assert.Throws<OperationCanceledException>(() => WalInspection.Inspect(log, WalRecoveryMode.TruncateTornTail, null, cancelled.Token));
     }
 
+    /// <summary>
+    /// A copy of wal.head whose write failed in this process stays suspect after an inspection (the next real update writes
+    /// it first): the dry run's writes of wal.head are not the file's. (Found while building the inspection: recovery's
+    /// write of wal.head over the dry run cleared the mark.)
+    /// </summary>
+    [Fact]
+    public void An_inspection_leaves_a_head_copy_whose_write_failed_suspect()
+    {
+        string log = HealthyLog();
+        string head = LogHeadFile.PathOf(log);
+        bool armed = false;
+        var disk = new SimulatedDisk(1)
+        {
+            FaultOn = DiskOperation.Write,
+            FaultWhen = (_, path) => Volatile.Read(ref armed) && path == head,
+            Fault = DiskFault.IoError,
+            Tear = TornWrite.BytePrefix,
+        };
+        WriteAheadLog failing = WriteAheadLog.Open(DamageCases.Options(log, WalRecoveryMode.TruncateTornTail), disk); // the same path, in memory
+        try
+        {
+            for (ulong lsn = 1; lsn <= 150; lsn++)
+            {
+                failing.AppendDurable(new byte[1001]);
+            }
+
+            Volatile.Write(ref armed, true);
+            Assert.Throws<WalException>(() => failing.TruncateBefore(new Lsn(100))); // wal.head's first copy: EIO
+        }
+        finally
+        {
+            Record.Exception(failing.Dispose);
+        }
+
+        Assert.True(LogHeadFile.HasSuspectCopy(head), "The failed copy is suspect.");
+
+        WalInspectionReport report = Inspect(log, WalRecoveryMode.TruncateTornTail);
+
+        Assert.Equal(WalVerdict.Healthy, report.Verdict);
+        Assert.True(LogHeadFile.HasSuspectCopy(head), "The inspection left the failed copy suspect.");
+    }
+
     /// <summary>Open in that mode throws exactly the exception the inspection reported (on a copy of the log).</summary>
     private void AssertOpenRefusesAsReported(WalInspectionReport report, string log, WalRecoveryMode mode)
     {
