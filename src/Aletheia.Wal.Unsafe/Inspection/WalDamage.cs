@@ -19,7 +19,10 @@ public sealed class WalDamage
     /// <summary>Its segment number.</summary>
     public ulong SegmentNumber { get; internal init; }
 
-    /// <summary>The first bad byte found, within the damaged write (the offset <see cref="WalCorruptionException.Offset"/> names).</summary>
+    /// <summary>
+    /// The first bad byte found, within the damaged write (the offset <see cref="WalCorruptionException.Offset"/> names); for
+    /// the kept batch of a pending <see cref="WriteAheadLog.TruncateAfter"/> that recovery drops, the batch's start.
+    /// </summary>
     public long Offset { get; internal init; }
 
     /// <summary>Where the damaged write starts in the segment (0: the segment's opening write, its header): a cut keeps every byte before it.</summary>

@@ -119,7 +119,8 @@ public static class WalInspection
         string directory = Path.GetFullPath(options.Directory);
         string backup = Path.GetFullPath(backupDirectory);
         string relative = Path.GetRelativePath(directory, backup);
-        if (relative == "." || !(relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative)))
+        bool outside = Path.IsPathRooted(relative) || relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        if (!outside)
         {
             throw new ArgumentException($"The backup directory '{backup}' lies in the log directory '{directory}': give one outside it (the log refuses foreign files).", nameof(backupDirectory));
         }

@@ -75,7 +75,10 @@ public sealed class WalInspectionReport
     /// <summary>What <see cref="WalMetrics.RecoveryDroppedTo"/> reports after the open (see <see cref="RecoveryDroppedFrom"/>).</summary>
     public Lsn RecoveryDroppedTo { get; internal init; }
 
-    /// <summary>What recovery at open would change on disk, file by file (empty when it refuses, or changes nothing).</summary>
+    /// <summary>
+    /// What recovery at open would change on disk, file by file: empty when it changes nothing. When it refuses, what it
+    /// changes before it throws: nothing, unless it completes a pending <see cref="WriteAheadLog.TruncateAfter"/> first.
+    /// </summary>
     public IReadOnlyList<WalFileChange> Changes { get; internal init; } = [];
 
     /// <summary>Bytes the inspection read.</summary>

@@ -126,6 +126,9 @@ public sealed class WalRepairTests : IDisposable
         string inside = Path.Combine(log, "backup");
         var e = Assert.Throws<ArgumentException>(() => WalInspection.Repair(log, WalRecoveryMode.TruncateTornTail, inside));
         Assert.StartsWith($"The backup directory '{inside}' lies in the log directory '{log}'", e.Message, StringComparison.Ordinal);
+        string dotted = Path.Combine(log, "..backup"); // a name that starts with two dots, inside
+        e = Assert.Throws<ArgumentException>(() => WalInspection.Repair(log, WalRecoveryMode.TruncateTornTail, dotted));
+        Assert.StartsWith($"The backup directory '{dotted}' lies in the log directory '{log}'", e.Message, StringComparison.Ordinal);
         string used = _temp.Log("used");
         Directory.CreateDirectory(used);
         File.WriteAllText(Path.Combine(used, "note"), "x");
