@@ -200,6 +200,37 @@ public sealed class PendingCutTests : IDisposable
         Assert.Equal((new Lsn(42), Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom));
     }
 
+    /// <summary>
+    /// A repair completes a pending cut as recovery does, after saving what the cut drops: the cut segment from its
+    /// rewritten batch header on, every segment after it whole, and wal.head; nothing is reported dropped (a cut asked for).
+    /// </summary>
+    [Fact]
+    public void A_repair_completes_a_pending_cut_after_saving_what_it_drops()
+    {
+        string pending = Path.GetFullPath(_temp.Log("pending"));
+        BuildPending(pending, 42);
+        LogHead head = Head(pending);
+        string before = _temp.Log("before");
+        SegmentFiles.CopyLog(pending, before);
+        ulong[] later = SegmentNames.List(WalStorage.Files, pending).Where(n => n > head.RewindSegment).ToArray();
+        Assert.NotEmpty(later);
+
+        WalRepairReport repair = WalInspection.Repair(Options(pending), _temp.Log("backup"));
+
+        Assert.Equal((true, Lsn.None, Lsn.None), (repair.Changed, repair.DroppedFrom, repair.DroppedTo));
+        WalSavedFile tail = repair.Saved[0];
+        Assert.Equal((SegmentNames.PathOf(pending, head.RewindSegment), WalFileChangeKind.Rewritten), (tail.SourcePath, tail.Change));
+        Assert.InRange(tail.Offset, head.RewindOffset, head.RewindOffset + BatchHeader.Size - 1);
+        Assert.Equal(
+            later.Select(n => (SegmentNames.PathOf(pending, n), WalFileChangeKind.Deleted, 0L)).Append((LogHeadFile.PathOf(pending), WalFileChangeKind.Rewritten, 0L)),
+            repair.Saved.Skip(1).Select(s => (s.SourcePath, s.Change, s.Offset)));
+        Assert.All(repair.Saved, saved => Assert.True(
+            File.ReadAllBytes(Path.Combine(before, Path.GetFileName(saved.SourcePath))).AsSpan((int)saved.Offset).SequenceEqual(File.ReadAllBytes(saved.BackupPath)),
+            $"{saved.BackupPath} holds the bytes of {saved.SourcePath} from {saved.Offset} on, as they were."));
+        using WriteAheadLog log = WriteAheadLog.Open(Options(pending));
+        Assert.Equal((new Lsn(42), Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom));
+    }
+
     /// <summary>A damaged kept frame of a pending cut, inspected: the verdict, the range and the refusal recovery gives in each mode.</summary>
     [Theory]
     [InlineData(WalRecoveryMode.TruncateTornTail)]
