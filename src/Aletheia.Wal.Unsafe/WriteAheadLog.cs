@@ -951,6 +951,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal long TestHookBatches => _flusher.Batches;
 
+    /// <summary>A TruncateAfter has handed its cut to the flush thread, which has not gone on after it yet (tests: order a cut before a write returns).</summary>
+    internal bool TestHookCutRequested => _flusher.TestHookCutRequested;
+
     /// <summary>The log's tags, and what recovery at open found, for the meter.</summary>
     internal WalTelemetry Telemetry => _telemetry;
 

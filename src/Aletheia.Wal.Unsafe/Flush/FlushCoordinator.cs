@@ -159,6 +159,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _doorbell.Ring();
     }
 
+    /// <summary>Tests: a TruncateAfter has handed its request over (<see cref="BeginCut"/>) and the flush thread has not yet gone on after it.</summary>
+    // Acquire: a fresh read of the request BeginCut published.
+    internal bool TestHookCutRequested => Volatile.Read(ref _cut) is not null;
+
     /// <summary>Lets the held flush thread go on, appending from LSN <paramref name="nextLsn"/> into the segment writer's current position.</summary>
     public void EndCut(CutRequest cut, ulong nextLsn)
     {

@@ -122,8 +122,8 @@ public sealed class WalMeterTests : IDisposable
         string directory = _temp.Log();
         var storage = new FaultyStorage();
         using var capture = new MeterCapture(directory);
-        using var held = new HeldWrites(storage);
         using WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, StripeCount = 1, StripeCapacityBytes = 4096, MaxEntryBytes = 1024 }, storage);
+        using var held = new HeldWrites(storage); // released before the log is disposed, also when an assertion fails
         byte[] payload = new byte[100];
         held.Hold();
         var sinceFirstAppend = Stopwatch.StartNew();
@@ -144,11 +144,10 @@ public sealed class WalMeterTests : IDisposable
 
         // Waiting appends of every blocking form, each counted once however long it waits.
         using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var blocked = new Thread(() => log.Append(payload));
-        var cancellable = new Thread(() => log.AppendDurable(payload, cancellation.Token)); // waits in 20 ms slices
+        // Threads of their own (a failed assertion leaves them to fail with the disposed log, not the test host).
+        Task blocked = Task.Factory.StartNew(() => log.Append(payload), TaskCreationOptions.LongRunning);
+        Task cancellable = Task.Factory.StartNew(() => log.AppendDurable(payload, cancellation.Token), TaskCreationOptions.LongRunning); // waits in 20 ms slices
         Task<Lsn> pending = log.AppendDurableAsync(payload).AsTask();
-        blocked.Start();
-        cancellable.Start();
         Assert.True(SpinWait.SpinUntil(() => capture.Observed("aletheia.wal.stripe_full_waits") == 7, TimeSpan.FromSeconds(30)), "The three waiting appends are counted.");
         Thread.Sleep(200); // several slices of the cancellable append and retries of the async one: not counted again
         Assert.Equal(7, capture.Observed("aletheia.wal.stripe_full_waits"));
@@ -165,8 +164,7 @@ public sealed class WalMeterTests : IDisposable
             $"The oldest record waited {age} s: at least the 300 ms the test waited above since the flush thread took it, at most the {bound} since it was appended.");
 
         held.Release();
-        await pending.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(blocked.Join(TimeSpan.FromSeconds(30)) && cancellable.Join(TimeSpan.FromSeconds(30)), "The waiting appends complete once space frees.");
+        await Task.WhenAll(pending, blocked, cancellable).WaitAsync(TimeSpan.FromSeconds(30)); // the waiting appends complete once space frees
         log.Flush();
         observed = capture.Collect();
         Assert.Equal(7, observed["aletheia.wal.stripe_full_waits"].Value);
