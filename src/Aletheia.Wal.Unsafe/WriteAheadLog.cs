@@ -1131,7 +1131,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             // of the two (the cut is completed by recovery once wal.head records it). Whatever failed, the flush thread
             // must not stay held.
             var error = new WalException($"TruncateAfter({after}) could not cut the log in '{_directory}': {e.Message}", e);
-            _telemetry.Faulted(e is WalException ? e : error);
+            _telemetry.Faulted(error); // unless the flush thread's own fault came first (then this is not a second one)
             _watermark.SetFaulted(error);
             foreach (Stripe stripe in _stripes)
             {

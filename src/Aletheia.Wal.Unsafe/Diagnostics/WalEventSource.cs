@@ -27,8 +27,8 @@ namespace Aletheia.Wal.Diagnostics;
 /// <item><term>8 RecoveryDroppedRecords (Warning, Recovery)</term><description>The same payload as 7: recovery dropped the records from DroppedFrom (to DroppedTo, 0 when unknown)</description></item>
 /// <item><term>9 RecoveryFailed (Error, Recovery)</term><description>Directory, Mode, ExceptionType, Message, ElapsedMilliseconds: the log was not opened</description></item>
 /// <item><term>10 Faulted (Error, Faults)</term><description>Directory, ExceptionType, Message: the log acknowledges nothing more</description></item>
-/// <item><term>11 TruncatedBefore (Informational, Truncation)</term><description>Directory, Lsn (as asked), SegmentsRemoved, OldestLsn (after)</description></item>
-/// <item><term>12 TruncatedAfter (Informational, Truncation)</term><description>Directory, Lsn, DroppedFrom, DroppedTo, RewroteDisk (false: every dropped record was still in memory)</description></item>
+/// <item><term>11 TruncatedBefore (Informational, Truncation)</term><description>Directory, Lsn (as asked), SegmentsRemoved, OldestLsn (after): every call that returns, also one that removed nothing</description></item>
+/// <item><term>12 TruncatedAfter (Informational, Truncation)</term><description>Directory, Lsn, DroppedFrom (Lsn + 1), DroppedTo (the last LSN handed out before the cut), RewroteDisk (false: every dropped record was still in memory): every call that dropped records (one at <see cref="WriteAheadLog.LastLsn"/> drops none and writes none)</description></item>
 /// </list>
 /// Verdicts: <c>Clean</c> (nothing dropped), <c>TornTail</c> (an interrupted last write cut), <c>Corruption</c> (damage cut,
 /// PointInTime), <c>RecordedCut</c> (a cut an earlier, interrupted open recorded, reported again).

@@ -214,6 +214,33 @@ public sealed class WalEventSourceTests : IDisposable
         Assert.Single(events.Named("BatchWritten")); // record 1's; the failed write is not one
     }
 
+    [Fact]
+    public void The_source_is_named_Aletheia_Wal_with_the_guid_derived_from_its_name_and_a_valid_manifest()
+    {
+        Assert.Equal(WalDiagnostics.EventSourceName, Aletheia.Wal.Diagnostics.WalEventSource.Log.Name);
+        Assert.Equal(GuidFromName(WalDiagnostics.EventSourceName), Aletheia.Wal.Diagnostics.WalEventSource.Log.Guid);
+
+        // Strict: an event whose attribute, keywords or parameters do not add up throws here (tools read this manifest).
+        string? manifest = EventSource.GenerateManifest(typeof(Aletheia.Wal.Diagnostics.WalEventSource), "Aletheia.Wal.Unsafe.dll", EventManifestOptions.Strict);
+        Assert.NotNull(manifest);
+        foreach (string name in new[] { "BatchWritten", "SegmentRotated", "SegmentPrepared", "SegmentRecycled", "SegmentDeleted", "RecoveryStarted", "RecoveryFinished", "RecoveryDroppedRecords", "RecoveryFailed", "Faulted", "TruncatedBefore", "TruncatedAfter" })
+        {
+            Assert.Contains($"task=\"{name}\"", manifest, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// The GUID tools derive from a provider name (dotnet-trace for <c>--providers Aletheia-Wal</c>, ETW's convention): the
+    /// SHA-1 of a fixed namespace and the upper-cased name in big-endian UTF-16, its first 16 bytes, version 5.
+    /// </summary>
+    private static Guid GuidFromName(string name)
+    {
+        byte[] space = [0x48, 0x2C, 0x2D, 0xB2, 0xC3, 0x90, 0x47, 0xC8, 0x87, 0xF8, 0x1A, 0x15, 0xBF, 0xC1, 0x30, 0xFB];
+        byte[] hash = System.Security.Cryptography.SHA1.HashData([.. space, .. System.Text.Encoding.BigEndianUnicode.GetBytes(name.ToUpperInvariant())]);
+        hash[7] = (byte)((hash[7] & 0x0F) | 0x50);
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
     private static void AssertRecovery(EventCapture.Captured recovery, EventLevel level, string verdict, ulong kept, ulong droppedFrom, ulong droppedTo)
     {
         Assert.Equal((level, WalDiagnostics.RecoveryKeyword), (recovery.Level, recovery.Keywords));
