@@ -83,33 +83,11 @@ internal sealed unsafe class WalEventSource : EventSource
     }
 
     [Event(SegmentRotatedId, Level = EventLevel.Informational, Keywords = Keywords.Segments, Message = "Segment {1} opened at LSN {3}: {2}")]
-    public void SegmentRotated(string directory, ulong segment, string path, ulong firstLsn)
-    {
-        fixed (char* d = directory, p = path)
-        {
-            EventData* data = stackalloc EventData[4];
-            Set(data, d, directory);
-            Set(data + 1, &segment);
-            Set(data + 2, p, path);
-            Set(data + 3, &firstLsn);
-            Write(SegmentRotatedId, 4, data);
-        }
-    }
+    public void SegmentRotated(string directory, ulong segment, string path, ulong firstLsn) => WriteSegment(SegmentRotatedId, directory, segment, path, firstLsn);
 
     [Event(SegmentPreparedId, Level = EventLevel.Informational, Keywords = Keywords.Segments, Message = "Segment {1} prepared (reused: {3}): {2}")]
-    public void SegmentPrepared(string directory, ulong segment, string path, bool reused)
-    {
-        int reusedWord = reused ? 1 : 0; // EventSource writes a bool as a 4-byte word
-        fixed (char* d = directory, p = path)
-        {
-            EventData* data = stackalloc EventData[4];
-            Set(data, d, directory);
-            Set(data + 1, &segment);
-            Set(data + 2, p, path);
-            Set(data + 3, &reusedWord);
-            Write(SegmentPreparedId, 4, data);
-        }
-    }
+    public void SegmentPrepared(string directory, ulong segment, string path, bool reused) =>
+        WriteSegment(SegmentPreparedId, directory, segment, path, reused ? 1 : 0); // EventSource writes a bool as a 4-byte word
 
     [Event(SegmentRecycledId, Level = EventLevel.Informational, Keywords = Keywords.Segments, Message = "Segment {1} kept for reuse: {2}")]
     public void SegmentRecycled(string directory, ulong segment, string path) => WriteSegment(SegmentRecycledId, directory, segment, path);
@@ -192,6 +170,22 @@ internal sealed unsafe class WalEventSource : EventSource
             Set(data + 3, &droppedTo);
             Set(data + 4, &rewroteWord);
             Write(TruncatedAfterId, 5, data);
+        }
+    }
+
+    /// <summary>A segment event with a fourth field, <paramref name="extra"/>.</summary>
+    [NonEvent]
+    private void WriteSegment<T>(int id, string directory, ulong segment, string path, T extra)
+        where T : unmanaged
+    {
+        fixed (char* d = directory, p = path)
+        {
+            EventData* data = stackalloc EventData[4];
+            Set(data, d, directory);
+            Set(data + 1, &segment);
+            Set(data + 2, p, path);
+            Set(data + 3, &extra);
+            Write(id, 4, data);
         }
     }
 
