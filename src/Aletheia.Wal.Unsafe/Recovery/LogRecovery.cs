@@ -1,3 +1,5 @@
+using System.Diagnostics.Tracing;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
 
@@ -122,6 +124,10 @@ internal static class LogRecovery
                 string target = SegmentNames.RecycledPathOf(directory, number);
                 storage.Move(path, target);
                 recycled.Add(target);
+                if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+                {
+                    WalEventSource.Log.SegmentRecycled(directory, number, target);
+                }
             }
             else
             {
@@ -154,7 +160,14 @@ internal static class LogRecovery
         // the open end marker, so the next recovery ignores it and deletes it again.
         foreach (string path in doomed.OrderDescending(StringComparer.Ordinal))
         {
-            storage.Delete(path);
+            if (path.EndsWith(SegmentNames.PreparingExtension, StringComparison.Ordinal))
+            {
+                storage.Delete(path); // a preparation's leftover, never a segment
+            }
+            else
+            {
+                storage.DeleteSegment(directory, path);
+            }
         }
 
         // Always, even with nothing deleted: a writer that died between a rename and its directory fsync left a name that
@@ -202,6 +215,9 @@ internal static class LogRecovery
             Recycled = recycled,
             DroppedFrom = report.DroppedFrom,
             DroppedTo = report.DroppedTo,
+            Verdict = damage is null
+                ? report.DroppedFrom != 0 ? RecoveryVerdict.RecordedCut : RecoveryVerdict.Clean
+                : damage.IsTornTail ? RecoveryVerdict.TornTail : RecoveryVerdict.Corruption,
         };
     }
 

@@ -32,6 +32,13 @@ internal static class SegmentNames
             && ulong.TryParse(fileName.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out number);
     }
 
+    /// <summary>The number of a segment file or a recycled one, from its name's 20 digits; 0 for any other file.</summary>
+    public static ulong NumberOf(string path)
+    {
+        ReadOnlySpan<char> name = Path.GetFileName(path.AsSpan());
+        return name.Length > 20 && name[20] == '.' && ulong.TryParse(name[..20], NumberStyles.None, CultureInfo.InvariantCulture, out ulong number) ? number : 0;
+    }
+
     /// <summary>The segment numbers in <paramref name="directory"/>, ascending.</summary>
     public static List<ulong> List(WalStorage storage, string directory)
     {

@@ -1,3 +1,6 @@
+using System.Diagnostics.Tracing;
+using Aletheia.Wal.Diagnostics;
+
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
@@ -36,6 +39,19 @@ internal abstract class WalStorage
     public abstract WalFile OpenRead(string path);
 
     public abstract void Delete(string path);
+
+    /// <summary>
+    /// Deletes a segment file, or a recycled one (<c>*.recycle</c>), of the log in <paramref name="directory"/>, and says
+    /// so in the event source (SegmentDeleted).
+    /// </summary>
+    public void DeleteSegment(string directory, string path)
+    {
+        Delete(path);
+        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentDeleted(directory, SegmentNames.NumberOf(path), path);
+        }
+    }
 
     /// <summary>Renames <paramref name="from"/> to <paramref name="to"/>, replacing nothing.</summary>
     public abstract void Move(string from, string to);
