@@ -124,7 +124,7 @@ internal static class LogRecovery
                 string target = SegmentNames.RecycledPathOf(directory, number);
                 storage.Move(path, target);
                 recycled.Add(target);
-                if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+                if (!storage.IsDryRun && WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
                 {
                     WalEventSource.Log.SegmentRecycled(directory, number, target);
                 }

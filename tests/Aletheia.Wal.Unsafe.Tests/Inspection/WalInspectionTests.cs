@@ -241,6 +241,26 @@ public sealed class WalInspectionTests : IDisposable
         Assert.True(LogHeadFile.HasSuspectCopy(head), "The inspection left the failed copy suspect.");
     }
 
+    /// <summary>
+    /// An inspection tells the event source nothing: the segments its dry run deletes are not deleted. The repair that
+    /// then deletes them says so, once each.
+    /// </summary>
+    [Fact]
+    public void An_inspection_writes_no_event_and_the_repair_after_it_does()
+    {
+        (_, string damaged) = DamageCases.Build("flipped bit in a middle record", _temp);
+        string log = Path.GetFullPath(damaged);
+        using var events = new EventCapture(log);
+
+        WalInspectionReport report = Inspect(log, WalRecoveryMode.PointInTime);
+
+        string[] deleted = report.Changes.Where(c => c.Kind == WalFileChangeKind.Deleted).Select(c => c.Path).ToArray();
+        Assert.Equal(2, deleted.Length); // the last used segment and the prepared one
+        Assert.Empty(events.All);
+        WalInspection.Repair(DamageCases.Options(log, WalRecoveryMode.PointInTime), _temp.Log("backup"));
+        Assert.Equal(deleted.OrderDescending(StringComparer.Ordinal), events.Named("SegmentDeleted").Select(e => e.Field<string>("path")));
+    }
+
     /// <summary>Open in that mode throws exactly the exception the inspection reported (on a copy of the log).</summary>
     private void AssertOpenRefusesAsReported(WalInspectionReport report, string log, WalRecoveryMode mode)
     {
