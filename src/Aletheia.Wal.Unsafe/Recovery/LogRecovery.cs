@@ -14,16 +14,25 @@ namespace Aletheia.Wal.Recovery;
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
+    /// <param name="storage">The file system.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="mode">The recovery mode.</param>
+    /// <param name="segmentBytes">The writer's segment size: recycled and prepared files of another size are not kept.</param>
+    /// <param name="maxRecycled">Recycled files kept, at most.</param>
+    /// <param name="trace">Records what recovery reads, for a report (<c>WalInspection</c>); null at open.</param>
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled, RecoveryTrace? trace = null)
     {
         List<ulong> numbers = SegmentNames.List(storage, directory);
-        LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
+        LogHead? resolved = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged);
+        trace?.Resolved(resolved, headCopyDamaged);
+        LogHead head = resolved ?? CreateLog(storage, directory);
         if (head.RewindPending)
         {
             // A TruncateAfter recorded its cut and did not finish it (a crash): finish it, before the log is read. A kept
             // batch that damage (besides the crash) made unreadable is dropped as a damaged last write would be, and
             // reported as any cut (Strict refuses it).
             (_, ulong droppedFrom, ulong droppedTo) = TailRewind.Complete(storage, directory, head, mode);
+            trace?.RewindCompleted(droppedFrom, droppedTo);
             head = TailRewind.Completed(head);
             if (droppedFrom != 0)
             {
@@ -35,10 +44,15 @@ internal static class LogRecovery
             numbers = SegmentNames.List(storage, directory);
         }
 
-        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null);
+        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null)
+        {
+            SegmentEnded = trace is null ? null : trace.SegmentEnds.Add,
+        };
         while (cursor.MoveNext())
         {
         }
+
+        trace?.Read(cursor);
 
         LogDamage? damage = cursor.Damage;
         if (damage is not null && RecoveryPolicy.Decide(damage.Kind, mode) == RecoveryAction.Refuse)
@@ -110,7 +124,7 @@ internal static class LogRecovery
                 string target = SegmentNames.RecycledPathOf(directory, number);
                 storage.Move(path, target);
                 recycled.Add(target);
-                if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+                if (!storage.IsDryRun && WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
                 {
                     WalEventSource.Log.SegmentRecycled(directory, number, target);
                 }

@@ -29,6 +29,13 @@ internal abstract class WalStorage
     /// </summary>
     public virtual WalStorage WithCreateMode(UnixFileMode mode) => this;
 
+    /// <summary>
+    /// True for a storage that changes nothing on disk (<c>WalInspection</c>'s dry run): what is written through it must
+    /// not change what the process remembers of the real files (<see cref="LogHeadFile"/>'s copies whose write failed),
+    /// nor be told to the event source as done.
+    /// </summary>
+    public virtual bool IsDryRun => false;
+
     /// <summary>Opens an existing file for reading only, sharing it with a writer.</summary>
     public abstract WalFile OpenRead(string path);
 
@@ -36,12 +43,12 @@ internal abstract class WalStorage
 
     /// <summary>
     /// Deletes a segment file, or a recycled one (<c>*.recycle</c>), of the log in <paramref name="directory"/>, and says
-    /// so in the event source (SegmentDeleted).
+    /// so in the event source (SegmentDeleted; not for a dry run, which deletes nothing).
     /// </summary>
     public void DeleteSegment(string directory, string path)
     {
         Delete(path);
-        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        if (!IsDryRun && WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
         {
             WalEventSource.Log.SegmentDeleted(directory, SegmentNames.NumberOf(path), path);
         }
