@@ -18,6 +18,7 @@ internal static class WalTool
     public static int Run(string[] args, IAnsiConsole console)
     {
         var root = new RootCommand("aletheia-wal: run the benchmark tour and look inside Aletheia.Wal.Unsafe log directories.");
+        root.Add(Commands.BenchCommand.Create(console));
         ParseResult parsed = root.Parse(args);
         TextWriter writer = console.Profile.Out.Writer;
         return parsed.Invoke(new InvocationConfiguration { Output = writer, Error = writer });
