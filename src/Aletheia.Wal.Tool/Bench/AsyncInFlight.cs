@@ -10,9 +10,9 @@ namespace Aletheia.Wal.Tool.Bench;
 /// Latency is each append, from the call to its completion running.
 /// </summary>
 /// <remarks>
-/// The slots are plain objects with one cached continuation each, not async methods: a slot allocates nothing per append,
-/// so the process-wide allocation figure is the log's and the thread pool's, plus the driver thread's share, measured
-/// apart (it issues the first appends, waits, and draws the progress line).
+/// The slots are plain objects with one cached continuation each, not async methods: a slot allocates nothing per append.
+/// The allocation figure is the whole process's (the log's and the thread pool's) less the driver thread's, measured on
+/// it (it issues the first appends, waits, and draws the progress line, which allocates).
 /// </remarks>
 internal sealed class AsyncInFlight
 {
@@ -86,7 +86,8 @@ internal sealed class AsyncInFlight
 
         // Acquire: the last slot to retire wrote the time of the last completion before the decrement that drained.
         double seconds = Stopwatch.GetElapsedTime(started, Volatile.Read(ref _lastCompletion)).TotalSeconds;
-        return new WorkloadResult(_plan, records, seconds, Latency.Summarize(_latency), total > 0 ? (double)processAllocated / total : 0, AllocationScope.Process)
+        double perAppend = total > 0 ? (double)(processAllocated - driverAllocated) / total : 0;
+        return new WorkloadResult(_plan, records, seconds, Latency.Summarize(_latency), perAppend, AllocationScope.Process)
         {
             HarnessBytesPerAppend = total > 0 ? (double)driverAllocated / total : 0,
         };

@@ -6,7 +6,10 @@ internal enum AllocationScope
     /// <summary><see cref="GC.GetAllocatedBytesForCurrentThread"/> of the appending threads, summed.</summary>
     AppendingThreads,
 
-    /// <summary><see cref="GC.GetTotalAllocatedBytes(bool)"/> of the whole process (its completions run on pool threads).</summary>
+    /// <summary>
+    /// <see cref="GC.GetTotalAllocatedBytes(bool)"/> of the whole process (completions run on pool threads), less what the
+    /// bench's driver thread allocated meanwhile (<see cref="WorkloadResult.HarnessBytesPerAppend"/>, measured on it).
+    /// </summary>
     Process,
 }
 
@@ -31,7 +34,10 @@ internal sealed record WorkloadResult(PlannedWorkload Plan, long[] ProducerRecor
     /// <summary>A burst: "duration", or "volume" when it reached its byte cap first.</summary>
     public string? StoppedBy { get; init; }
 
-    /// <summary>For <see cref="AllocationScope.Process"/>: the driver thread's own share per append (issuing, waiting, drawing progress).</summary>
+    /// <summary>
+    /// For <see cref="AllocationScope.Process"/>: the bench driver thread's own allocations per append (it issues the first
+    /// appends, waits, and draws the progress line), taken out of <see cref="AllocatedBytesPerAppend"/>.
+    /// </summary>
     public double? HarnessBytesPerAppend { get; init; }
 }
 

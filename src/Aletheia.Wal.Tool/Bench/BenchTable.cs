@@ -83,20 +83,46 @@ internal static class BenchTable
     private static IEnumerable<string> Notes(BenchReport report)
     {
         BenchSettings settings = report.Settings;
+        List<WorkloadResult> measured = report.Workloads.Where(w => !w.Plan.WarmUp).ToList();
         if (report.Workloads.Count > 0)
         {
             long warmUp = report.Workloads.Where(w => w.Plan.WarmUp).Sum(w => w.Records);
-            yield return $"One log for the whole tour, WalOptions at their defaults ({string.Join(", ", report.LogOptions.Select(o => o.Name + " " + (o.Name.EndsWith("Bytes", StringComparison.Ordinal) ? Size(o.Value) : Count(o.Value))))}); "
-                + $"durable payloads {settings.PayloadBytes} B, {Duration(settings.Duration)} per workload, after a warm-up of each append form ({Duration(settings.WarmUp)} each, {Count(warmUp)} records, verified with the rest).";
-            yield return "Latency: per call, from the call to its return (AppendDurable) or to its completion running (AppendDurableAsync); "
-                + "bursts: none per call (Append does not wait for the disk), their rate runs from the first Append to Flush's return"
-                + string.Concat(report.Workloads.Where(w => !w.Plan.WarmUp && w.FlushMilliseconds is not null)
-                    .Select(w => $"; {w.Plan.Key}: Flush took {w.FlushMilliseconds!.Value.ToString("0.0", CultureInfo.InvariantCulture)} ms{(w.StoppedBy == "volume" ? $" (stopped at {Size(Burst.VolumeCapBytes)})" : "")}"))
-                + ".";
-            string harness = string.Concat(report.Workloads.Where(w => !w.Plan.WarmUp && w.HarnessBytesPerAppend is not null)
-                .Select(w => $" ({w.Plan.Key}: of which the bench's driver thread {w.HarnessBytesPerAppend!.Value.ToString("0.##", CultureInfo.InvariantCulture)} B; its append slots allocate nothing)"));
-            yield return "B/append: what the appending threads allocated (GC.GetAllocatedBytesForCurrentThread) per append; "
-                + "* the whole process (GC.GetTotalAllocatedBytes) per append, as async completions run on pool threads" + harness + ".";
+            string options = string.Join(", ", report.LogOptions.Select(o => o.Name + " " + (o.Name.EndsWith("Bytes", StringComparison.Ordinal) ? Size(o.Value) : Count(o.Value))));
+            yield return $"One log for the whole tour, WalOptions at their defaults ({options}); {Duration(settings.Duration)} per workload, "
+                + $"after a warm-up of each append form ({Duration(settings.WarmUp)} each, {Count(warmUp)} records, verified with the rest).";
+
+            var latency = new List<string>();
+            if (measured.Any(w => w.Plan.Kind == BenchWorkloads.Durable))
+            {
+                latency.Add("AppendDurable from call to return");
+            }
+
+            if (measured.Any(w => w.Plan.Kind == BenchWorkloads.Async))
+            {
+                latency.Add("AppendDurableAsync from call to its completion running");
+            }
+
+            List<WorkloadResult> bursts = measured.Where(w => w.FlushMilliseconds is not null).ToList();
+            if (bursts.Count > 0)
+            {
+                string flushes = string.Join(", ", bursts.Select(b =>
+                    $"{b.Plan.Key} {b.FlushMilliseconds!.Value.ToString("0.0", CultureInfo.InvariantCulture)} ms{(b.StoppedBy == "volume" ? $" (stopped at {Size(Burst.VolumeCapBytes)} of payload)" : "")}"));
+                latency.Add($"bursts none per Append (it does not wait for the disk), their rate runs from the first Append to Flush's return (Flush: {flushes})");
+            }
+
+            if (latency.Count > 0)
+            {
+                yield return "Latency per call: " + string.Join("; ", latency) + ".";
+            }
+
+            string allocation = "B/append: what the appending threads allocated (GC.GetAllocatedBytesForCurrentThread) per append";
+            foreach (WorkloadResult workload in measured.Where(w => w.Scope == AllocationScope.Process))
+            {
+                allocation += $"; * {workload.Plan.Key}: the whole process (GC.GetTotalAllocatedBytes: completions run on pool threads) less the bench's driver thread, "
+                    + $"{workload.HarnessBytesPerAppend!.Value.ToString("0.##", CultureInfo.InvariantCulture)} B/append measured on it (progress drawing; the append slots allocate nothing)";
+            }
+
+            yield return allocation + ".";
         }
 
         if (report.Verification is { } verification)
