@@ -110,15 +110,8 @@ internal static class BenchJson
         json.WriteEndObject();
     }
 
-    private static void WriteVerification(Utf8JsonWriter json, VerificationResult? verification)
+    private static void WriteVerification(Utf8JsonWriter json, VerificationResult? verification) => WriteObject(json, "verification", verification, static (json, verification) =>
     {
-        if (verification is null)
-        {
-            json.WriteNull("verification");
-            return;
-        }
-
-        json.WriteStartObject("verification");
         json.WriteBoolean("passed", verification.Passed);
         json.WriteNumber("records", verification.Records);
         json.WriteNumber("payloadBytes", verification.PayloadBytes);
@@ -137,41 +130,39 @@ internal static class BenchJson
         }
 
         json.WriteString("problem", verification.Problem);
-        json.WriteEndObject();
-    }
+    });
 
-    private static void WriteRaw(Utf8JsonWriter json, string name, RawResult? raw)
+    private static void WriteRaw(Utf8JsonWriter json, string name, RawResult? raw) => WriteObject(json, name, raw, static (json, raw) =>
     {
-        if (raw is null)
-        {
-            json.WriteNull(name);
-            return;
-        }
-
-        json.WriteStartObject(name);
         json.WriteNumber("writeBytes", raw.WriteBytes);
         json.WriteNumber("writes", raw.Writes);
         json.WriteNumber("seconds", raw.Seconds);
         json.WriteNumber("writesPerSecond", raw.WritesPerSecond);
         json.WriteNumber("megabytesPerSecond", raw.MegabytesPerSecond);
         WriteLatency(json, "latencyMicroseconds", raw.Latency);
-        json.WriteEndObject();
-    }
+    });
 
-    private static void WriteLatency(Utf8JsonWriter json, string name, LatencySummary? latency)
+    private static void WriteLatency(Utf8JsonWriter json, string name, LatencySummary? latency) => WriteObject(json, name, latency, static (json, latency) =>
     {
-        if (latency is null)
+        json.WriteNumber("count", latency.Count);
+        json.WriteNumber("p50", latency.P50);
+        json.WriteNumber("p99", latency.P99);
+        json.WriteNumber("p999", latency.P999);
+        json.WriteNumber("max", latency.Max);
+    });
+
+    // A figure not measured is null; one measured is an object.
+    private static void WriteObject<T>(Utf8JsonWriter json, string name, T? value, Action<Utf8JsonWriter, T> body)
+        where T : class
+    {
+        if (value is null)
         {
             json.WriteNull(name);
             return;
         }
 
         json.WriteStartObject(name);
-        json.WriteNumber("count", latency.Count);
-        json.WriteNumber("p50", latency.P50);
-        json.WriteNumber("p99", latency.P99);
-        json.WriteNumber("p999", latency.P999);
-        json.WriteNumber("max", latency.Max);
+        body(json, value);
         json.WriteEndObject();
     }
 

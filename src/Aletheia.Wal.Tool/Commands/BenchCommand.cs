@@ -90,14 +90,22 @@ internal static class BenchCommand
     {
         TextWriter output = console.Profile.Out.Writer;
         BenchDirectory? place;
-        if (settings.Directory is null)
+        try
         {
-            place = BenchDirectory.CreateTemporary();
+            if (settings.Directory is null)
+            {
+                place = BenchDirectory.CreateTemporary();
+            }
+            else if (!BenchDirectory.TryUseGiven(settings.Directory, settings, out place, out string? error))
+            {
+                output.WriteLine("bench: " + error);
+                return WalTool.UsageError;
+            }
         }
-        else if (!BenchDirectory.TryUseGiven(settings.Directory, settings, out place, out string? error))
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            output.WriteLine("bench: " + error);
-            return WalTool.UsageError;
+            output.WriteLine("bench: could not run: " + e.Message);
+            return CouldNotRun;
         }
 
         BenchReport? report = null;
@@ -121,7 +129,7 @@ internal static class BenchCommand
         catch (Exception e)
         {
             // Whatever failed (the log, the disk, a stuck thread), the run has no figures to give: one line, exit 3.
-            failure = e is WalException or IOException or UnauthorizedAccessException or TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            failure = Describe(e);
         }
         finally
         {
@@ -169,4 +177,7 @@ internal static class BenchCommand
 
         return WalTool.Ok;
     }
+
+    private static string Describe(Exception e) =>
+        e is WalException or IOException or UnauthorizedAccessException or TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}";
 }
