@@ -47,8 +47,12 @@ internal sealed class AsyncInFlight
         }
         finally
         {
-            workload._drained.Dispose();
-            workload._failed.Dispose();
+            // Not while appends are still outstanding (the drain timed out): their completions would set disposed events.
+            if (Volatile.Read(ref workload._active) == 0)
+            {
+                workload._drained.Dispose();
+                workload._failed.Dispose();
+            }
         }
     }
 
@@ -65,7 +69,8 @@ internal sealed class AsyncInFlight
 
         pacer.Wait(started, duration, _failed);
 
-        // Release: a completion that reads the stop issues nothing more; every outstanding append still completes.
+        // Volatile (pairs with StopRequested): a completion that reads the stop issues nothing more; every outstanding append
+        // still completes, and its slot retires.
         Volatile.Write(ref _stop, 1);
         if (!_drained.WaitOne(TimeSpan.FromMinutes(1)))
         {
@@ -93,7 +98,9 @@ internal sealed class AsyncInFlight
         };
     }
 
-    private bool StopRequested => Volatile.Read(ref _stop) != 0; // acquire: pairs with the release in Run and Fail
+    // Volatile: pairs with the stores in Run and Fail; completions on pool threads must see the stop promptly. It publishes
+    // nothing else: the slots' figures reach the driver through the decrement that drains the workload.
+    private bool StopRequested => Volatile.Read(ref _stop) != 0;
 
     private void Fail(Exception error)
     {

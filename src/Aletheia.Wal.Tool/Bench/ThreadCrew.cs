@@ -31,7 +31,8 @@ internal sealed class ThreadCrew : IDisposable
     }
 
     /// <summary>Set by <see cref="Stop"/> or by a failure; threads check it between operations.</summary>
-    // Acquire: pairs with the release in Stop and Fail, so a thread that sees the stop also sees the figures written before it.
+    // Volatile: read in each thread's hot loop, where a plain read could be hoisted out of the loop and the stop never seen.
+    // Nothing else is published with the flag: the figures travel the other way, ordered by Join.
     public bool StopRequested => Volatile.Read(ref _stop) != 0;
 
     /// <summary>Signalled when a thread failed, or when every thread returned: the driver need not wait out the duration.</summary>
@@ -68,7 +69,7 @@ internal sealed class ThreadCrew : IDisposable
         return now;
     }
 
-    // Release: a thread that reads the stop also reads what the driver wrote before it (nothing today, but cheap to keep true).
+    // Volatile: pairs with the read in StopRequested (a store the looping threads see promptly; it publishes nothing else).
     public void Stop() => Volatile.Write(ref _stop, 1);
 
     /// <summary>Waits for every thread to finish; rethrows the first failure of any, or throws if one does not stop in time.</summary>
@@ -85,7 +86,7 @@ internal sealed class ThreadCrew : IDisposable
             }
         }
 
-        // Acquire: the failing thread published its exception with a CAS before it ended; Join orders it too, this says so.
+        // Every thread has ended (Join), so its CAS of the exception is visible; the volatile read only says the field is shared.
         if (Volatile.Read(ref _error) is { } error)
         {
             ExceptionDispatchInfo.Throw(error);
