@@ -47,8 +47,9 @@ internal sealed class AsyncInFlight
         }
         finally
         {
-            // Not while appends are still outstanding (the drain timed out): their completions would set disposed events.
-            if (Volatile.Read(ref workload._active) == 0)
+            // Only once drained (the last slot set the event; nothing touches either event after that): if the drain timed
+            // out, late completions would set disposed events on pool threads. Undisposed, the GC closes them.
+            if (workload._drained.WaitOne(0))
             {
                 workload._drained.Dispose();
                 workload._failed.Dispose();
