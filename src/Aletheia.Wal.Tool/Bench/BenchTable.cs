@@ -8,8 +8,6 @@ internal static class BenchTable
 {
     private const string None = "-";
 
-    private const int MinimumWidth = 132;
-
     public static void Write(IAnsiConsole console, BenchReport report)
     {
         var table = new Table()
@@ -65,12 +63,6 @@ internal static class BenchTable
                     Micros(raw.Latency?.P999),
                     None);
             }
-        }
-
-        // Redirected output has no terminal width (Spectre assumes 80): give the table room for its columns.
-        if (!console.Profile.Capabilities.Interactive && console.Profile.Width < MinimumWidth)
-        {
-            console.Profile.Width = MinimumWidth;
         }
 
         console.Write(table);

@@ -7,19 +7,12 @@ namespace Aletheia.Wal.Tool.Commands;
 /// <summary>
 /// <c>aletheia-wal bench</c>: a short tour of the log's append forms on this machine's disk, every record written read
 /// back and checked, against the disk's own write-through rate measured in the same run. Prints one table (or, with
-/// <c>--json</c>, one JSON object).
+/// <c>--json</c>, one JSON object). Exit codes: <see cref="WalTool.Damaged"/> when a record read back is not what was
+/// written; <see cref="WalTool.UsageError"/> for a bad value or directory; <see cref="WalTool.CouldNotRun"/> when the
+/// log or the disk failed, or Ctrl+C stopped the tour (what was measured until then is printed).
 /// </summary>
 internal static class BenchCommand
 {
-    /// <summary>A record read back differs from what the tour wrote (WalTool's exit code for a damaged log).</summary>
-    internal const int VerificationFailed = 1;
-
-    /// <summary>The tour could not run: the log or the disk failed (WalTool's exit code for "could not run").</summary>
-    internal const int CouldNotRun = 3;
-
-    /// <summary>Stopped by Ctrl+C (SIGINT's conventional exit code); the temporary directory is deleted all the same.</summary>
-    internal const int Cancelled = 130;
-
     public static Command Create(IAnsiConsole console)
     {
         var threads = new Option<string[]>("--threads")
@@ -64,7 +57,6 @@ internal static class BenchCommand
 
         command.SetAction((parsed, token) =>
         {
-            TextWriter output = console.Profile.Out.Writer;
             if (!BenchSettings.TryCreate(
                     parsed.GetValue(threads),
                     parsed.GetValue(payload),
@@ -76,8 +68,7 @@ internal static class BenchCommand
                     out BenchSettings? settings,
                     out string? error))
             {
-                output.WriteLine("bench: " + error);
-                return Task.FromResult(WalTool.UsageError);
+                throw new ToolException(WalTool.UsageError, error);
             }
 
             // The tour blocks its thread (dedicated workload threads do the work, the driver waits and draws progress).
@@ -88,28 +79,19 @@ internal static class BenchCommand
 
     private static int Run(IAnsiConsole console, BenchSettings settings, CancellationToken token)
     {
-        TextWriter output = console.Profile.Out.Writer;
         BenchDirectory? place;
-        try
+        if (settings.Directory is null)
         {
-            if (settings.Directory is null)
-            {
-                place = BenchDirectory.CreateTemporary();
-            }
-            else if (!BenchDirectory.TryUseGiven(settings.Directory, settings, out place, out string? error))
-            {
-                output.WriteLine("bench: " + error);
-                return WalTool.UsageError;
-            }
+            place = BenchDirectory.CreateTemporary();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        else if (!BenchDirectory.TryUseGiven(settings.Directory, settings, out place, out string? error))
         {
-            output.WriteLine("bench: could not run: " + e.Message);
-            return CouldNotRun;
+            throw new ToolException(WalTool.UsageError, error);
         }
 
         BenchReport? report = null;
         string? failure = null;
+        string? leftover;
         try
         {
             bool live = console.Profile.Capabilities.Interactive && console.Profile.Capabilities.Ansi && !settings.Json;
@@ -129,22 +111,19 @@ internal static class BenchCommand
         catch (Exception e)
         {
             // Whatever failed (the log, the disk, a stuck thread), the run has no figures to give: one line, exit 3.
-            failure = Describe(e);
+            failure = e is WalException or IOException or UnauthorizedAccessException or TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}";
         }
         finally
         {
-            if (place.DeleteIfTemporary() is { } leftover)
-            {
-                output.WriteLine("bench: " + leftover);
-            }
+            leftover = place.DeleteIfTemporary();
         }
 
         if (failure is not null || report is null)
         {
-            output.WriteLine("bench: could not run: " + failure);
-            return CouldNotRun;
+            throw new ToolException(WalTool.CouldNotRun, $"bench could not run: {failure}" + (leftover is null ? "" : $"; {leftover}"));
         }
 
+        TextWriter output = console.Profile.Out.Writer;
         if (settings.Json)
         {
             output.WriteLine(BenchJson.Write(report));
@@ -154,30 +133,21 @@ internal static class BenchCommand
             BenchTable.Write(console, report);
         }
 
-        // With --json the object says it all ("cancelled", "verification"); the output stays one JSON object.
-        if (report.Cancelled)
-        {
-            if (!settings.Json)
-            {
-                output.WriteLine("bench: cancelled" + (place.Temporary ? "; the temporary directory was deleted." : "."));
-            }
-
-            return Cancelled;
-        }
-
         if (report.Verification is { Passed: false } verification)
         {
-            if (!settings.Json)
-            {
-                output.WriteLine($"bench: verification failed at LSN {verification.FirstBadLsn}: {verification.Problem}");
-            }
+            throw new ToolException(WalTool.Damaged, $"verification failed at LSN {verification.FirstBadLsn}: {verification.Problem}");
+        }
 
-            return VerificationFailed;
+        if (report.Cancelled)
+        {
+            throw new ToolException(WalTool.CouldNotRun, "bench cancelled: the figures printed are those measured until then" + (place.Temporary ? "; the temporary directory was deleted." : "."));
+        }
+
+        if (leftover is not null)
+        {
+            throw new ToolException(WalTool.CouldNotRun, "bench " + leftover);
         }
 
         return WalTool.Ok;
     }
-
-    private static string Describe(Exception e) =>
-        e is WalException or IOException or UnauthorizedAccessException or TimeoutException ? e.Message : $"{e.GetType().Name}: {e.Message}";
 }

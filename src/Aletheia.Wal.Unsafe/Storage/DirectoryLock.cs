@@ -31,6 +31,31 @@ internal sealed class DirectoryLock : IDisposable
     }
 
     /// <summary>
+    /// Whether a writer holds the lock now, without taking it and without creating anything: <c>wal.lock</c>, if there is
+    /// one, is opened for reading and closed at once. On Unix that open takes a shared <c>flock</c>, which fails while a
+    /// writer holds the exclusive one (and a writer opening the log in that instant is refused, as by any holder); on
+    /// Windows a read sharing the file is refused while the writer's handle denies all sharing.
+    /// </summary>
+    /// <exception cref="IOException">The lock file cannot be opened for another reason than a writer's lock.</exception>
+    public static bool IsHeld(string directory)
+    {
+        string path = Path.Combine(directory, SegmentNames.LockFileName);
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            return false;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+        catch (IOException e) when (IsLockConflict(e))
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
     /// The lock is held elsewhere: flock(2) failed with EWOULDBLOCK (11 on Linux, 35 on macOS), or the open failed with
     /// ERROR_SHARING_VIOLATION on Windows. Any other failure (no such directory, read-only file system, no
     /// permission) is not a second writer and must not be reported as one.

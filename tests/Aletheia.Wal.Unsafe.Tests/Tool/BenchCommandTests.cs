@@ -3,7 +3,6 @@ using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Aletheia.Wal.Tool;
 using Aletheia.Wal.Tool.Bench;
-using Aletheia.Wal.Tool.Commands;
 using Spectre.Console.Testing;
 using Xunit;
 
@@ -20,18 +19,21 @@ public sealed class BenchCommandTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private static (int Exit, string Output) Run(params string[] args)
+    /// <summary>Runs the tool; its output and its error lines.</summary>
+    private static (int Exit, string Output, string Errors) Run(params string[] args)
     {
         using TestConsole console = new TestConsole().Width(200);
-        int exit = WalTool.Run(args, console);
-        return (exit, console.Output);
+        using TestConsole errors = new TestConsole().Width(1000);
+        int exit = WalTool.Run(args, console, errors);
+        return (exit, console.Output, errors.Output);
     }
 
-    private static (int Exit, JsonElement Report) RunJson(params string[] args)
+    /// <summary>Runs the tool with <c>--json</c>: the report (the output is one JSON object) and the error lines.</summary>
+    private static (int Exit, JsonElement Report, string Errors) RunJson(params string[] args)
     {
-        (int exit, string output) = Run([.. args, "--json"]);
+        (int exit, string output, string errors) = Run([.. args, "--json"]);
         using JsonDocument document = JsonDocument.Parse(output);
-        return (exit, document.RootElement.Clone());
+        return (exit, document.RootElement.Clone(), errors);
     }
 
     private static JsonElement[] Workloads(JsonElement report) => report.GetProperty("workloads").EnumerateArray().ToArray();
@@ -43,9 +45,10 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void The_whole_tour_verifies_exactly_the_records_its_workloads_reported_and_deletes_its_temporary_directory()
     {
-        (int exit, JsonElement report) = RunJson("bench", "--duration", "200ms");
+        (int exit, JsonElement report, string errors) = RunJson("bench", "--duration", "200ms");
 
         Assert.Equal(WalTool.Ok, exit);
+        Assert.Equal("", errors);
         string[] names = Workloads(report).Select(w => w.GetProperty("name").GetString()!).ToArray();
         Assert.Equal(["warm-up-durable", "warm-up-async", "warm-up-burst", "durable-1", "durable-64", "async-256", "burst64", "burst1k"], names);
         Assert.Equal([true, true, true, false, false, false, false, false], Workloads(report).Select(w => w.GetProperty("warmUp").GetBoolean()));
@@ -91,9 +94,10 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void The_table_has_a_row_for_each_requested_workload_and_no_other()
     {
-        (int exit, string output) = Run("bench", "--duration", "200ms", "--threads", "2", "--workloads", "durable,burst1k,verify");
+        (int exit, string output, string errors) = Run("bench", "--duration", "200ms", "--threads", "2", "--workloads", "durable,burst1k,verify");
 
         Assert.Equal(WalTool.Ok, exit);
+        Assert.Equal("", errors);
         Assert.Contains("│ AppendDurable, 2 threads ", output, StringComparison.Ordinal);
         Assert.Contains("│ Append burst, 1 KiB, then Flush ", output, StringComparison.Ordinal);
         Assert.Contains("│ verify: read back, every record ", output, StringComparison.Ordinal);
@@ -110,7 +114,7 @@ public sealed class BenchCommandTests : IDisposable
     public void A_record_whose_bytes_differ_fails_verification_with_its_LSN_and_the_given_directory_is_kept()
     {
         string directory = _temp.Log("bench");
-        (int exit, JsonElement report) = RunJson("bench", "--directory", directory, "--workloads", "durable", "--threads", "1", "--duration", "200ms");
+        (int exit, JsonElement report, _) = RunJson("bench", "--directory", directory, "--workloads", "durable", "--threads", "1", "--duration", "200ms");
         Assert.Equal(WalTool.Ok, exit);
         Assert.True(Directory.Exists(directory), "a directory the user gave is never deleted");
         long written = Records(report);
@@ -126,20 +130,23 @@ public sealed class BenchCommandTests : IDisposable
             Assert.Equal((ulong)written + 1, log.AppendDurable(payload).Value);
         }
 
-        (exit, JsonElement verify) = RunJson("bench", "--directory", directory, "--workloads", "verify");
+        string problem = $"workload 0, producer 0, record {durable.GetProperty("records").GetInt64()}: byte 40 of 64 differs from what was written.";
+        (exit, JsonElement verify, string errors) = RunJson("bench", "--directory", directory, "--workloads", "verify");
 
-        Assert.Equal(BenchCommand.VerificationFailed, exit);
+        Assert.Equal(WalTool.Damaged, exit);
+        Assert.Equal($"aletheia-wal: verification failed at LSN {written + 1}: {problem}\n", errors);
         JsonElement verification = verify.GetProperty("verification");
         Assert.False(verification.GetProperty("passed").GetBoolean());
         Assert.Equal((ulong)written + 1, verification.GetProperty("firstBadLsn").GetUInt64());
         Assert.Equal(written, verification.GetProperty("records").GetInt64());
-        Assert.Equal($"workload 0, producer 0, record {durable.GetProperty("records").GetInt64()}: byte 40 of 64 differs from what was written.", verification.GetProperty("problem").GetString());
+        Assert.Equal(problem, verification.GetProperty("problem").GetString());
         Assert.False(verify.GetProperty("passed").GetBoolean());
 
-        (exit, string table) = Run("bench", "--directory", directory, "--workloads", "verify");
-        Assert.Equal(BenchCommand.VerificationFailed, exit);
-        Assert.EndsWith($"bench: verification failed at LSN {written + 1}: workload 0, producer 0, record {durable.GetProperty("records").GetInt64()}: byte 40 of 64 differs from what was written.\n", table, StringComparison.Ordinal);
+        (exit, string table, errors) = Run("bench", "--directory", directory, "--workloads", "verify");
+        Assert.Equal(WalTool.Damaged, exit);
+        Assert.Equal($"aletheia-wal: verification failed at LSN {written + 1}: {problem}\n", errors);
         Assert.Contains("verify: FAILED", table, StringComparison.Ordinal);
+        Assert.Contains($"Verify FAILED at LSN {written + 1}: {problem}", table, StringComparison.Ordinal);
         Assert.True(Directory.Exists(directory));
     }
 
@@ -147,16 +154,17 @@ public sealed class BenchCommandTests : IDisposable
     public void A_flipped_byte_in_a_segment_fails_verification_as_damage_at_the_first_record_not_verified()
     {
         string directory = _temp.Log("bench");
-        (int exit, JsonElement report) = RunJson("bench", "--directory", directory, "--workloads", "durable", "--threads", "1", "--duration", "200ms");
+        (int exit, JsonElement report, _) = RunJson("bench", "--directory", directory, "--workloads", "durable", "--threads", "1", "--duration", "200ms");
         Assert.Equal(WalTool.Ok, exit);
         long written = Records(report);
         ulong damaged = (ulong)written / 2;
         LogLayout layout = LogLayout.Read(directory);
         SegmentFiles.Flip(layout.BatchOf(damaged).Path, layout.FrameOffset(damaged) + FrameHeader.Size + 30);
 
-        (exit, JsonElement verify) = RunJson("bench", "--directory", directory, "--workloads", "verify");
+        (exit, JsonElement verify, string errors) = RunJson("bench", "--directory", directory, "--workloads", "verify");
 
-        Assert.Equal(BenchCommand.VerificationFailed, exit);
+        Assert.Equal(WalTool.Damaged, exit);
+        Assert.StartsWith($"aletheia-wal: verification failed at LSN {damaged}: the log is damaged: ", errors, StringComparison.Ordinal);
         JsonElement verification = verify.GetProperty("verification");
         Assert.Equal(damaged, verification.GetProperty("firstBadLsn").GetUInt64());
         Assert.Equal((long)damaged - 1, verification.GetProperty("records").GetInt64());
@@ -164,21 +172,22 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--threads", "0", "bench: --threads takes thread counts from 1 to 4096, separated by commas (such as 1,64); '0' is not one.")]
-    [InlineData("--threads", "1,x", "bench: --threads takes thread counts from 1 to 4096, separated by commas (such as 1,64); 'x' is not one.")]
-    [InlineData("--payload", "65537", "bench: --payload must be from 16 bytes (a bench record's header: workload, producer, length, sequence) to 65536 bytes (WalOptions.MaxEntryBytes); it is '65537'.")]
-    [InlineData("--payload", "15", "bench: --payload must be from 16 bytes (a bench record's header: workload, producer, length, sequence) to 65536 bytes (WalOptions.MaxEntryBytes); it is '15'.")]
-    [InlineData("--duration", "-1s", "bench: --duration must be a time from 1ms to 1h, such as 200ms, 2.5s or 1m (a plain number is seconds); it is '-1s'.")]
-    [InlineData("--duration", "soon", "bench: --duration must be a time from 1ms to 1h, such as 200ms, 2.5s or 1m (a plain number is seconds); it is 'soon'.")]
-    [InlineData("--in-flight", "0", "bench: --in-flight must be from 1 to 4096 appends; it is '0'.")]
-    [InlineData("--workloads", "durable,fast", "bench: --workloads takes durable, async, burst64, burst1k, verify, raw, separated by commas; 'fast' is not one.")]
-    [InlineData("--workloads", "verify", "bench: --workloads verify without a workload that writes needs --directory: the log to verify (a fresh temporary directory holds none).")]
+    [InlineData("--threads", "0", "aletheia-wal: --threads takes thread counts from 1 to 4096, separated by commas (such as 1,64); '0' is not one.")]
+    [InlineData("--threads", "1,x", "aletheia-wal: --threads takes thread counts from 1 to 4096, separated by commas (such as 1,64); 'x' is not one.")]
+    [InlineData("--payload", "65537", "aletheia-wal: --payload must be from 16 bytes (a bench record's header: workload, producer, length, sequence) to 65536 bytes (WalOptions.MaxEntryBytes); it is '65537'.")]
+    [InlineData("--payload", "15", "aletheia-wal: --payload must be from 16 bytes (a bench record's header: workload, producer, length, sequence) to 65536 bytes (WalOptions.MaxEntryBytes); it is '15'.")]
+    [InlineData("--duration", "-1s", "aletheia-wal: --duration must be a time from 1ms to 1h, such as 200ms, 2.5s or 1m (a plain number is seconds); it is '-1s'.")]
+    [InlineData("--duration", "soon", "aletheia-wal: --duration must be a time from 1ms to 1h, such as 200ms, 2.5s or 1m (a plain number is seconds); it is 'soon'.")]
+    [InlineData("--in-flight", "0", "aletheia-wal: --in-flight must be from 1 to 4096 appends; it is '0'.")]
+    [InlineData("--workloads", "durable,fast", "aletheia-wal: --workloads takes durable, async, burst64, burst1k, verify, raw, separated by commas; 'fast' is not one.")]
+    [InlineData("--workloads", "verify", "aletheia-wal: --workloads verify without a workload that writes needs --directory: the log to verify (a fresh temporary directory holds none).")]
     public void A_bad_value_is_one_line_naming_it_and_what_is_allowed_with_exit_code_2(string option, string value, string message)
     {
-        (int exit, string output) = Run("bench", option, value);
+        (int exit, string output, string errors) = Run("bench", option, value);
 
         Assert.Equal(WalTool.UsageError, exit);
-        Assert.Equal(message + "\n", output);
+        Assert.Equal("", output);
+        Assert.Equal(message + "\n", errors);
     }
 
     [Fact]
@@ -188,10 +197,10 @@ public sealed class BenchCommandTests : IDisposable
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, "notes.txt"), "the user's");
 
-        (int exit, string output) = Run("bench", "--directory", directory, "--duration", "50ms");
+        (int exit, _, string errors) = Run("bench", "--directory", directory, "--duration", "50ms");
 
         Assert.Equal(WalTool.UsageError, exit);
-        Assert.Equal($"bench: --directory '{directory}' is not empty and holds no log; give an empty or new directory (the bench writes a log there and deletes nothing of it).\n", output);
+        Assert.Equal($"aletheia-wal: --directory '{directory}' is not empty and holds no log; give an empty or new directory (the bench writes a log there and deletes nothing of it).\n", errors);
         Assert.Equal(["notes.txt"], Directory.GetFileSystemEntries(directory).Select(Path.GetFileName));
         Assert.Equal("the user's", File.ReadAllText(Path.Combine(directory, "notes.txt")));
     }
@@ -205,12 +214,12 @@ public sealed class BenchCommandTests : IDisposable
             log.AppendDurable(new byte[20]);
         }
 
-        (int exit, string output) = Run("bench", "--directory", directory, "--workloads", "durable,verify", "--duration", "50ms");
+        (int exit, _, string errors) = Run("bench", "--directory", directory, "--workloads", "durable,verify", "--duration", "50ms");
 
         Assert.Equal(WalTool.UsageError, exit);
         Assert.Equal(
-            $"bench: --directory '{directory}' holds a log with records (from LSN 1); the bench appends to an empty log only, so that every record it verifies is its own: give an empty directory, or --workloads verify to check this log.\n",
-            output);
+            $"aletheia-wal: --directory '{directory}' holds a log with records (from LSN 1); the bench appends to an empty log only, so that every record it verifies is its own: give an empty directory, or --workloads verify to check this log.\n",
+            errors);
         using WalReader reader = WalReader.Open(directory);
         Assert.True(reader.TryRead(out WalRecord record));
         Assert.Equal(20, record.Payload.Length);
@@ -223,7 +232,7 @@ public sealed class BenchCommandTests : IDisposable
         string directory = _temp.Log("empty-log");
         WriteAheadLog.Open(new WalOptions { Directory = directory }).Dispose();
 
-        (int exit, JsonElement report) = RunJson("bench", "--directory", directory, "--workloads", "burst64,verify,raw", "--duration", "100ms");
+        (int exit, JsonElement report, _) = RunJson("bench", "--directory", directory, "--workloads", "burst64,verify,raw", "--duration", "100ms");
 
         Assert.Equal(WalTool.Ok, exit);
         Assert.Equal(Records(report), report.GetProperty("verification").GetProperty("records").GetInt64());
@@ -238,7 +247,8 @@ public sealed class BenchCommandTests : IDisposable
     {
         using TestConsole console = new TestConsole().Width(200).Interactive().EmitAnsiSequences();
 
-        int exit = WalTool.Run(["bench", "--workloads", "raw", "--duration", "100ms"], console);
+        using TestConsole errors = new();
+        int exit = WalTool.Run(["bench", "--workloads", "raw", "--duration", "100ms"], console, errors);
 
         Assert.Equal(WalTool.Ok, exit);
         Assert.Contains("raw write-through: 1 MiB, then 4 KiB writes", console.Output, StringComparison.Ordinal);
