@@ -5,6 +5,7 @@ using Aletheia.Wal.Tool;
 using Aletheia.Wal.Tool.Bench;
 using Spectre.Console.Testing;
 using Xunit;
+using static Aletheia.Wal.Tests.Support.ToolRun;
 
 namespace Aletheia.Wal.Tests.Tool;
 
@@ -18,15 +19,6 @@ public sealed class BenchCommandTests : IDisposable
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
-
-    /// <summary>Runs the tool; its output and its error lines.</summary>
-    private static (int Exit, string Output, string Errors) Run(params string[] args)
-    {
-        using TestConsole console = new TestConsole().Width(200);
-        using TestConsole errors = new TestConsole().Width(1000);
-        int exit = WalTool.Run(args, console, errors);
-        return (exit, console.Output, errors.Output);
-    }
 
     /// <summary>Runs the tool with <c>--json</c>: the report (the output is one JSON object) and the error lines.</summary>
     private static (int Exit, JsonElement Report, string Errors) RunJson(params string[] args)
@@ -245,12 +237,9 @@ public sealed class BenchCommandTests : IDisposable
     [Fact]
     public void Live_progress_is_drawn_on_an_interactive_console_only()
     {
-        using TestConsole console = new TestConsole().Width(200).Interactive().EmitAnsiSequences();
-
-        using TestConsole errors = new();
-        int exit = WalTool.Run(["bench", "--workloads", "raw", "--duration", "100ms"], console, errors);
+        (int exit, string output, _) = Run(new TestConsole().Interactive().EmitAnsiSequences(), "bench", "--workloads", "raw", "--duration", "100ms");
 
         Assert.Equal(WalTool.Ok, exit);
-        Assert.Contains("raw write-through: 1 MiB, then 4 KiB writes", console.Output, StringComparison.Ordinal);
+        Assert.Contains("raw write-through: 1 MiB, then 4 KiB writes", output, StringComparison.Ordinal);
     }
 }
