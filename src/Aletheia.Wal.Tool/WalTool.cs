@@ -44,6 +44,7 @@ internal static class WalTool
         root.Subcommands.Add(VerifyCommand.Create(console));
         root.Subcommands.Add(StatsCommand.Create(console));
         root.Subcommands.Add(RepairCommand.Create(console));
+        root.Subcommands.Add(BenchCommand.Create(console));
 
         ParseResult parsed = root.Parse(args);
         TextWriter output = console.Profile.Out.Writer;

@@ -4,6 +4,7 @@ using Aletheia.Wal.Tests.Support;
 using Aletheia.Wal.Tool;
 using Spectre.Console.Testing;
 using Xunit;
+using static Aletheia.Wal.Tests.Support.ToolRun;
 
 namespace Aletheia.Wal.Tests.Tool;
 
@@ -20,20 +21,6 @@ public sealed class WalToolTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>Runs the tool; its output and its errors, each line ending in a newline.</summary>
-    private static (int Code, string Out, string Err) Run(params string[] args) => Run(new TestConsole(), args);
-
-    private static (int Code, string Out, string Err) Run(TestConsole console, params string[] args)
-    {
-        console.Width(1000);
-        using var errors = new TestConsole();
-        errors.Width(1000);
-        int code = WalTool.Run(args, console, errors);
-        string output = console.Output.Replace("\r\n", "\n", StringComparison.Ordinal);
-        console.Dispose();
-        return (code, output, errors.Output.Replace("\r\n", "\n", StringComparison.Ordinal));
-    }
 
     /// <summary>A healthy log of 150 records of 1001 bytes over three 64 KiB segments (the damage table's log B), without its lock file.</summary>
     private (string Log, LogLayout Layout) Healthy()
