@@ -114,11 +114,14 @@ public sealed class WalOptions
 
     internal int MaxFrameBytes => FrameHeader.FrameSize(MaxEntryBytes);
 
-    /// <summary>Checks every option and reports every bad one at once.</summary>
+    /// <summary>
+    /// Checks every option and reports every bad one at once, as <see cref="WriteAheadLog.Open(WalOptions)"/> does before it touches
+    /// anything: for configuration read from a file, checked before it is used.
+    /// </summary>
     /// <exception cref="ArgumentException">
     /// One line per bad option; <see cref="ArgumentException.ParamName"/> is the option when only one is bad, else null.
     /// </exception>
-    internal void Validate()
+    public void Validate()
     {
         var problems = new List<(string Option, string Line)>();
         void Check(bool ok, string option, object value, string allowed)

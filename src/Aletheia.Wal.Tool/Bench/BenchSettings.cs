@@ -47,6 +47,13 @@ internal sealed class BenchSettings
 
     public bool Json { get; init; }
 
+    /// <summary>The options of the tour's log: the defaults, but for what <c>--stripes</c>, <c>--stripe-capacity</c>,
+    /// <c>--write-buffer</c> and <c>--segment-size</c> set.</summary>
+    public required Func<string, WalOptions> LogOptions { get; init; }
+
+    /// <summary>The options given that change the log's defaults (for the notes), empty when none.</summary>
+    public required IReadOnlyList<string> Tuned { get; init; }
+
     /// <summary>Each warm-up before the measured workloads: an eighth of a workload's duration, at most 0.25 s.</summary>
     public TimeSpan WarmUp => TimeSpan.FromTicks(Math.Min(Duration.Ticks / 8, TimeSpan.FromMilliseconds(250).Ticks));
 
@@ -56,9 +63,14 @@ internal sealed class BenchSettings
     /// </summary>
     public static bool TryCreate(
         string[]? threads, string? payload, string? duration, string? inFlight, string? directory, string[]? workloads, bool json,
-        [NotNullWhen(true)] out BenchSettings? settings, [NotNullWhen(false)] out string? error)
+        LogTuning tuning, [NotNullWhen(true)] out BenchSettings? settings, [NotNullWhen(false)] out string? error)
     {
         settings = null;
+        if (!tuning.TryCreate(out Func<string, WalOptions>? logOptions, out List<string>? tuned, out error))
+        {
+            return false;
+        }
+
         List<int> threadCounts = [1, 64];
         if (threads is { Length: > 0 })
         {
@@ -147,9 +159,82 @@ internal sealed class BenchSettings
             Directory = directory is null ? null : Path.GetFullPath(directory),
             Workloads = chosen,
             Json = json,
+            LogOptions = logOptions,
+            Tuned = tuned,
         };
         error = null;
         return true;
+    }
+
+    /// <summary>The log's options as given on the command line (null: the default), sizes in bytes with an optional K, M or G.</summary>
+    internal readonly record struct LogTuning(string? Stripes, string? StripeCapacity, string? WriteBuffer, string? SegmentSize)
+    {
+        public bool TryCreate([NotNullWhen(true)] out Func<string, WalOptions>? options, [NotNullWhen(true)] out List<string>? tuned, [NotNullWhen(false)] out string? error)
+        {
+            options = null;
+            tuned = [];
+            var defaults = new WalOptions { Directory = "." };
+            long stripes = defaults.StripeCount, stripeCapacity = defaults.StripeCapacityBytes, writeBuffer = defaults.WriteBufferBytes, segmentSize = defaults.SegmentSizeBytes;
+            if (!TryRead("--stripes", Stripes, ref stripes, sizes: false, tuned, out error)
+                || !TryRead("--stripe-capacity", StripeCapacity, ref stripeCapacity, sizes: true, tuned, out error)
+                || !TryRead("--write-buffer", WriteBuffer, ref writeBuffer, sizes: true, tuned, out error)
+                || !TryRead("--segment-size", SegmentSize, ref segmentSize, sizes: true, tuned, out error))
+            {
+                return false;
+            }
+
+            // Ranges and how the options bound one another are the log's to say: its own check, every bad one named.
+            Func<string, WalOptions> make = directory => new WalOptions
+            {
+                Directory = directory,
+                StripeCount = (int)Math.Clamp(stripes, 0, int.MaxValue),
+                StripeCapacityBytes = (int)Math.Clamp(stripeCapacity, 0, int.MaxValue),
+                WriteBufferBytes = (int)Math.Clamp(writeBuffer, 0, int.MaxValue),
+                SegmentSizeBytes = segmentSize,
+            };
+            try
+            {
+                make(".").Validate();
+            }
+            catch (ArgumentException e)
+            {
+                string message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+                error = message.ReplaceLineEndings(" ");
+                return false;
+            }
+
+            options = make;
+            error = null;
+            return true;
+        }
+
+        private static bool TryRead(string option, string? text, ref long value, bool sizes, List<string> tuned, [NotNullWhen(false)] out string? error)
+        {
+            error = null;
+            if (text is null)
+            {
+                return true;
+            }
+
+            string digits = text.Trim();
+            int shift = !sizes || digits.Length == 0 ? 0 : char.ToUpperInvariant(digits[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 0 };
+            if (shift != 0)
+            {
+                digits = digits[..^1];
+            }
+
+            if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long parsed) || parsed > (long.MaxValue >> shift))
+            {
+                error = sizes
+                    ? $"{option} takes a size in bytes, with an optional K, M or G (such as 65536 or 64K); it is '{text}'."
+                    : $"{option} takes a whole number; it is '{text}'.";
+                return false;
+            }
+
+            value = parsed << shift;
+            tuned.Add($"{option} {text}");
+            return true;
+        }
     }
 
     public static string AllowedWorkloads => string.Join(", ", s_workloadNames.Select(w => w.Name));

@@ -80,7 +80,8 @@ internal static class BenchTable
         {
             long warmUp = report.Workloads.Where(w => w.Plan.WarmUp).Sum(w => w.Records);
             string options = string.Join(", ", report.LogOptions.Select(o => o.Name + " " + (o.Name.EndsWith("Bytes", StringComparison.Ordinal) ? Size(o.Value) : Count(o.Value))));
-            yield return $"One log for the whole tour, WalOptions at their defaults ({options}); {Duration(settings.Duration)} per workload, "
+            string given = settings.Tuned.Count == 0 ? "at their defaults" : $"as given ({string.Join(", ", settings.Tuned)}), the others at their defaults";
+            yield return $"One log for the whole tour, WalOptions {given} ({options}); {Duration(settings.Duration)} per workload, "
                 + $"after a warm-up of each append form ({Duration(settings.WarmUp)} each, {Count(warmUp)} records, verified with the rest).";
 
             var latency = new List<string>();

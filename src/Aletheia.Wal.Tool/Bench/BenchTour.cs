@@ -21,8 +21,8 @@ internal static class BenchTour
         bool writes = (settings.Workloads & BenchWorkloads.Writers) != 0;
         if (writes)
         {
-            // Every option at its default: the figures are those of a log opened with no tuning.
-            var options = new WalOptions { Directory = directory };
+            // Every option at its default unless the command line tuned it: the figures are those of a log opened as given.
+            WalOptions options = settings.LogOptions(directory);
             report.LogOptions = DescribeOptions(options);
             using WriteAheadLog log = WriteAheadLog.Open(options);
             firstLsn = new Lsn(log.LastLsn.Value + 1);

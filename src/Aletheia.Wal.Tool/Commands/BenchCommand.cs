@@ -48,11 +48,15 @@ internal static class BenchCommand
             HelpName = "name,name,...",
             AllowMultipleArgumentsPerToken = true,
         };
+        var stripes = new Option<string>("--stripes") { Description = "WalOptions.StripeCount of the tour's log. Default: the log's.", HelpName = "n" };
+        var stripeCapacity = new Option<string>("--stripe-capacity") { Description = "WalOptions.StripeCapacityBytes, such as 1M. Default: the log's.", HelpName = "bytes" };
+        var writeBuffer = new Option<string>("--write-buffer") { Description = "WalOptions.WriteBufferBytes, the largest write, such as 4M. Default: the log's.", HelpName = "bytes" };
+        var segmentSize = new Option<string>("--segment-size") { Description = "WalOptions.SegmentSizeBytes, such as 256M. Default: the log's.", HelpName = "bytes" };
         var json = new Option<bool>("--json") { Description = "Write one JSON object with every figure instead of the table." };
 
         var command = new Command("bench", "Measure the log on this machine's disk: durable, async and burst appends, every record read back and checked, and the disk's raw write-through rate for reference.")
         {
-            threads, payload, duration, inFlight, directory, workloads, json,
+            threads, payload, duration, inFlight, directory, workloads, stripes, stripeCapacity, writeBuffer, segmentSize, json,
         };
 
         command.SetAction((parsed, token) =>
@@ -65,6 +69,7 @@ internal static class BenchCommand
                     parsed.GetValue(directory),
                     parsed.GetValue(workloads),
                     parsed.GetValue(json),
+                    new BenchSettings.LogTuning(parsed.GetValue(stripes), parsed.GetValue(stripeCapacity), parsed.GetValue(writeBuffer), parsed.GetValue(segmentSize)),
                     out BenchSettings? settings,
                     out string? error))
             {

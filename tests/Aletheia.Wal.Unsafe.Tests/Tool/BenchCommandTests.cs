@@ -84,6 +84,27 @@ public sealed class BenchCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_log_options_given_are_the_tour_logs_and_the_notes_say_so()
+    {
+        (int exit, string output, string errors) = Run("bench", "--duration", "50ms", "--threads", "1", "--workloads", "durable,verify",
+            "--stripes", "1", "--stripe-capacity", "256K", "--write-buffer", "128K", "--segment-size", "1M", "--json");
+
+        Assert.Equal(WalTool.Ok, exit);
+        Assert.Equal("", errors);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        System.Text.Json.JsonElement options = json.RootElement.GetProperty("settings").GetProperty("walOptions");
+        Assert.Equal(1, options.GetProperty("StripeCount").GetInt64());
+        Assert.Equal(256 << 10, options.GetProperty("StripeCapacityBytes").GetInt64());
+        Assert.Equal(128 << 10, options.GetProperty("WriteBufferBytes").GetInt64());
+        Assert.Equal(1 << 20, options.GetProperty("SegmentSizeBytes").GetInt64());
+        Assert.Equal(65536, options.GetProperty("MaxEntryBytes").GetInt64());
+
+        (exit, output, _) = Run("bench", "--duration", "50ms", "--threads", "1", "--workloads", "durable", "--stripes", "1", "--segment-size", "1M");
+        Assert.Equal(WalTool.Ok, exit);
+        Assert.Contains("WalOptions as given (--stripes 1, --segment-size 1M), the others at their defaults", output.ReplaceLineEndings(" "), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_table_has_a_row_for_each_requested_workload_and_no_other()
     {
         (int exit, string output, string errors) = Run("bench", "--duration", "200ms", "--threads", "2", "--workloads", "durable,burst1k,verify");
@@ -172,6 +193,10 @@ public sealed class BenchCommandTests : IDisposable
     [InlineData("--duration", "soon", "aletheia-wal: --duration must be a time from 1ms to 1h, such as 200ms, 2.5s or 1m (a plain number is seconds); it is 'soon'.")]
     [InlineData("--in-flight", "0", "aletheia-wal: --in-flight must be from 1 to 4096 appends; it is '0'.")]
     [InlineData("--workloads", "durable,fast", "aletheia-wal: --workloads takes durable, async, burst64, burst1k, verify, raw, separated by commas; 'fast' is not one.")]
+    [InlineData("--stripes", "two", "aletheia-wal: --stripes takes a whole number; it is 'two'.")]
+    [InlineData("--stripe-capacity", "2K", "aletheia-wal: WalOptions.StripeCapacityBytes must be from 4096 to 1073741824 bytes; it is 2048.")]
+    [InlineData("--write-buffer", "1M1", "aletheia-wal: --write-buffer takes a size in bytes, with an optional K, M or G (such as 65536 or 64K); it is '1M1'.")]
+    [InlineData("--segment-size", "64", "aletheia-wal: WalOptions.SegmentSizeBytes must be from 65664 to 1099511627776 bytes with WalOptions.MaxEntryBytes 65536 (a segment holds its headers and the largest record); it is 64.")]
     [InlineData("--workloads", "verify", "aletheia-wal: --workloads verify without a workload that writes needs --directory: the log to verify (a fresh temporary directory holds none).")]
     public void A_bad_value_is_one_line_naming_it_and_what_is_allowed_with_exit_code_2(string option, string value, string message)
     {
