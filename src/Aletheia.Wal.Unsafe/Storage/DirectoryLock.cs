@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
@@ -22,14 +24,14 @@ internal sealed class DirectoryLock : IDisposable
     public static DirectoryLock Acquire(string directory, UnixFileMode createMode)
     {
         string path = Path.Combine(directory, SegmentNames.LockFileName);
-        long giveUpAt = Environment.TickCount64 + ConflictGraceMilliseconds;
+        long started = Stopwatch.GetTimestamp();
         while (true)
         {
             try
             {
                 return new DirectoryLock(FileWalStorage.Open(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, FileOptions.None, createMode));
             }
-            catch (IOException e) when (IsLockConflict(e) && Environment.TickCount64 < giveUpAt)
+            catch (IOException e) when (IsLockConflict(e) && Stopwatch.GetElapsedTime(started).TotalMilliseconds < ConflictGraceMilliseconds)
             {
                 Thread.Sleep(1);
             }
@@ -45,7 +47,7 @@ internal sealed class DirectoryLock : IDisposable
     }
 
     /// <summary>How long <see cref="Acquire"/> tries again when the lock is held: far longer than an inspection holds it.</summary>
-    internal const int ConflictGraceMilliseconds = 100;
+    internal const int ConflictGraceMilliseconds = 500;
 
     /// <summary>
     /// Whether a writer holds the lock now, without taking it and without creating anything: <c>wal.lock</c>, if there is
