@@ -118,19 +118,19 @@ internal sealed class DryRunStorage : WalStorage
             (string? now, Node? node) = _nodes.Where(n => n.Value?.Source == path).Select(n => ((string?)n.Key, n.Value)).FirstOrDefault();
             if (node is null)
             {
-                fates.Add(new FileFate(path, FileFateKind.Deleted, 0, length, null));
+                fates.Add(new FileFate(path, FileFateKind.Deleted, 0, length, null, length));
                 continue;
             }
 
             if (now != path)
             {
-                fates.Add(new FileFate(path, FileFateKind.Renamed, 0, length, now));
+                fates.Add(new FileFate(path, FileFateKind.Renamed, 0, length, now, 0));
             }
 
-            long firstChange = FirstChange(path, node);
-            if (firstChange >= 0)
+            (long first, long end) = Changed(path, node);
+            if (first >= 0)
             {
-                fates.Add(new FileFate(path, FileFateKind.Rewritten, firstChange, length, now != path ? now : null));
+                fates.Add(new FileFate(path, FileFateKind.Rewritten, first, length, now != path ? now : null, Math.Max(end, first)));
             }
         }
 
@@ -138,7 +138,7 @@ internal sealed class DryRunStorage : WalStorage
         {
             if (node is { Source: null })
             {
-                fates.Add(new FileFate(path, FileFateKind.Created, 0, 0, null));
+                fates.Add(new FileFate(path, FileFateKind.Created, 0, 0, null, 0));
             }
         }
 
@@ -187,13 +187,18 @@ internal sealed class DryRunStorage : WalStorage
         return node;
     }
 
-    /// <summary>The first offset at which the dry run's bytes of <paramref name="node"/> differ from the disk's, -1 if none do.</summary>
-    private long FirstChange(string path, Node node)
+    /// <summary>
+    /// The bytes of <paramref name="node"/> that differ from the disk's: from the first that differs to the last (the end
+    /// is exclusive; a file whose length changes differs to the end of its bytes on disk); (-1, -1) if none do.
+    /// </summary>
+    private (long First, long End) Changed(string path, Node node)
     {
-        long first = node.Length != node.SourceLength ? Math.Min(node.Length, node.SourceLength) : -1;
+        bool resized = node.Length != node.SourceLength;
+        long first = resized ? Math.Min(node.Length, node.SourceLength) : -1;
+        long end = resized ? node.SourceLength : -1;
         if (node.Extents.Count == 0)
         {
-            return first;
+            return (first, end);
         }
 
         using WalFile disk = _disk.OpenRead(path);
@@ -202,22 +207,30 @@ internal sealed class DryRunStorage : WalStorage
         byte[] after = new byte[1 << 20];
         foreach (Extent extent in node.Extents.OrderBy(e => e.Offset))
         {
-            long end = Math.Min(extent.Offset + extent.Length, node.SourceLength);
-            for (long offset = extent.Offset; offset < end && (first < 0 || offset < first); offset += before.Length)
+            long extentEnd = Math.Min(extent.Offset + extent.Length, node.SourceLength);
+            for (long offset = extent.Offset; offset < extentEnd; offset += before.Length)
             {
-                int count = (int)Math.Min(before.Length, end - offset);
+                int count = (int)Math.Min(before.Length, extentEnd - offset);
                 disk.Read(before.AsSpan(0, count), offset);
                 now.Read(after.AsSpan(0, count), offset);
                 int at = before.AsSpan(0, count).CommonPrefixLength(after.AsSpan(0, count));
-                if (at < count)
+                if (at == count)
                 {
-                    first = first < 0 ? offset + at : Math.Min(first, offset + at);
-                    break;
+                    continue;
                 }
+
+                int last = count - 1;
+                while (before[last] == after[last])
+                {
+                    last--;
+                }
+
+                first = first < 0 ? offset + at : Math.Min(first, offset + at);
+                end = Math.Max(end, offset + last + 1);
             }
         }
 
-        return first;
+        return (first, end);
     }
 
     private void Counted(int bytes)
@@ -349,4 +362,8 @@ internal enum FileFateKind
 /// <param name="Offset">The first byte that differs (<see cref="FileFateKind.Rewritten"/>).</param>
 /// <param name="Length">The file's length on disk before.</param>
 /// <param name="NewPath">The name it has after a rename, if it was renamed.</param>
-internal readonly record struct FileFate(string Path, FileFateKind Kind, long Offset, long Length, string? NewPath);
+/// <param name="End">
+/// After the last byte of the disk's that differs (<see cref="FileFateKind.Rewritten"/>: bytes of the file on disk from
+/// here on are kept as they are; its length when the length changes), or its length (<see cref="FileFateKind.Deleted"/>).
+/// </param>
+internal readonly record struct FileFate(string Path, FileFateKind Kind, long Offset, long Length, string? NewPath, long End);

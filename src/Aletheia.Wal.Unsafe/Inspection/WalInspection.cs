@@ -92,7 +92,8 @@ public static class WalInspection
     /// pending <see cref="WriteAheadLog.TruncateAfter"/>, delete what follows a cut and leftovers, rewrite what it rewrites),
     /// after saving every byte it will change or delete into side files in <paramref name="backupDirectory"/>, each fsynced:
     /// of a rewritten segment, its bytes from the first that changes (for the segment where the kept log ends, from the
-    /// kept end) to its end, as <c>{segment file}.from-{offset}</c>; every file it deletes, whole, under its own name; and
+    /// kept end) to the last that changes (the bytes after it stay on disk as they are), as
+    /// <c>{segment file}.from-{offset}</c>; every file it deletes, whole, under its own name; and
     /// <c>wal.head</c>, both copies, as <c>wal.head</c>. Then it runs the real recovery, holding the writer's lock, and
     /// checks that it did what the dry run said. A log that needs nothing is left as it is, and nothing is saved.
     /// </summary>
@@ -461,7 +462,7 @@ public static class WalInspection
     /// <summary>
     /// Saves, before recovery runs, every byte the dry run says it changes or deletes, each side file fsynced, then the
     /// backup directory: a deleted file whole; a rewritten one from its first changed byte (for the segment where the
-    /// kept log ends, from the kept end) to its end; wal.head whole, always.
+    /// kept log ends, from the kept end) to its last (the bytes after it stay as they are on disk); wal.head whole, always.
     /// </summary>
     private static List<WalSavedFile> Save(string directory, string backup, DryRunResult plan)
     {
@@ -474,17 +475,17 @@ public static class WalInspection
             switch (fate.Kind)
             {
                 case FileFateKind.Deleted:
-                    saved.Add(SaveRange(fate.Path, 0, Path.Combine(backup, Path.GetFileName(fate.Path)), WalFileChangeKind.Deleted));
+                    saved.Add(SaveRange(fate.Path, 0, long.MaxValue, Path.Combine(backup, Path.GetFileName(fate.Path)), WalFileChangeKind.Deleted));
                     break;
                 case FileFateKind.Rewritten when fate.Path != head:
                     long from = fate.Path == end ? Math.Min(fate.Offset, plan.Report.EndOffset) : fate.Offset;
                     string name = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(fate.Path)}.from-{from}");
-                    saved.Add(SaveRange(fate.Path, from, Path.Combine(backup, name), WalFileChangeKind.Rewritten));
+                    saved.Add(SaveRange(fate.Path, from, Math.Max(fate.End, from), Path.Combine(backup, name), WalFileChangeKind.Rewritten));
                     break;
             }
         }
 
-        saved.Add(SaveRange(head, 0, Path.Combine(backup, LogHeadFile.FileName), WalFileChangeKind.Rewritten));
+        saved.Add(SaveRange(head, 0, long.MaxValue, Path.Combine(backup, LogHeadFile.FileName), WalFileChangeKind.Rewritten));
         WalStorage.Files.SyncDirectory(backup);
         if (Path.GetDirectoryName(backup) is { } parent)
         {
@@ -494,13 +495,24 @@ public static class WalInspection
         return saved;
     }
 
-    /// <summary>Copies the bytes of <paramref name="source"/> from <paramref name="offset"/> to its end into a new file, fsynced.</summary>
-    private static WalSavedFile SaveRange(string source, long offset, string target, WalFileChangeKind change)
+    /// <summary>Copies the bytes of <paramref name="source"/> in [<paramref name="offset"/>, <paramref name="end"/>) (at most to its end) into a new file, fsynced.</summary>
+    private static WalSavedFile SaveRange(string source, long offset, long end, string target, WalFileChangeKind change)
     {
         using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
         using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
-        input.Position = Math.Min(offset, input.Length);
-        input.CopyTo(output, 1 << 20);
+        byte[] chunk = new byte[1 << 20];
+        for (long at = Math.Min(offset, input.Length), stop = Math.Min(end, input.Length); at < stop;)
+        {
+            int read = RandomAccess.Read(input.SafeFileHandle, chunk.AsSpan(0, (int)Math.Min(chunk.Length, stop - at)), at);
+            if (read == 0)
+            {
+                break; // the file got shorter meanwhile
+            }
+
+            output.Write(chunk, 0, read);
+            at += read;
+        }
+
         output.Flush(flushToDisk: true);
         return new WalSavedFile { SourcePath = source, Offset = offset, Bytes = output.Length, BackupPath = target, Change = change };
     }

@@ -10,7 +10,10 @@ public sealed class WalSavedFile
     /// <summary>The log's file the bytes came from.</summary>
     public string SourcePath { get; internal init; } = "";
 
-    /// <summary>Where in it they started: the file's bytes from here to its end were saved.</summary>
+    /// <summary>
+    /// Where in it they started: the file's bytes from here, <see cref="Bytes"/> of them, were saved; recovery changed
+    /// none after them (for a deleted file and <c>wal.head</c>: 0, the whole file).
+    /// </summary>
     public long Offset { get; internal init; }
 
     /// <summary>How many bytes were saved.</summary>

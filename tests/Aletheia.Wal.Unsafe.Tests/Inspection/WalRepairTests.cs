@@ -39,7 +39,7 @@ public sealed class WalRepairTests : IDisposable
         Assert.Equal((WalVerdict.TornTail, WalRecoveryAction.Cut), (repair.Inspection.Verdict, repair.Inspection.Action));
         Expectation oracle = check.Expect(before);
         Assert.Equal((new Lsn(torn.FirstLsn), new Lsn(oracle.DroppedFrom), new Lsn(oracle.DroppedTo)), (repair.DroppedFrom, repair.DroppedFrom, repair.DroppedTo));
-        AssertSaved(repair, before, backup, (Path.GetFileName(torn.Path), torn.Start, WalFileChangeKind.Rewritten), (LogHeadFile.FileName, 0, WalFileChangeKind.Rewritten));
+        AssertSaved(repair, log, before, backup, (Path.GetFileName(torn.Path), torn.Start, WalFileChangeKind.Rewritten), (LogHeadFile.FileName, 0, WalFileChangeKind.Rewritten));
         AssertUntouchedBefore(log, before, Path.GetFileName(torn.Path), torn.Start);
         AssertRepaired(check, log, kept, repair);
     }
@@ -63,7 +63,7 @@ public sealed class WalRepairTests : IDisposable
         expected.AddRange(check.Layout.Segments.Where(s => s.Number > middle.Number).Select(s => (Path.GetFileName(s.Path), 0L, WalFileChangeKind.Deleted)));
         expected.Add((LogHeadFile.FileName, 0, WalFileChangeKind.Rewritten));
         Assert.Equal(4, expected.Count); // the middle segment's tail, the last used segment, the prepared one, wal.head
-        AssertSaved(repair, before, backup, [.. expected]);
+        AssertSaved(repair, log, before, backup, [.. expected]);
         AssertUntouchedBefore(log, before, Path.GetFileName(middle.Path), damaged.Start);
         Assert.Equal([Path.GetFileName(check.Layout.Used.First().Path), Path.GetFileName(middle.Path)], Directory.GetFiles(log, "*.wal").Select(Path.GetFileName).Order(StringComparer.Ordinal));
         AssertRepaired(check, log, damaged.FirstLsn - 1, repair);
@@ -80,7 +80,7 @@ public sealed class WalRepairTests : IDisposable
         WalRepairReport repair = WalInspection.Repair(DamageCases.Options(log, WalRecoveryMode.TruncateTornTail), backup);
 
         Assert.Equal((WalVerdict.Healthy, WalRecoveryAction.Keep, true, Lsn.None), (repair.Inspection.Verdict, repair.Inspection.Action, repair.Changed, repair.DroppedFrom));
-        AssertSaved(repair, before, backup, (Path.GetFileName(middle.Path), middle.DataEnd + 9, WalFileChangeKind.Rewritten), (LogHeadFile.FileName, 0, WalFileChangeKind.Rewritten));
+        AssertSaved(repair, log, before, backup, (Path.GetFileName(middle.Path), middle.DataEnd + 9, WalFileChangeKind.Rewritten), (LogHeadFile.FileName, 0, WalFileChangeKind.Rewritten));
         AssertUntouchedBefore(log, before, Path.GetFileName(middle.Path), middle.DataEnd);
         AssertRepaired(check, log, check.Layout.LastLsn, repair);
     }
@@ -139,9 +139,10 @@ public sealed class WalRepairTests : IDisposable
 
     /// <summary>
     /// The repair saved exactly these side files, in this order: each holds the bytes its source had, before the repair,
-    /// from its offset to its end.
+    /// from its offset on (a deleted file and wal.head: all of them), and every byte of a rewritten source after what was
+    /// saved is what it was: the side files hold every byte the repair changed.
     /// </summary>
-    private static void AssertSaved(WalRepairReport repair, string before, string backup, params (string Name, long Offset, WalFileChangeKind Change)[] expected)
+    private static void AssertSaved(WalRepairReport repair, string log, string before, string backup, params (string Name, long Offset, WalFileChangeKind Change)[] expected)
     {
         Assert.Equal(Path.GetFullPath(backup), repair.BackupDirectory);
         Assert.Equal(
@@ -154,7 +155,16 @@ public sealed class WalRepairTests : IDisposable
             Assert.Equal(Path.Combine(Path.GetFullPath(backup), side), saved.BackupPath);
             byte[] original = File.ReadAllBytes(Path.Combine(before, name));
             byte[] kept = File.ReadAllBytes(saved.BackupPath);
-            Assert.True(original.AsSpan((int)offset).SequenceEqual(kept), $"{side} holds {name}'s bytes from {offset} to its end ({original.Length - offset} bytes); it holds {kept.Length}.");
+            bool whole = change == WalFileChangeKind.Deleted || name == LogHeadFile.FileName;
+            Assert.True(whole ? original.AsSpan().SequenceEqual(kept) : original.AsSpan((int)offset, kept.Length).SequenceEqual(kept), $"{side} holds {name}'s bytes from {offset} ({kept.Length} bytes).");
+            if (!whole)
+            {
+                byte[] now = File.ReadAllBytes(Path.Combine(log, name));
+                long unchanged = offset + kept.Length;
+                Assert.True(kept.Length > 0 && unchanged <= original.Length, $"{side} holds {kept.Length} bytes from {offset} of a file of {original.Length}.");
+                Assert.True(original.AsSpan((int)unchanged).SequenceEqual(now.AsSpan((int)unchanged)), $"{name} changed after byte {unchanged}, beyond what {side} holds.");
+            }
+
             Assert.Equal(kept.Length, saved.Bytes);
             total += kept.Length;
         }

@@ -263,9 +263,20 @@ public sealed class WalToolTests : IDisposable
         LayoutUnit unit = expected.CutUnit!;
         string backup = Path.GetFullPath(_temp.Log("backup"));
         string tail = Path.GetFileName(unit.Path);
-        long tailBytes = new FileInfo(Path.Combine(before, tail)).Length - unit.Start;
 
         (int code, string output, string errors) = Run("repair", log, "--backup", backup);
+
+        // What the repair changed, found by comparing the files: from the torn write to the last byte that differs.
+        byte[] original = File.ReadAllBytes(Path.Combine(before, tail));
+        byte[] repaired = File.ReadAllBytes(Path.Combine(log, tail));
+        int lastChanged = original.Length - 1;
+        while (original[lastChanged] == repaired[lastChanged])
+        {
+            lastChanged--;
+        }
+
+        long tailBytes = lastChanged + 1 - unit.Start;
+        Assert.True(tailBytes > 0 && tailBytes < original.Length - unit.Start, $"The repair changed {tailBytes} bytes from the torn write, of {original.Length - unit.Start} after it.");
 
         Assert.Equal(WalTool.Ok, code);
         Assert.Equal("", errors);
@@ -279,7 +290,7 @@ public sealed class WalToolTests : IDisposable
                 ["wal.head", "8192", "wal.head from byte 0, rewritten"],
             ],
             Rows(lines));
-        Assert.True(File.ReadAllBytes(Path.Combine(before, tail)).AsSpan((int)unit.Start).SequenceEqual(File.ReadAllBytes(Path.Combine(backup, $"{tail}.from-{unit.Start}"))), "The side file holds the bytes cut.");
+        Assert.True(original.AsSpan((int)unit.Start, (int)tailBytes).SequenceEqual(File.ReadAllBytes(Path.Combine(backup, $"{tail}.from-{unit.Start}"))), "The side file holds the bytes cut.");
         Assert.Equal(File.ReadAllBytes(Path.Combine(before, LogHeadFile.FileName)), File.ReadAllBytes(Path.Combine(backup, LogHeadFile.FileName)));
 
         (code, output, _) = Run("verify", log, "--mode", "Strict");
