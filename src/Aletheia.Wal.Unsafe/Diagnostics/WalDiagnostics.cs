@@ -32,7 +32,9 @@ namespace Aletheia.Wal;
 /// <para>Observable instruments are read only when a listener collects (at its interval), from figures the log keeps
 /// anyway: appends pay nothing for them. Their values start at 0 each time a log is opened, and a disposed log's series end.
 /// The histograms are recorded by the flush thread, once per batch, only while a listener has them enabled, and allocate
-/// nothing.</para>
+/// nothing. So a listener's measurement callback for them (and for <c>aletheia.wal.faults</c>, and an
+/// <c>EventListener</c>'s for the events) runs on the flush thread: one that blocks delays every durable append of the log
+/// for as long; one that throws is ignored, and the log goes on.</para>
 /// </remarks>
 public static class WalDiagnostics
 {

@@ -41,23 +41,33 @@ internal sealed class WalTelemetry
 
     /// <summary>
     /// Flush thread, once a batch's write returned and before its records are reported durable: the histograms and the
-    /// event, each only while a listener has it enabled. Allocates nothing.
+    /// event, each only while a listener has it enabled. Allocates nothing. A listener's callback runs here, on the flush
+    /// thread: one that blocks delays every durable append for as long, and one that throws is ignored.
     /// </summary>
     public void BatchWritten(int records, long bytes, ulong firstLsn, ulong lastLsn, long elapsedTicks)
     {
-        if (WalMeter.BatchRecords.Enabled)
+        try
         {
-            WalMeter.BatchRecords.Record(records, in _tags);
-        }
+            if (WalMeter.BatchRecords.Enabled)
+            {
+                WalMeter.BatchRecords.Record(records, in _tags);
+            }
 
-        if (WalMeter.WriteDuration.Enabled)
-        {
-            WalMeter.WriteDuration.Record((double)elapsedTicks / Stopwatch.Frequency, in _tags);
-        }
+            if (WalMeter.WriteDuration.Enabled)
+            {
+                WalMeter.WriteDuration.Record((double)elapsedTicks / Stopwatch.Frequency, in _tags);
+            }
 
-        if (WalEventSource.Log.IsEnabled(EventLevel.Verbose, WalEventSource.Keywords.Flush))
+            if (WalEventSource.Log.IsEnabled(EventLevel.Verbose, WalEventSource.Keywords.Flush))
+            {
+                WalEventSource.Log.BatchWritten(Directory, records, bytes, firstLsn, lastLsn, elapsedTicks * 1_000_000.0 / Stopwatch.Frequency);
+            }
+        }
+        catch (Exception)
         {
-            WalEventSource.Log.BatchWritten(Directory, records, bytes, firstLsn, lastLsn, elapsedTicks * 1_000_000.0 / Stopwatch.Frequency);
+            // A MeterListener's measurement callback threw (an EventListener's are caught by EventSource already): the
+            // log goes on as if nothing listened. Let through, it would fault a log whose batch is on disk, kill the
+            // process from the flush thread's fault handler, or leave the flush thread held by a failed cut.
         }
     }
 
@@ -73,14 +83,24 @@ internal sealed class WalTelemetry
             return;
         }
 
-        if (WalMeter.Faults.Enabled)
+        try
         {
-            WalMeter.Faults.Add(1, in _tags);
-        }
+            if (WalMeter.Faults.Enabled)
+            {
+                WalMeter.Faults.Add(1, in _tags);
+            }
 
-        if (WalEventSource.Log.IsEnabled(EventLevel.Error, WalEventSource.Keywords.Faults))
+            if (WalEventSource.Log.IsEnabled(EventLevel.Error, WalEventSource.Keywords.Faults))
+            {
+                WalEventSource.Log.Faulted(Directory, cause.GetType().FullName ?? cause.GetType().Name, cause.Message);
+            }
+        }
+        catch (Exception)
         {
-            WalEventSource.Log.Faulted(Directory, cause.GetType().FullName ?? cause.GetType().Name, cause.Message);
+            // A MeterListener's measurement callback threw (an EventListener's are caught by EventSource already): the
+            // log goes on as if nothing listened. Let through, it would fault a log whose batch is on disk, kill the
+            // process from the flush thread's fault handler, or leave the flush thread held by a failed cut.
         }
     }
+
 }

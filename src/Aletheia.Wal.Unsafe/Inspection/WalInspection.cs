@@ -99,7 +99,8 @@ public static class WalInspection
     /// </summary>
     /// <param name="options">The options the log is opened with (recovery mode, segment size, recycling limit).</param>
     /// <param name="backupDirectory">Where the bytes are saved: outside the log directory (the log refuses foreign
-    /// files), new or empty; created only when something is saved.</param>
+    /// files), new or empty; created only when something is saved, as the log directory is (the side files hold its
+    /// records): with <see cref="WalOptions.UnixCreateMode"/> and search permission, its files with that mode.</param>
     /// <returns>What was saved, and the range of LSNs dropped.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">The options are invalid, or the backup directory is empty, lies in the log directory, or holds files.</exception>
@@ -164,7 +165,7 @@ public static class WalInspection
             return new WalRepairReport { Inspection = plan.Report, Changed = false, BackupDirectory = backup };
         }
 
-        List<WalSavedFile> saved = Save(directory, backup, plan);
+        List<WalSavedFile> saved = Save(directory, backup, plan, options.UnixCreateMode);
         RecoveredLog done;
         try
         {
@@ -464,9 +465,10 @@ public static class WalInspection
     /// backup directory: a deleted file whole; a rewritten one from its first changed byte (for the segment where the
     /// kept log ends, from the kept end) to its last (the bytes after it stay as they are on disk); wal.head whole, always.
     /// </summary>
-    private static List<WalSavedFile> Save(string directory, string backup, DryRunResult plan)
+    private static List<WalSavedFile> Save(string directory, string backup, DryRunResult plan, UnixFileMode mode)
     {
-        Directory.CreateDirectory(backup);
+        // The side files hold the log's records: no more readable than the log (its directory's and files' modes).
+        LogDirectory.Create(backup, mode);
         string head = LogHeadFile.PathOf(directory);
         string end = plan.Report.EndSegment != 0 ? SegmentNames.PathOf(directory, plan.Report.EndSegment) : "";
         var saved = new List<WalSavedFile>();
@@ -475,17 +477,17 @@ public static class WalInspection
             switch (fate.Kind)
             {
                 case FileFateKind.Deleted:
-                    saved.Add(SaveRange(fate.Path, 0, long.MaxValue, Path.Combine(backup, Path.GetFileName(fate.Path)), WalFileChangeKind.Deleted));
+                    saved.Add(SaveRange(fate.Path, 0, long.MaxValue, Path.Combine(backup, Path.GetFileName(fate.Path)), WalFileChangeKind.Deleted, mode));
                     break;
                 case FileFateKind.Rewritten when fate.Path != head:
                     long from = fate.Path == end ? Math.Min(fate.Offset, plan.Report.EndOffset) : fate.Offset;
                     string name = string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(fate.Path)}.from-{from}");
-                    saved.Add(SaveRange(fate.Path, from, Math.Max(fate.End, from), Path.Combine(backup, name), WalFileChangeKind.Rewritten));
+                    saved.Add(SaveRange(fate.Path, from, Math.Max(fate.End, from), Path.Combine(backup, name), WalFileChangeKind.Rewritten, mode));
                     break;
             }
         }
 
-        saved.Add(SaveRange(head, 0, long.MaxValue, Path.Combine(backup, LogHeadFile.FileName), WalFileChangeKind.Rewritten));
+        saved.Add(SaveRange(head, 0, long.MaxValue, Path.Combine(backup, LogHeadFile.FileName), WalFileChangeKind.Rewritten, mode));
         WalStorage.Files.SyncDirectory(backup);
         if (Path.GetDirectoryName(backup) is { } parent)
         {
@@ -495,11 +497,11 @@ public static class WalInspection
         return saved;
     }
 
-    /// <summary>Copies the bytes of <paramref name="source"/> in [<paramref name="offset"/>, <paramref name="end"/>) (at most to its end) into a new file, fsynced.</summary>
-    private static WalSavedFile SaveRange(string source, long offset, long end, string target, WalFileChangeKind change)
+    /// <summary>Copies the bytes of <paramref name="source"/> in [<paramref name="offset"/>, <paramref name="end"/>) (at most to its end) into a new file of exactly <paramref name="mode"/>, fsynced.</summary>
+    private static WalSavedFile SaveRange(string source, long offset, long end, string target, WalFileChangeKind change, UnixFileMode mode)
     {
         using var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        using var output = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
+        using FileStream output = FileWalStorage.Open(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None, mode);
         byte[] chunk = new byte[1 << 20];
         for (long at = Math.Min(offset, input.Length), stop = Math.Min(end, input.Length); at < stop;)
         {

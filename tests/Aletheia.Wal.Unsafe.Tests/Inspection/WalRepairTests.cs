@@ -44,6 +44,33 @@ public sealed class WalRepairTests : IDisposable
         AssertRepaired(check, log, kept, repair);
     }
 
+    /// <summary>
+    /// The side files hold the log's records: the backup directory and its files get the log's modes (0700 and 0600 by
+    /// default, 0750 and 0640 with UnixCreateMode 0640), whatever the umask. Found by review: they were 0755 and 0644.
+    /// </summary>
+    [Theory]
+    [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)]
+    [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute)]
+    public void Side_files_are_no_more_readable_than_the_log(UnixFileMode files, UnixFileMode directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        (_, string log, _) = Damaged("torn last record");
+        string backup = _temp.Log("backup");
+        WalOptions options = DamageCases.Options(log, WalRecoveryMode.TruncateTornTail);
+        WalRepairReport repair = WalInspection.Repair(new WalOptions { Directory = log, SegmentSizeBytes = options.SegmentSizeBytes, StripeCount = options.StripeCount, MaxEntryBytes = options.MaxEntryBytes, UnixCreateMode = files }, backup);
+
+        Assert.Equal(2, repair.Saved.Count);
+        Assert.Equal(directory, File.GetUnixFileMode(backup));
+        foreach (WalSavedFile saved in repair.Saved)
+        {
+            Assert.Equal(files, File.GetUnixFileMode(saved.BackupPath));
+        }
+    }
+
     /// <summary>PointInTime cuts a corrupted middle segment: its tail and every later segment, deleted, are saved whole.</summary>
     [Fact]
     public void A_corruption_cut_in_PointInTime_saves_every_segment_it_deletes()
