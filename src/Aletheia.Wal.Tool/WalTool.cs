@@ -22,6 +22,12 @@ internal static class WalTool
     /// <summary>The command could not run: the directory is missing or holds no log, a writer holds the log, a file cannot be read or written.</summary>
     public const int CouldNotRun = 3;
 
+    /// <summary>
+    /// The log is whole, but <c>verify</c> or <c>stats</c> found damage that recovery at open repairs without losing a record
+    /// (a damaged copy of <c>wal.head</c>, a damaged end marker the next segment makes good): bytes on the disk went bad.
+    /// </summary>
+    public const int RepairableDamage = 4;
+
     /// <summary>The tool's name, first on every error line.</summary>
     public const string Name = "aletheia-wal";
 
@@ -29,7 +35,8 @@ internal static class WalTool
     internal static readonly string ExitCodes =
         $"Exit codes: {Ok} ok (a judged log is healthy, or was repaired); {Damaged} the log is damaged (verify or stats found damage, dump met damage its " +
         $"mode refuses, repair was refused in its mode); {UsageError} usage error (bad command, option or value); {CouldNotRun} could not run (no such " +
-        "directory or no log in it, the log is open by a writer, an I/O error).";
+        "directory or no log in it, the log is open by a writer, an I/O error); {RepairableDamage} the log is whole, but verify or stats found damage recovery at " +
+        "open repairs without losing a record (a damaged copy of wal.head, a damaged end marker): bytes on the disk went bad.";
 
     /// <summary>
     /// Parses <paramref name="args"/> and runs the command: its output goes to <paramref name="console"/>, errors (one line

@@ -34,6 +34,10 @@ internal static class StatsCommand
 
         output.WriteLine($"  {Headline(report)[(report.Directory.Length + 2)..]}");
         output.WriteLine($"  {Consequence(report)}");
+        foreach (string damage in report.RepairableDamage)
+        {
+            output.WriteLine($"  damage repaired without loss: {damage}");
+        }
 
         var table = new Table { Border = TableBorder.Ascii };
         table.AddColumn(new TableColumn("segment").RightAligned().NoWrap());
@@ -56,7 +60,7 @@ internal static class StatsCommand
         }
 
         console.Write(table);
-        return report.Verdict == WalVerdict.Healthy ? WalTool.Ok : WalTool.Damaged;
+        return Verdicts.ExitCode(report);
     }
 
     private static string StateOf(WalSegmentState state) => state switch

@@ -15,6 +15,13 @@ internal static class Verdicts
         _ => $"{report.Directory}: {(report.Verdict == WalVerdict.HeadMissing ? "wal.head is missing" : "wal.head is damaged")}: {report.Refusal?.Message}",
     };
 
+    /// <summary>
+    /// The exit code of a judged log: <see cref="WalTool.Ok"/> when healthy, <see cref="WalTool.RepairableDamage"/> when
+    /// healthy but with damage recovery repairs without loss, <see cref="WalTool.Damaged"/> otherwise.
+    /// </summary>
+    public static int ExitCode(WalInspectionReport report) =>
+        report.Verdict != WalVerdict.Healthy ? WalTool.Damaged : report.RepairableDamage.Count > 0 ? WalTool.RepairableDamage : WalTool.Ok;
+
     /// <summary>What the open in the inspected mode does, in one line.</summary>
     public static string Consequence(WalInspectionReport report) => report.Action switch
     {

@@ -10,7 +10,8 @@ internal static class VerifyCommand
         LogArguments.WithDirectoryAndMode(
             "verify",
             "Read every segment as recovery at open would and say whether the log is healthy, changing nothing. Exit code 0 for a healthy " +
-            "log, 1 for damage (with the segment, the offset and the verdict), 3 when there is no log or a writer has it open.",
+            "log, 1 for damage (with the segment, the offset and the verdict), 3 when there is no log or a writer has it open, 4 for damage " +
+            "recovery repairs without losing a record.",
             "The recovery mode to judge the log by, as WalOptions.RecoveryMode: TruncateTornTail (default), PointInTime or Strict.",
             (directory, mode) => Run(console, directory, mode));
 
@@ -20,6 +21,10 @@ internal static class VerifyCommand
         TextWriter output = console.Profile.Out.Writer;
         output.WriteLine(Verdicts.Headline(report));
         output.WriteLine($"  {Verdicts.Consequence(report)}");
+        foreach (string damage in report.RepairableDamage)
+        {
+            output.WriteLine($"  damage repaired without loss: {damage}");
+        }
         if (report.Action != WalRecoveryAction.Refuse)
         {
             output.WriteLine($"  {Verdicts.End(report)}");
@@ -29,6 +34,6 @@ internal static class VerifyCommand
             }
         }
 
-        return report.Verdict == WalVerdict.Healthy ? WalTool.Ok : WalTool.Damaged;
+        return Verdicts.ExitCode(report);
     }
 }

@@ -286,6 +286,7 @@ public static class WalInspection
             FormatVersion = head is null || noLog ? 0 : (int)SegmentHeader.CurrentFormatVersion,
             LogId = noLog ? 0 : head?.LogId ?? 0,
             HeadCopyDamaged = trace.HeadCopyDamaged,
+            RepairableDamage = RepairableDamage(directory, trace, refusal),
             PendingTruncation = head is { RewindPending: true } h
                 ? new WalPendingTruncation { KeepsUpTo = new Lsn(h.RewindLsn), SegmentPath = SegmentNames.PathOf(directory, h.RewindSegment), Offset = h.RewindOffset }
                 : null,
@@ -458,6 +459,25 @@ public static class WalInspection
         using WalFile file = WalStorage.Files.OpenRead(path);
         Span<byte> opening = stackalloc byte[SegmentHeader.OpeningWriteBytes];
         return file.Read(opening, 0) == opening.Length && !opening.ContainsAnyExcept((byte)0);
+    }
+
+    /// <summary>Damage recovery repairs without losing a record (only when it did not refuse the log: then its verdict says it).</summary>
+    private static List<string> RepairableDamage(string directory, RecoveryTrace trace, WalCorruptionException? refusal)
+    {
+        var lines = new List<string>();
+        if (refusal is null && trace.HeadCopyDamaged)
+        {
+            lines.Add($"one copy of {LogHeadFile.PathOf(directory)} is damaged: recovery at open uses the intact one and writes both again");
+        }
+
+        if (refusal is null)
+        {
+            lines.AddRange(trace.MarkerRepairs.Select(repair => string.Create(
+                CultureInfo.InvariantCulture,
+                $"the end marker at byte {repair.Offset} of {repair.Path} is damaged ({repair.Reason}); the next segment starts at the right LSN, so nothing is lost, and recovery at open writes it again")));
+        }
+
+        return lines;
     }
 
     /// <summary>

@@ -41,6 +41,14 @@ public sealed class WalInspectionReport
     /// <summary>One copy of <c>wal.head</c> is damaged (every mode but Strict uses the other and rewrites both).</summary>
     public bool HeadCopyDamaged { get; internal init; }
 
+    /// <summary>
+    /// Damage that recovery at open in <see cref="Mode"/> repairs without losing a record, one line each: a damaged copy of
+    /// <c>wal.head</c> (the other is intact), a damaged end marker that the next segment's header makes good. The verdict
+    /// stays <see cref="WalVerdict.Healthy"/> (Strict refuses both), but bytes on the disk went bad: media to look into.
+    /// Empty when there is none.
+    /// </summary>
+    public IReadOnlyList<string> RepairableDamage { get; internal init; } = [];
+
     /// <summary>A <see cref="WriteAheadLog.TruncateAfter"/> a crash interrupted, which recovery completes first; null when none is pending.</summary>
     public WalPendingTruncation? PendingTruncation { get; internal init; }
 

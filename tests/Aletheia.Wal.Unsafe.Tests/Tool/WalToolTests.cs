@@ -41,6 +41,49 @@ public sealed class WalToolTests : IDisposable
         return (Path.GetFullPath(damaged), check, check.Expect(damaged), before);
     }
 
+    /// <summary>
+    /// A damaged end marker that the next segment makes good: every mode but Strict keeps every record and writes the
+    /// marker again, so the verdict is healthy, but bytes on the disk went bad: verify and stats say so, exit code 4
+    /// (found by review: they said "healthy" with exit code 0). Strict refuses the same bytes: exit code 1.
+    /// </summary>
+    [Fact]
+    public void Damage_recovery_repairs_without_loss_is_reported_with_exit_code_4()
+    {
+        (string log, DamageCheck check, _, _) = Damaged("flipped bit in a middle segment's end marker");
+        LayoutSegment middle = check.Layout.Segments.Single(s => s.Number == check.Layout.Used.ElementAt(1).Number);
+        string line = Invariant($"  damage repaired without loss: the end marker at byte {middle.DataEnd} of {Path.Combine(log, Path.GetFileName(middle.Path))} is damaged (");
+        foreach (string command in new[] { "verify", "stats" })
+        {
+            (int code, string output, string errors) = Run(command, log);
+            Assert.Equal((WalTool.RepairableDamage, ""), (code, errors));
+            Assert.True(
+                output.Split('\n').Count(l => l.StartsWith(line, StringComparison.Ordinal)
+                    && l.EndsWith("); the next segment starts at the right LSN, so nothing is lost, and recovery at open writes it again", StringComparison.Ordinal)) == 1,
+                output);
+            Assert.Contains($"  TruncateTornTail keeps every record: {check.Layout.LastLsn} records, LSN 1 to {check.Layout.LastLsn}\n", output, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(WalTool.Damaged, Run("verify", log, "--mode", "Strict").Code);
+    }
+
+    /// <summary>A damaged copy of wal.head: the other is intact, so nothing is lost, and verify says so with exit code 4.</summary>
+    [Fact]
+    public void A_damaged_copy_of_wal_head_is_reported_with_exit_code_4()
+    {
+        (string log, LogLayout layout) = Healthy();
+        SegmentFiles.Flip(Path.Combine(log, LogHeadFile.FileName), 4096 + 20); // the second copy's sequence
+        (int code, string output, string errors) = Run("verify", log);
+
+        Assert.Equal((WalTool.RepairableDamage, ""), (code, errors));
+        Assert.Equal(
+            [
+                $"{log}: healthy",
+                Invariant($"  TruncateTornTail keeps every record: {layout.LastLsn} records, LSN 1 to {layout.LastLsn}"),
+                $"  damage repaired without loss: one copy of {Path.Combine(log, LogHeadFile.FileName)} is damaged: recovery at open uses the intact one and writes both again",
+            ],
+            output.Split('\n').Take(3));
+    }
+
     /// <summary>A copy of <paramref name="log"/> opened in <paramref name="mode"/>: what recovery at open does.</summary>
     private (Lsn Last, Lsn From, Lsn To) OpenCopy(string log, WalRecoveryMode mode)
     {
