@@ -224,9 +224,24 @@ public sealed class PendingCutTests : IDisposable
         Assert.Equal(
             later.Select(n => (SegmentNames.PathOf(pending, n), WalFileChangeKind.Deleted, 0L)).Append((LogHeadFile.PathOf(pending), WalFileChangeKind.Rewritten, 0L)),
             repair.Saved.Skip(1).Select(s => (s.SourcePath, s.Change, s.Offset)));
-        Assert.All(repair.Saved, saved => Assert.True(
-            File.ReadAllBytes(Path.Combine(before, Path.GetFileName(saved.SourcePath))).AsSpan((int)saved.Offset).SequenceEqual(File.ReadAllBytes(saved.BackupPath)),
-            $"{saved.BackupPath} holds the bytes of {saved.SourcePath} from {saved.Offset} on, as they were."));
+        foreach (WalSavedFile saved in repair.Saved)
+        {
+            // Each side file holds its source's bytes from its offset, as they were; a rewritten segment is unchanged after them.
+            byte[] original = File.ReadAllBytes(Path.Combine(before, Path.GetFileName(saved.SourcePath)));
+            byte[] kept = File.ReadAllBytes(saved.BackupPath);
+            Assert.Equal(saved.Bytes, kept.Length);
+            Assert.True(original.AsSpan((int)saved.Offset, kept.Length).SequenceEqual(kept), $"{saved.BackupPath} holds the bytes of {saved.SourcePath} from {saved.Offset}, as they were.");
+            if (saved == tail)
+            {
+                long unchanged = saved.Offset + kept.Length;
+                Assert.True(original.AsSpan((int)unchanged).SequenceEqual(File.ReadAllBytes(saved.SourcePath).AsSpan((int)unchanged)), $"{saved.SourcePath} is unchanged after byte {unchanged}.");
+            }
+            else
+            {
+                Assert.Equal(original.Length, kept.Length); // deleted segments and wal.head: whole
+            }
+        }
+
         using WriteAheadLog log = WriteAheadLog.Open(Options(pending));
         Assert.Equal((new Lsn(42), Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom));
     }
