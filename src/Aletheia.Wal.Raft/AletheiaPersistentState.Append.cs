@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using Aletheia.Wal.Raft.Storage;
 using DotNext.IO;
@@ -18,9 +19,14 @@ public abstract partial class AletheiaPersistentState
     // The buffer for entries that cannot lend their bytes (a follower's, streamed off the network): used under the exclusive append lock only.
     private readonly ArrayBufferWriter<byte> _entryBuffer = new(4096);
 
+    // Copies of the last entries appended, for reads of entries the log has not written yet (guarded by _termGate).
+    private readonly RecentEntries _recent = new();
+
     /// <summary>
-    /// Appends <paramref name="entry"/> at the end of the log (a leader's new entry); returns its index once it is durable.
-    /// Concurrent calls append concurrently and share group commits.
+    /// Appends <paramref name="entry"/> at the end of the log (a leader's new entry) and returns its index at once: the log
+    /// writes it meanwhile (concurrent calls share group commits), a read serves it from memory until then, and
+    /// <see cref="CommitAsync"/> commits no entry before it is durable here. So a leader replicates an entry while its own
+    /// write runs, and still counts itself in a majority only for entries on its disk (Raft, section 5.3).
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="entry"/> is a snapshot.</exception>
     public ValueTask<long> AppendAsync<TEntryImpl>(TEntryImpl entry, CancellationToken token = default)
@@ -38,17 +44,14 @@ public abstract partial class AletheiaPersistentState
 
         if (entry.TryGetMemory(out ReadOnlyMemory<byte> payload) && _appendLock.TryEnterReadLock())
         {
-            long index;
             try
             {
-                index = AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span);
+                return new ValueTask<long>(AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span));
             }
             finally
             {
                 _appendLock.Release();
             }
-
-            return WaitDurableAsync(index, token);
         }
 
         return AppendSlowAsync(entry, token);
@@ -62,6 +65,7 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="startIndex"/> is at or below the commit index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1, or above <see cref="LastEntryIndex"/> + 1 (a gap) for an entry that is not a snapshot.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(TEntryImpl entry, long startIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
@@ -94,31 +98,34 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <exception cref="InvalidOperationException">An entry would go at or below the commit index and <paramref name="skipCommitted"/> is false; or an entry is a snapshot.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1 or above <see cref="LastEntryIndex"/> + 1 (a gap).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted = false, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
         ArgumentNullException.ThrowIfNull(entries);
-        await AppendRangeAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
+        await AppendRangeAsync(entries, startIndex, skipCommitted, commitIndex: 0, token).ConfigureAwait(false);
     }
 
     /// <summary>
     /// As <see cref="AppendAsync{TEntryImpl}(ILogEntryProducer{TEntryImpl}, long, bool, CancellationToken)"/>, then commits
     /// up to <paramref name="commitIndex"/> but no further than the last entry this call put in place (Raft: a follower
-    /// commits min(leaderCommit, index of last new entry)).
+    /// commits min(leaderCommit, index of last new entry)). The commit index is written while the log writes the
+    /// entries: both are on disk when this returns.
     /// </summary>
     /// <returns>How many entries were committed.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<long> AppendAndCommitAsync<TEntryImpl>(
         ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
         ArgumentNullException.ThrowIfNull(entries);
-        long lastNew = await AppendRangeAsync(entries, startIndex, skipCommitted, token).ConfigureAwait(false);
-        long target = Math.Min(commitIndex, lastNew);
-        return target <= LastCommittedEntryIndex ? 0 : await CommitAsync(target, token).ConfigureAwait(false);
+        return await AppendRangeAsync(entries, startIndex, skipCommitted, commitIndex, token).ConfigureAwait(false);
     }
 
-    /// <returns>The index of the last entry the producer supplied (startIndex - 1 when it supplied none).</returns>
-    private async ValueTask<long> AppendRangeAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, CancellationToken token)
+    /// <summary>The range append; then, if <paramref name="commitIndex"/> is above the commit index, commits up to it (at most the last entry supplied) while the log writes the entries.</summary>
+    /// <returns>How many entries were committed.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<long> AppendRangeAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
         ThrowIfDisposed();
@@ -156,12 +163,28 @@ public abstract partial class AletheiaPersistentState
             }
 
             long last = index - 1;
+            long committed = 0;
+            long target = Math.Min(commitIndex, last);
+            if (target > LastCommittedEntryIndex)
+            {
+                // The flush thread writes the entries meanwhile: the two write-through writes overlap.
+                await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+                try
+                {
+                    committed = CommitUnderLock(target);
+                }
+                finally
+                {
+                    _commitLock.Release();
+                }
+            }
+
             if (last >= 1 && last <= (long)_log.LastLsn.Value)
             {
                 await WaitDurableAsync(last, token).ConfigureAwait(false);
             }
 
-            return last;
+            return committed;
         }
         finally
         {
@@ -192,6 +215,7 @@ public abstract partial class AletheiaPersistentState
     /// Puts one entry at <paramref name="index"/> (at most one past the end), dropping a conflicting suffix first; the
     /// caller holds the exclusive append lock and has checked <paramref name="index"/> against the commit index.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AppendAtUnderLockAsync<TEntryImpl>(TEntryImpl entry, long index, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -218,6 +242,7 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>A leader's append whose entry cannot lend its bytes, or that found the append lock held alone.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendSlowAsync<TEntryImpl>(TEntryImpl entry, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -230,17 +255,14 @@ public abstract partial class AletheiaPersistentState
         }
 
         await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
-        long index;
         try
         {
-            index = AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span);
+            return AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span);
         }
         finally
         {
             _appendLock.Release();
         }
-
-        return await WaitDurableAsync(index, token).ConfigureAwait(false);
     }
 
     /// <summary>Appends one framed entry (not yet durable) and records its term; returns its index (its LSN).</summary>
@@ -252,6 +274,7 @@ public abstract partial class AletheiaPersistentState
             // Under the gate the LSN handed out and the term recorded for it stay in step: runs are recorded in index order.
             Lsn lsn = _log.Append(RaftFrame.HeaderSize + payload.Length, source, s_writeFrame);
             _terms.Record((long)lsn.Value, term);
+            _recent.Put((long)lsn.Value, term, commandId, isConfiguration, payload);
             return (long)lsn.Value;
         }
     }
@@ -266,6 +289,7 @@ public abstract partial class AletheiaPersistentState
         return WaitDurableSlowAsync(index, token);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<long> WaitDurableSlowAsync(long index, CancellationToken token)
     {
         await _log.WaitForDurableAsync(new Lsn((ulong)index), token).ConfigureAwait(false);
@@ -280,6 +304,7 @@ public abstract partial class AletheiaPersistentState
         {
             _log.TruncateAfter(new Lsn((ulong)index));
             _terms.TruncateAfter(index);
+            _recent.ForgetAbove(index);
         }
     }
 

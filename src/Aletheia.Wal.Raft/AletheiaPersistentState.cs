@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Aletheia.Wal.Raft.Storage;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster;
@@ -19,9 +20,10 @@ namespace Aletheia.Wal.Raft;
 /// <see cref="IPersistentState"/> at run time; the declaration cannot say so, since DotNext's interface has a member
 /// only DotNext's own assembly can implement at compile time (see <see cref="AsPersistentState"/>).</para>
 /// <para>Appends that Raft makes on a leader (<see cref="AppendAsync{TEntryImpl}(TEntryImpl, CancellationToken)"/>)
-/// run concurrently: each takes its LSN and is copied into the log's ring, then waits for its group commit. Appends
-/// that may replace entries (a follower's, at an index) are exclusive. Every append returns once its entries are
-/// durable, as Raft requires of a node before it answers.</para>
+/// run concurrently: each takes its LSN and is copied into the log's ring, and returns; the log writes it with the
+/// others (group commit) while the leader replicates it, and <see cref="CommitAsync"/> waits for the write before it
+/// commits. Appends that may replace entries (a follower's, at an index) are exclusive, and return once their entries
+/// are durable, as Raft requires of a node before it answers.</para>
 /// </remarks>
 public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntry>, IDisposable, IAsyncDisposable
 {
@@ -51,7 +53,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Task _applier;
 
-    private long _commitIndex;     // Volatile: written under _commitLock (or the exclusive append lock), read anywhere
+    private long _commitIndex;        // Volatile: written under _commitLock, read anywhere
+    private long _durableCommitIndex; // Volatile: the commit index on disk in raft.state; written under _commitLock
     private long _appliedIndex;    // Volatile: written by the applier (or a snapshot's installation), read anywhere
     private long _snapshotIndex;   // guarded by _termGate; read with Volatile where no gate is held
     private long _snapshotTerm;    // guarded by _termGate
@@ -76,6 +79,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
         // below the snapshot, whose entries were all committed.
         _commitIndex = Math.Max(Math.Min(_nodeState.CommitIndex, LastEntryIndex), _snapshotIndex);
+        _durableCommitIndex = _nodeState.CommitIndex;
         _applier = Task.Run(() => ApplyLoopAsync(_lifetime.Token));
     }
 
@@ -141,6 +145,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// </summary>
     public IPersistentState AsPersistentState => (IPersistentState)this;
 
+    /// <summary>The log underneath (tests look at its durable LSN).</summary>
+    internal WriteAheadLog Log => _log;
+
     /// <summary>The node's directory (full path).</summary>
     public string Directory => _directory;
 
@@ -159,8 +166,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>The index of the last entry in the log (= its last LSN), committed or not; 0 for an empty log.</summary>
     public long LastEntryIndex => Math.Max((long)_log.LastLsn.Value, Volatile.Read(ref _snapshotIndex));
 
-    /// <summary>The commit index: durable in <c>raft.state</c> before <see cref="CommitAsync"/> returns.</summary>
-    // Acquire: pairs with the release store made once raft.state holds the index.
+    /// <summary>The commit index: durable in <c>raft.state</c> before the <see cref="CommitAsync"/> that set it returns.</summary>
+    // Acquire: pairs with the release store in CommitUnderLock.
     public long LastCommittedEntryIndex => Volatile.Read(ref _commitIndex);
 
     /// <summary>The index of the last entry applied to the state machine.</summary>
@@ -241,8 +248,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     public Task InitializeAsync(CancellationToken token = default) => WaitForApplyAsync(LastCommittedEntryIndex, token).AsTask();
 
     /// <summary>
-    /// Commits every entry up to <paramref name="endIndex"/>: the commit index is on disk (<c>raft.state</c>,
-    /// write-through) when this returns, and the entries are then applied in the background. Concurrent callers are
+    /// Commits every entry up to <paramref name="endIndex"/>, once those entries are durable in this node's log: the
+    /// commit index is on disk (<c>raft.state</c>, write-through) when this returns, and the entries are applied in the
+    /// background. Concurrent callers are
     /// served in turn; one whose index is already committed returns at once.
     /// </summary>
     /// <returns>How many entries this call committed (0 when <paramref name="endIndex"/> was committed already).</returns>
@@ -260,7 +268,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             return ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
         }
 
-        return endIndex <= LastCommittedEntryIndex ? new ValueTask<long>(0L) : CommitSlowAsync(endIndex, token);
+        // Acquire: pairs with the release store made once raft.state holds the index.
+        return endIndex <= Volatile.Read(ref _durableCommitIndex) ? new ValueTask<long>(0L) : CommitSlowAsync(endIndex, token);
     }
 
     /// <summary>Completes at the next application of entries to the state machine.</summary>
@@ -288,6 +297,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     }
 
     /// <summary>As <see cref="Dispose"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -320,8 +330,16 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         GC.SuppressFinalize(this);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<long> CommitSlowAsync(long endIndex, CancellationToken token)
     {
+        // Raft counts a leader in a majority only for entries on its disk: a leader's appends return before their write.
+        long written = Math.Min(endIndex, (long)_log.LastLsn.Value);
+        if (written > 0)
+        {
+            await WaitDurableAsync(written, token).ConfigureAwait(false);
+        }
+
         await _commitLock.AcquireAsync(token).ConfigureAwait(false);
         try
         {
@@ -333,24 +351,39 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
     }
 
-    /// <summary>Makes <paramref name="endIndex"/> the durable commit index (if higher); the caller holds the commit lock or the exclusive append lock.</summary>
+    /// <summary>
+    /// Advances the commit index to <paramref name="endIndex"/> (if higher), starts the applier on it, then writes it to
+    /// <c>raft.state</c> (write-through) unless a higher index is there already; the caller holds the commit lock.
+    /// </summary>
+    /// <remarks>
+    /// The applier may apply entries before the index is on disk: committed entries are durable on a majority of the
+    /// cluster whatever this node's file says, and after a crash the applier replays from the index on disk, a lower
+    /// bound. So the disk write is off the path from commit to application, and is still done before the call returns.
+    /// </remarks>
+    /// <returns>How many entries this call committed.</returns>
     private long CommitUnderLock(long endIndex)
     {
         long old = LastCommittedEntryIndex;
-        if (endIndex <= old)
+        if (endIndex > old)
         {
-            return 0;
+            // Release: the applier, woken next, reads entries up to the index it sees here.
+            Volatile.Write(ref _commitIndex, endIndex);
+            _applyTrigger.Set();
         }
 
-        lock (_stateGate)
+        long target = LastCommittedEntryIndex;
+        if (target > Volatile.Read(ref _durableCommitIndex))
         {
-            _nodeState.Write(_nodeState.Term, _nodeState.Vote, endIndex);
+            lock (_stateGate)
+            {
+                _nodeState.Write(_nodeState.Term, _nodeState.Vote, target);
+            }
+
+            // Release: a CommitAsync that sees it returns at once, its index on disk.
+            Volatile.Write(ref _durableCommitIndex, target);
         }
 
-        // Release: a reader that sees the new index finds it on disk already (written above).
-        Volatile.Write(ref _commitIndex, endIndex);
-        _applyTrigger.Set();
-        return endIndex - old;
+        return Math.Max(0, endIndex - old);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

@@ -209,6 +209,23 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_leaders_appends_are_readable_at_once_and_committed_only_once_durable_here()
+    {
+        await using AletheiaPersistentState state = Open();
+        IPersistentState raft = state.AsPersistentState;
+
+        // 256 concurrent appends: each returns with its index, before its write (a leader replicates meanwhile).
+        long[] indexes = await Task.WhenAll(Enumerable.Range(0, 256).Select(i => raft.AppendAsync(Entries.Of(1, $"e{i}")).AsTask()));
+        Assert.Equal(Enumerable.Range(1, 256).Select(i => (long)i), indexes.Order());
+        Entries.ReadResult read = await Entries.ReadAsync(raft, 1, 256);
+        Assert.Equal(256, read.Entries.Count);
+        Assert.Equal(Enumerable.Range(0, 256).Select(i => $"e{i}").Order(), read.Entries.Select(e => e.Text).Order());
+
+        Assert.Equal(256, await raft.CommitAsync(256));
+        Assert.True(state.Log.DurableLsn.Value >= 256, $"CommitAsync returned with the log durable to {state.Log.DurableLsn}: a node commits only what its disk holds.");
+    }
+
+    [Fact]
     public async Task Only_committed_entries_are_applied_in_index_order_and_WaitForApply_waits_for_them()
     {
         var machine = new RecordingStateMachine();
