@@ -83,6 +83,7 @@ public abstract partial class AletheiaPersistentState
                     _appendLock.Release();
                 }
 
+                _appliedWaiters.Release(LastAppliedIndex);
                 _appliedEvent.Signal(resumeAll: true);
             }
         }
@@ -93,6 +94,7 @@ public abstract partial class AletheiaPersistentState
         {
             // Volatile: waiters read it before they park; the interrupt below wakes those already parked.
             Volatile.Write(ref _applierFailure, e);
+            _appliedWaiters.Fail(e);
             _appliedEvent.Interrupt(e);
         }
         finally
@@ -231,6 +233,7 @@ public abstract partial class AletheiaPersistentState
             _machineGate.Release();
         }
 
+        _appliedWaiters.Release(index);
         _appliedEvent.Signal(resumeAll: true);
     }
 }

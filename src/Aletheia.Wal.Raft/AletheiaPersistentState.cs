@@ -49,6 +49,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     private readonly AsyncExclusiveLock _commitLock = new();
 
     private readonly AsyncTrigger _appliedEvent = new();
+    private readonly AppliedWaiters _appliedWaiters = new();
+    private readonly Func<long> _readApplied;
     private readonly AsyncAutoResetEvent _applyTrigger = new(initialState: false);
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Task _applier;
@@ -74,6 +76,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         _snapshotTerm = parts.SnapshotTerm;
         _snapshot = parts.Snapshot;
         _appliedIndex = parts.SnapshotIndex;
+        _readApplied = () => LastAppliedIndex;
         RebuildTermIndex();
 
         // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
@@ -286,7 +289,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             return ValueTask.FromException(failure);
         }
 
-        return index <= LastAppliedIndex ? ValueTask.CompletedTask : _appliedEvent.SpinWaitAsync(new AppliedCondition(this, index), token);
+        return index <= LastAppliedIndex ? ValueTask.CompletedTask : _appliedWaiters.WaitAsync(index, _readApplied, token);
     }
 
     /// <summary>Stops the applier and closes the log (making what was appended durable) and the state file. Idempotent.</summary>
@@ -315,6 +318,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
 
         _appliedEvent.Interrupt(new ObjectDisposedException(GetType().Name));
+        _appliedWaiters.Fail(new ObjectDisposedException(GetType().Name));
         DisposeReaders();
         await _log.DisposeAsync().ConfigureAwait(false);
         lock (_stateGate)
@@ -399,9 +403,4 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         long SnapshotIndex,
         long SnapshotTerm,
         byte[] Snapshot);
-
-    private readonly struct AppliedCondition(AletheiaPersistentState state, long index) : DotNext.ISupplier<bool>
-    {
-        public bool Invoke() => state._applierFailure is not null || index <= state.LastAppliedIndex;
-    }
 }

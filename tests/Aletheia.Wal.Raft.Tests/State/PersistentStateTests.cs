@@ -243,11 +243,24 @@ public sealed class PersistentStateTests : IDisposable
         Assert.Equal(3, state.LastAppliedIndex);
         Assert.Equal([(1L, 1L), (2L, 2L), (3L, 3L)], machine.Applied.Select(a => (a.Index, a.Term)));
 
+        // A wait cancelled before its entry is applied ends cancelled; one for the same entry without a token goes on.
+        using (var cancel = new CancellationTokenSource())
+        {
+            Task cancelled = raft.WaitForApplyAsync(4, cancel.Token).AsTask();
+            Task waiting = raft.WaitForApplyAsync(4).AsTask();
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Wait));
+            Assert.False(waiting.IsCompleted, "Entry 4 is not committed: its wait goes on.");
+            await raft.CommitAsync(4);
+            await waiting.WaitAsync(Wait);
+        }
+
         Task next = raft.WaitForApplyAsync().AsTask();
-        await raft.CommitAsync(4);
+        await raft.AppendAsync(Entries.Of(5, "e5"));
+        await raft.CommitAsync(5);
         await next.WaitAsync(Wait);
-        await raft.WaitForApplyAsync(4).AsTask().WaitAsync(Wait);
-        Assert.Equal(4, machine.Applied.Count);
+        await raft.WaitForApplyAsync(5).AsTask().WaitAsync(Wait);
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], machine.Applied.Select(a => a.Index));
     }
 
     [Fact]
