@@ -1,7 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
+using Aletheia.Wal.Raft.Tests.Support;
 using DotNext.Net.Cluster.Consensus.Raft;
-using DotNext.Net.Cluster.Consensus.Raft.Membership;
 
 namespace Aletheia.Wal.Perf.Raft;
 
@@ -14,28 +12,14 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
 
     public static async Task<RaftBenchCluster> StartAsync(string log, string root, CancellationToken token)
     {
-        int[] ports = FreePorts(3);
+        int[] ports = Loopback.FreePorts(3);
         var bench = new RaftBenchCluster();
         try
         {
             for (int i = 0; i < ports.Length; i++)
             {
                 (IPersistentState state, IAsyncDisposable owner) = RaftLogs.Open(log, Path.Combine(root, $"node{i}"));
-                var configuration = new RaftCluster.TcpConfiguration(new IPEndPoint(IPAddress.Loopback, ports[i]))
-                {
-                    LowerElectionTimeout = 300,
-                    UpperElectionTimeout = 600,
-                    RequestTimeout = TimeSpan.FromSeconds(5),
-                    ConfigurationStorage = null!, // the in-memory storage, with the three members
-                };
-                InMemoryClusterConfigurationStorage<EndPoint>.Builder members =
-                    ((InMemoryClusterConfigurationStorage<EndPoint>)configuration.ConfigurationStorage).CreateInitialConfigurationBuilder();
-                foreach (int port in ports)
-                {
-                    members.Add(new IPEndPoint(IPAddress.Loopback, port));
-                }
-
-                members.Build();
+                RaftCluster.TcpConfiguration configuration = Loopback.Member(ports[i], ports, 300, 600, TimeSpan.FromSeconds(5));
                 var cluster = new RaftCluster(configuration) { AuditTrail = state };
                 bench._nodes.Add((cluster, state, owner));
                 await cluster.StartAsync(token);
@@ -86,23 +70,5 @@ internal sealed class RaftBenchCluster : IAsyncDisposable
         }
 
         _nodes.Clear();
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        for (int i = 0; i < count; i++)
-        {
-            listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-            listeners[i].Start();
-        }
-
-        int[] ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (TcpListener listener in listeners)
-        {
-            listener.Stop();
-        }
-
-        return ports;
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
+using Aletheia.Wal.Perf.Load;
 using HdrHistogram;
 
 namespace Aletheia.Wal.Perf.Raft;
@@ -41,7 +42,7 @@ public static class RaftCommand
             string value = args[++i];
             bool ok = args[i - 1] switch
             {
-                "--clients" => TryInts(value, out clients),
+                "--clients" => LoadCommand.TryParseInts(value, out clients),
                 "--seconds" => double.TryParse(value, CultureInfo.InvariantCulture, out seconds) && seconds > 0,
                 "--warmup" => double.TryParse(value, CultureInfo.InvariantCulture, out warmup) && warmup >= 0,
                 "--payload" => int.TryParse(value, CultureInfo.InvariantCulture, out payloadBytes) && payloadBytes is > 0 and <= 60_000,
@@ -68,7 +69,7 @@ public static class RaftCommand
                 }
                 finally
                 {
-                    TryDelete(directory);
+                    LoadCommand.TryDeleteDirectory(directory, "raft");
                 }
             }
         }
@@ -90,7 +91,7 @@ public static class RaftCommand
             }
             finally
             {
-                TryDelete(directory);
+                LoadCommand.TryDeleteDirectory(directory, "raft");
             }
         }
 
@@ -187,36 +188,6 @@ public static class RaftCommand
             long after = GC.GetTotalAllocatedBytes(precise: true);
             Console.Error.WriteLine($"raft: {log} alone, one client: {elapsed.TotalMicroseconds / commands:N1} us per command");
             return (after - before) / (double)commands;
-        }
-    }
-
-    private static bool TryInts(string value, out int[] parsed)
-    {
-        string[] parts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        parsed = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out parsed[i]) || parsed[i] < 1)
-            {
-                return false;
-            }
-        }
-
-        return parts.Length > 0;
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException e)
-        {
-            Console.Error.WriteLine($"raft: could not delete '{directory}': {e.Message}");
         }
     }
 

@@ -84,7 +84,7 @@ internal sealed class NodeStateFile : IDisposable
         {
             if (!existed)
             {
-                DirectorySync.Sync(directory);
+                WriteAheadLog.SyncDirectory(directory);
             }
 
             Span<byte> a = stackalloc byte[SlotSize];

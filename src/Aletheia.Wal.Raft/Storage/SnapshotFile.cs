@@ -50,7 +50,7 @@ internal static class SnapshotFile
         }
 
         File.Move(temporary, path, overwrite: true);
-        DirectorySync.Sync(directory);
+        WriteAheadLog.SyncDirectory(directory);
     }
 
     /// <summary>The snapshot in <paramref name="directory"/>, or null when there is none.</summary>

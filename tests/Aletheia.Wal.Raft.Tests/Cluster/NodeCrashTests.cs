@@ -34,7 +34,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task A_node_killed_while_commands_commit_restarts_with_every_committed_entry_in_place()
     {
-        int[] ports = ClusterNode.FreePorts(3);
+        int[] ports = Loopback.FreePorts(3);
         for (int i = 0; i < 2; i++)
         {
             _nodes.Add(await ClusterNode.StartAsync(_dir.Log($"node{i}"), ports[i], ports, new RecordingStateMachine()));

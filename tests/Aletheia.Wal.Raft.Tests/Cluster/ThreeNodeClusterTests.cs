@@ -42,7 +42,7 @@ public sealed class ThreeNodeClusterTests : IAsyncLifetime
     [Fact]
     public async Task Ten_thousand_commands_apply_in_order_everywhere_a_new_leader_takes_over_and_the_old_one_catches_up_after_restart()
     {
-        int[] ports = ClusterNode.FreePorts(3);
+        int[] ports = Loopback.FreePorts(3);
         var machines = new[] { new RecordingStateMachine(), new RecordingStateMachine(), new RecordingStateMachine() };
         var nodes = new ClusterNode[3];
         for (int i = 0; i < 3; i++)
@@ -96,7 +96,7 @@ public sealed class ThreeNodeClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_follower_with_conflicting_uncommitted_entries_has_them_replaced_and_applies_only_the_leaders()
     {
-        int[] ports = ClusterNode.FreePorts(3);
+        int[] ports = Loopback.FreePorts(3);
 
         // Before the cluster starts: all three hold entries 1..2 of term 1. Node 2 also holds 3..5 of term 1, which an old
         // leader never committed; nodes 0 and 1 hold entry 3 of term 2 (a later leader's), so node 2 cannot win a vote.

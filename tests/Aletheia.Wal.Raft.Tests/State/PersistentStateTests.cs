@@ -40,7 +40,7 @@ public sealed class PersistentStateTests : IDisposable
         Assert.True(raft.IsLogEntryLengthAlwaysPresented);
 
         await raft.AppendAsync(Entries.Of(1, "command"));
-        await raft.AppendAsync(new Entries.ConfigurationEntry(1, [1, 2, 3]));
+        await raft.AppendAsync(Entries.Configuration(1, [1, 2, 3]));
         await raft.CommitAsync(2);
         await raft.WaitForApplyAsync(2).AsTask().WaitAsync(Wait);
         Assert.Equal([1L], machine.Applied.Select(a => a.Index));

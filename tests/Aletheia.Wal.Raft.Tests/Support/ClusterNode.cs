@@ -1,7 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
 using DotNext.Net.Cluster.Consensus.Raft;
-using DotNext.Net.Cluster.Consensus.Raft.Membership;
 
 namespace Aletheia.Wal.Raft.Tests.Support;
 
@@ -29,25 +26,6 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public bool IsLeader => !Cluster.LeadershipToken.IsCancellationRequested;
 
-    /// <summary>Ports free now on 127.0.0.1 (each bound once to port 0, then released).</summary>
-    public static int[] FreePorts(int count)
-    {
-        var listeners = new TcpListener[count];
-        for (int i = 0; i < count; i++)
-        {
-            listeners[i] = new TcpListener(IPAddress.Loopback, 0);
-            listeners[i].Start();
-        }
-
-        int[] ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        foreach (TcpListener listener in listeners)
-        {
-            listener.Stop();
-        }
-
-        return ports;
-    }
-
     /// <summary>Opens the node's state in <paramref name="directory"/> and starts its cluster member on <paramref name="port"/>.</summary>
     public static async Task<ClusterNode> StartAsync(
         string directory, int port, int[] members, IReplicatedStateMachine machine, int lowerElectionTimeout = 150, int upperElectionTimeout = 300,
@@ -56,22 +34,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         AletheiaPersistentState state = AletheiaPersistentState.Open(
             new AletheiaRaftOptions { Directory = directory, LogOptions = dir => new WalOptions { Directory = dir, StripeCount = 4, SegmentSizeBytes = 8 << 20 } },
             machine);
-        var configuration = new RaftCluster.TcpConfiguration(new IPEndPoint(IPAddress.Loopback, port))
-        {
-            LowerElectionTimeout = lowerElectionTimeout,
-            UpperElectionTimeout = upperElectionTimeout,
-            RequestTimeout = TimeSpan.FromSeconds(2),
-            ConnectTimeout = TimeSpan.FromMilliseconds(200),
-            ConfigurationStorage = null!, // the in-memory storage, with every member below
-        };
-        var storage = (InMemoryClusterConfigurationStorage<EndPoint>)configuration.ConfigurationStorage;
-        InMemoryClusterConfigurationStorage<EndPoint>.Builder builder = storage.CreateInitialConfigurationBuilder();
-        foreach (int member in members)
-        {
-            builder.Add(new IPEndPoint(IPAddress.Loopback, member));
-        }
-
-        builder.Build();
+        RaftCluster.TcpConfiguration configuration = Loopback.Member(port, members, lowerElectionTimeout, upperElectionTimeout, TimeSpan.FromSeconds(2));
         var cluster = new RaftCluster(configuration) { AuditTrail = state.AsPersistentState };
         try
         {

@@ -15,12 +15,15 @@ internal static class Entries
     public static ILogEntryProducer<BinaryLogEntry> Producer(params BinaryLogEntry[] entries) => new LogEntryProducer<BinaryLogEntry>(entries);
 
     /// <summary>An entry that only streams its bytes (as one received over the network does): no TryGetMemory.</summary>
-    public static StreamedEntry Streamed(long term, string text) => new(term, Encoding.UTF8.GetBytes(text));
+    public static TestEntry Streamed(long term, string text) => new(term, Encoding.UTF8.GetBytes(text), lendsBytes: false);
 
-    public static ILogEntryProducer<StreamedEntry> Producer(params StreamedEntry[] entries) => new LogEntryProducer<StreamedEntry>(entries);
+    public static ILogEntryProducer<TestEntry> Producer(params TestEntry[] entries) => new LogEntryProducer<TestEntry>(entries);
 
-    /// <summary>A snapshot entry as a leader sends it.</summary>
-    public static SnapshotEntry Snapshot(long term, byte[] payload) => new(term, payload);
+    /// <summary>A snapshot entry as a leader sends it (streamed, as one received over the network is).</summary>
+    public static TestEntry Snapshot(long term, byte[] payload) => new(term, payload, lendsBytes: false, isSnapshot: true);
+
+    /// <summary>A cluster configuration entry, lending its bytes.</summary>
+    public static TestEntry Configuration(long term, byte[] payload) => new(term, payload, lendsBytes: true, isConfiguration: true);
 
     public static ValueTask<ReadResult> ReadAsync(IPersistentState state, long start, long end, bool metadataOnly = false) =>
         state.ReadAsync(new Reader(metadataOnly), start, end);
@@ -47,9 +50,17 @@ internal static class Entries
         }
     }
 
-    internal sealed class StreamedEntry(long term, byte[] payload) : IRaftLogEntry
+    /// <summary>
+    /// An entry for the tests: lends its bytes (TryGetMemory) or only streams them, as one received over the network does;
+    /// a plain command, a configuration entry or a snapshot.
+    /// </summary>
+    internal sealed class TestEntry(long term, byte[] payload, bool lendsBytes, bool isSnapshot = false, bool isConfiguration = false) : IRaftLogEntry
     {
         public long Term => term;
+
+        public bool IsSnapshot => isSnapshot;
+
+        public bool IsConfiguration => isConfiguration;
 
         public bool IsReusable => true;
 
@@ -57,29 +68,8 @@ internal static class Entries
 
         public bool TryGetMemory(out ReadOnlyMemory<byte> memory)
         {
-            memory = default;
-            return false;
-        }
-
-        public ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
-            where TWriter : IAsyncBinaryWriter => writer.Invoke(payload, token);
-    }
-
-    /// <summary>A cluster configuration entry (IsConfiguration), lending its bytes.</summary>
-    internal sealed class ConfigurationEntry(long term, byte[] payload) : IRaftLogEntry
-    {
-        public long Term => term;
-
-        public bool IsConfiguration => true;
-
-        public bool IsReusable => true;
-
-        public long? Length => payload.Length;
-
-        public bool TryGetMemory(out ReadOnlyMemory<byte> memory)
-        {
-            memory = payload;
-            return true;
+            memory = lendsBytes ? payload : default;
+            return lendsBytes;
         }
 
         public ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
@@ -109,25 +99,5 @@ internal static class Entries
         public void Dispose()
         {
         }
-    }
-
-    internal sealed class SnapshotEntry(long term, byte[] payload) : IRaftLogEntry
-    {
-        public long Term => term;
-
-        public bool IsSnapshot => true;
-
-        public bool IsReusable => true;
-
-        public long? Length => payload.Length;
-
-        public bool TryGetMemory(out ReadOnlyMemory<byte> memory)
-        {
-            memory = default;
-            return false; // streamed, as a snapshot received over the network is
-        }
-
-        public ValueTask WriteToAsync<TWriter>(TWriter writer, CancellationToken token)
-            where TWriter : IAsyncBinaryWriter => writer.Invoke(payload, token);
     }
 }
