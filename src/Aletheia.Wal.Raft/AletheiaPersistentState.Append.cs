@@ -37,6 +37,7 @@ public abstract partial class AletheiaPersistentState
             return ValueTask.FromException<long>(new InvalidOperationException("A snapshot cannot be appended at the end of the log; install it with AppendAsync(entry, startIndex)."));
         }
 
+        // Volatile: a fresh look at the flag DisposeAsync sets; an append racing disposal fails in the log instead.
         if (Volatile.Read(ref _disposed) != 0)
         {
             return ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
@@ -308,7 +309,11 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
-    /// <summary>The term of the entry at <paramref name="index"/> (0 for index 0; the snapshot's term for an index it covers and the log no longer holds).</summary>
+    /// <summary>
+    /// The term of the entry at <paramref name="index"/>: 0 for index 0; the snapshot's term for an index the snapshot
+    /// covers (as DotNext's own log answers; the log may still hold such entries, and after a snapshot from the leader
+    /// they may be ones the leader never had); else the term it was appended with.
+    /// </summary>
     private long TermAt(long index)
     {
         lock (_termGate)
@@ -318,12 +323,7 @@ public abstract partial class AletheiaPersistentState
                 return 0;
             }
 
-            if (index <= _snapshotIndex && (index < (long)_log.OldestLsn.Value || _log.OldestLsn == Lsn.None))
-            {
-                return _snapshotTerm;
-            }
-
-            return _terms.TermAt(index);
+            return index <= _snapshotIndex ? _snapshotTerm : _terms.TermAt(index);
         }
     }
 

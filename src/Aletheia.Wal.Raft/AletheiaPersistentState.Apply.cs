@@ -64,6 +64,8 @@ public abstract partial class AletheiaPersistentState
                         if (configuration is { } pending)
                         {
                             await ConfigurationStorage!.SaveConfigurationAsync(pending.Entry, pending.Index, token).ConfigureAwait(false);
+
+                            // Release: as in ApplyAvailable, the index is published once the entry took effect.
                             Volatile.Write(ref _appliedIndex, pending.Index);
                         }
                         else if (readerNext <= commit)
@@ -217,6 +219,8 @@ public abstract partial class AletheiaPersistentState
             {
                 _snapshot = bytes;
                 _snapshotTerm = snapshot.Term;
+
+                // Release: readers of SnapshotIndex outside the gate see the payload and the term set.
                 Volatile.Write(ref _snapshotIndex, index);
             }
 

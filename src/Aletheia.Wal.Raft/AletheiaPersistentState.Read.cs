@@ -37,6 +37,7 @@ public abstract partial class AletheiaPersistentState
                 nameof(endIndex), endIndex, $"The end index must be from 0 to the last entry's index, {LastEntryIndex}."));
         }
 
+        // Volatile: a fresh look at the flag DisposeAsync sets; a read racing disposal fails in the log instead.
         if (Volatile.Read(ref _disposed) != 0)
         {
             return ValueTask.FromException<TResult>(new ObjectDisposedException(GetType().Name));
@@ -120,11 +121,16 @@ public abstract partial class AletheiaPersistentState
         return from;
     }
 
-    /// <summary>The first index the log itself holds (entries below are in the snapshot); LastEntryIndex + 1 when it holds none.</summary>
+    /// <summary>
+    /// The first index reads serve from the log: the one after the snapshot (the entries it covers are read as the
+    /// snapshot, as DotNext's own log does: a snapshot installed from the leader may cover entries this log holds and the
+    /// leader never had), and at least the oldest the log still holds.
+    /// </summary>
     private long FirstLogIndex()
     {
         Lsn oldest = _log.OldestLsn;
-        return oldest == Lsn.None ? (long)_log.LastLsn.Value + 1 : (long)oldest.Value;
+        long first = oldest == Lsn.None ? (long)_log.LastLsn.Value + 1 : (long)oldest.Value;
+        return Math.Max(first, SnapshotIndex + 1);
     }
 
     /// <summary>Copies the durable entries <paramref name="from"/>..<paramref name="to"/> into <paramref name="list"/> from a pooled live reader.</summary>

@@ -167,6 +167,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     }
 
     /// <summary>The index of the last entry in the log (= its last LSN), committed or not; 0 for an empty log.</summary>
+    // Volatile: pairs with the release store of an installed snapshot's index (made once its fillers are appended).
     public long LastEntryIndex => Math.Max((long)_log.LastLsn.Value, Volatile.Read(ref _snapshotIndex));
 
     /// <summary>The commit index: durable in <c>raft.state</c> before the <see cref="CommitAsync"/> that set it returns.</summary>
@@ -178,6 +179,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     public long LastAppliedIndex => Volatile.Read(ref _appliedIndex);
 
     /// <summary>The index of the last entry the current snapshot covers (0 without one).</summary>
+    // Acquire: pairs with the release stores in TakeSnapshotUnderGate and InstallSnapshotUnderLockAsync (payload and term set first).
     public long SnapshotIndex => Volatile.Read(ref _snapshotIndex);
 
     /// <summary>Entries read from this log always say their length.</summary>
@@ -266,7 +268,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
                 nameof(endIndex), endIndex, $"The commit index must be from 0 to the last entry's index, {LastEntryIndex}."));
         }
 
-        if (_disposed != 0)
+        // Volatile: a fresh look at the flag DisposeAsync sets.
+        if (Volatile.Read(ref _disposed) != 0)
         {
             return ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
         }
@@ -276,15 +279,16 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     }
 
     /// <summary>Completes at the next application of entries to the state machine.</summary>
+    // Volatile: pairs with the applier's release store of its failure (made before it interrupts the waiters).
     public ValueTask WaitForApplyAsync(CancellationToken token = default) =>
-        _applierFailure is { } failure ? ValueTask.FromException(failure) : _appliedEvent.WaitAsync(token);
+        Volatile.Read(ref _applierFailure) is { } failure ? ValueTask.FromException(failure) : _appliedEvent.WaitAsync(token);
 
     /// <summary>Completes once the entry at <paramref name="index"/> is applied to the state machine.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative.</exception>
     public ValueTask WaitForApplyAsync(long index, CancellationToken token = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
-        if (_applierFailure is { } failure)
+        if (Volatile.Read(ref _applierFailure) is { } failure) // as above
         {
             return ValueTask.FromException(failure);
         }
@@ -303,6 +307,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
+        // Full fence, one disposer: every member reads the flag with Volatile.Read; a call racing this one may still run
+        // into the log, which then throws ObjectDisposedException itself.
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
@@ -376,6 +382,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
 
         long target = LastCommittedEntryIndex;
+
+        // Only this method writes it, under the commit lock: the read sees the last value written.
         if (target > Volatile.Read(ref _durableCommitIndex))
         {
             lock (_stateGate)
@@ -390,6 +398,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         return Math.Max(0, endIndex - old);
     }
 
+    // Volatile: a fresh look at the flag DisposeAsync sets.
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     /// <summary>What <see cref="Open"/> opened, handed to the constructor of the type made at run time.</summary>

@@ -373,6 +373,35 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_snapshot_over_conflicting_uncommitted_entries_drops_what_follows_it_and_reads_as_the_snapshot()
+    {
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = Open(machine);
+        IPersistentState raft = state.AsPersistentState;
+        for (int i = 1; i <= 10; i++)
+        {
+            await raft.AppendAsync(Entries.Of(1, $"old{i}"));
+        }
+
+        await raft.CommitAsync(2);
+
+        // The leader's snapshot covers 1..8 at term 3: this log's entry 8 (term 1) is not the leader's, so 9..10 go too.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        new RecordingStateMachine().WriteSnapshot(buffer);
+        await raft.AppendAsync(Entries.Snapshot(3, buffer.WrittenSpan.ToArray()), 8);
+        Assert.Equal(8, raft.LastEntryIndex);
+        Assert.Equal(8, raft.LastCommittedEntryIndex);
+        Assert.Equal(3, (await Entries.ReadAsync(raft, 8, 8, metadataOnly: true)).Entries[0].Term);
+
+        // Entries the snapshot covers read as the snapshot, never as the old entries the log still holds.
+        Entries.ReadResult read = await Entries.ReadAsync(raft, 5, 8);
+        Assert.Equal(8, read.SnapshotIndex);
+        Assert.True(Assert.Single(read.Entries).IsSnapshot);
+        Assert.Equal(9, await raft.AppendAsync(Entries.Of(3, "new9")));
+        Assert.Equal(["new9"], (await Entries.ReadAsync(raft, 9, 9)).Entries.Select(e => e.Text));
+    }
+
+    [Fact]
     public async Task Bad_options_are_refused_with_the_option_named()
     {
         var threshold = Assert.Throws<ArgumentException>(() => AletheiaPersistentState.Open(
