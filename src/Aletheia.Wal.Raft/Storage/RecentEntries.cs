@@ -5,11 +5,14 @@ namespace Aletheia.Wal.Raft.Storage;
 /// it just appended without waiting until the log has written it: its own write and its followers' then run side by
 /// side. A read copies an entry out of its slot (the one copy a read makes), under the owner's gate, so a slot reused by
 /// a later entry never changes bytes a reader holds. Slot buffers are reused: nothing is allocated once each has grown
-/// to the payloads it sees. Not thread-safe: the owner holds its gate (the one that also hands out LSNs).
+/// to the payloads it sees. Payloads above <see cref="MaxPayloadBytes"/> are not kept (memory stays under 8 MiB): a
+/// read of one waits until the log has written it. Not thread-safe: the owner holds its gate (the one that also hands
+/// out LSNs).
 /// </summary>
 internal sealed class RecentEntries
 {
     public const int Capacity = 4096;
+    public const int MaxPayloadBytes = 2048;
 
     private readonly Slot[] _slots = new Slot[Capacity];
 
@@ -17,6 +20,12 @@ internal sealed class RecentEntries
     public void Put(long index, long term, int? commandId, bool isConfiguration, ReadOnlySpan<byte> payload)
     {
         ref Slot slot = ref _slots[index & (Capacity - 1)];
+        if (payload.Length > MaxPayloadBytes)
+        {
+            slot.Index = 0; // not kept: a read finds the slot empty and reads the entry from the log
+            return;
+        }
+
         if (slot.Buffer is null || slot.Buffer.Length < payload.Length)
         {
             slot.Buffer = new byte[Math.Max(64, (int)Math.Min(Array.MaxLength, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)payload.Length)))];

@@ -223,6 +223,13 @@ public sealed class PersistentStateTests : IDisposable
 
         Assert.Equal(256, await raft.CommitAsync(256));
         Assert.True(state.Log.DurableLsn.Value >= 256, $"CommitAsync returned with the log durable to {state.Log.DurableLsn}: a node commits only what its disk holds.");
+
+        // Payloads above 2 KiB are not kept in memory: a read of one just appended waits for the log's write.
+        string large = new('L', 5000);
+        long[] more = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => raft.AppendAsync(Entries.Of(2, $"{i}{large}")).AsTask()));
+        Entries.ReadResult big = await Entries.ReadAsync(raft, 257, 264);
+        Assert.Equal(Enumerable.Range(257, 8).Select(i => (long)i), more.Order());
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"{i}{large}").Order(), big.Entries.Select(e => e.Text).Order());
     }
 
     [Fact]
