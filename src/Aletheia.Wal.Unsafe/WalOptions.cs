@@ -36,6 +36,9 @@ public sealed class WalOptions
     // No segment is smaller, whatever MaxEntryBytes allows: a segment of a few records would rotate at every batch.
     private const long SegmentFloorBytes = 64 * 1024;
 
+    /// <summary>The longest <see cref="Name"/>, in characters.</summary>
+    public const int MaxNameLength = 128;
+
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private const UnixFileMode PermissionBits = (UnixFileMode)0x1FF; // 0777: no setuid, setgid or sticky bit
@@ -99,15 +102,26 @@ public sealed class WalOptions
     /// </summary>
     public UnixFileMode UnixCreateMode { get; init; } = OwnerReadWrite;
 
+    /// <summary>
+    /// A name for the log in its metrics: the tag <c>wal.name</c> of every instrument of the meter
+    /// <see cref="WalDiagnostics.MeterName"/>, beside <c>wal.directory</c> (the full directory path), so that dashboards
+    /// tell several logs of one process apart by a stable name rather than by path. Default null: no <c>wal.name</c> tag.
+    /// When set, 1 to <see cref="MaxNameLength"/> characters, none of them a control character.
+    /// </summary>
+    public string? Name { get; init; }
+
     internal int EffectiveStripeCapacity => (int)BitOperations.RoundUpToPowerOf2((uint)StripeCapacityBytes);
 
     internal int MaxFrameBytes => FrameHeader.FrameSize(MaxEntryBytes);
 
-    /// <summary>Checks every option and reports every bad one at once.</summary>
+    /// <summary>
+    /// Checks every option and reports every bad one at once, as <see cref="WriteAheadLog.Open(WalOptions)"/> does before it touches
+    /// anything: for configuration read from a file, checked before it is used.
+    /// </summary>
     /// <exception cref="ArgumentException">
     /// One line per bad option; <see cref="ArgumentException.ParamName"/> is the option when only one is bad, else null.
     /// </exception>
-    internal void Validate()
+    public void Validate()
     {
         var problems = new List<(string Option, string Line)>();
         void Check(bool ok, string option, object value, string allowed)
@@ -158,6 +172,11 @@ public sealed class WalOptions
         Check((UnixCreateMode & OwnerReadWrite) == OwnerReadWrite && (UnixCreateMode & ~PermissionBits) == 0, nameof(UnixCreateMode),
             Octal(UnixCreateMode), "from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits)");
 
+        if (Name is not null && NameProblem(Name) is { } nameProblem)
+        {
+            problems.Add((nameof(Name), $"WalOptions.Name must be null or 1 to {MaxNameLength} characters, none of them a control character; {nameProblem}."));
+        }
+
         if (problems.Count == 1)
         {
             throw new ArgumentException(problems[0].Line, problems[0].Option);
@@ -167,6 +186,29 @@ public sealed class WalOptions
         {
             throw new ArgumentException($"{problems.Count} options are invalid:{Environment.NewLine}{string.Join(Environment.NewLine, problems.Select(p => p.Line))}");
         }
+    }
+
+    private static string? NameProblem(string name)
+    {
+        if (name.Length == 0)
+        {
+            return "it is empty";
+        }
+
+        if (name.Length > MaxNameLength)
+        {
+            return $"it has {name.Length} characters";
+        }
+
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (char.IsControl(name[i]))
+            {
+                return $"it has the control character U+{(int)name[i]:X4} at index {i}";
+            }
+        }
+
+        return null;
     }
 
     private static string Octal(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8);

@@ -1,4 +1,7 @@
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
 using System.Runtime.CompilerServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Flush;
 using Aletheia.Wal.Reading;
 using Aletheia.Wal.Recovery;
@@ -33,6 +36,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private readonly SegmentWriter _segments;
     private readonly FlushCoordinator _flusher;
     private readonly RecoveredLog _recovered;
+    private readonly WalTelemetry _telemetry;
     private readonly object _truncateGate = new();
     private LogHead _head; // guarded by _truncateGate
     private StrongBox<LogHead> _publishedHead; // the head as readers use it (Volatile): replaced, never changed, under _truncateGate
@@ -41,9 +45,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     private int _disposed;
 
     private WriteAheadLog(
-        WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, LogHead head, SegmentWriter segments)
+        WalStorage storage, string directory, WalOptions options, DirectoryLock directoryLock, RecoveredLog recovered, LogHead head, SegmentWriter segments,
+        WalTelemetry telemetry)
     {
         _storage = storage;
+        _telemetry = telemetry;
         _directory = directory;
         _maxEntryBytes = options.MaxEntryBytes;
         _lock = directoryLock;
@@ -61,12 +67,14 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             _stripes[i] = new Stripe(i, options.StripeCapacityBytes, _doorbell);
         }
 
-        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal");
+        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal", telemetry);
         _flusher.Start();
         if (head.CutFrom != 0)
         {
             _ = ForgetRecordedCutOnceDurableAsync(new Lsn(head.CutFrom));
         }
+
+        WalMeter.Register(this); // last: the observable instruments read a log only once it is whole
     }
 
     /// <summary>The highest LSN handed out (<see cref="Lsn.None"/> for an empty log).</summary>
@@ -173,7 +181,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         SegmentWriter? segments = null;
         try
         {
-            RecoveredLog recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
+            (RecoveredLog recovered, double recoverySeconds) = Recover(storage, directory, options);
             List<ulong> reusable = recovered.Reusable;
             ulong number;
             long offset = 0;
@@ -211,7 +219,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
                 LogHeadFile.Write(storage, directory, head);
             }
 
-            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, head, segments);
+            var telemetry = new WalTelemetry(directory, options.Name)
+            {
+                RecoveryKeptRecords = (long)recovered.KeptRecords,
+                RecoveryDroppedRecords = (long)recovered.DroppedRecords,
+                RecoverySeconds = recoverySeconds,
+            };
+            return new WriteAheadLog(storage, directory, options, directoryLock, recovered, head, segments, telemetry);
         }
         catch (Exception e)
         {
@@ -229,6 +243,53 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Recovery at open (<see cref="LogRecovery.Recover"/>), timed, with its events: started, then finished (Warning when
+    /// records were dropped) or failed.
+    /// </summary>
+    /// <returns>What recovery found and left, and how long it took in seconds.</returns>
+    private static (RecoveredLog Log, double Seconds) Recover(WalStorage storage, string directory, WalOptions options)
+    {
+        WalEventSource events = WalEventSource.Log;
+        if (events.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Recovery))
+        {
+            events.RecoveryStarted(directory, options.RecoveryMode.ToString());
+        }
+
+        long started = Stopwatch.GetTimestamp();
+        RecoveredLog recovered;
+        try
+        {
+            recovered = LogRecovery.Recover(storage, directory, options.RecoveryMode, options.SegmentSizeBytes, options.MaxRecycledSegments);
+        }
+        catch (Exception e)
+        {
+            if (events.IsEnabled(EventLevel.Error, WalEventSource.Keywords.Recovery))
+            {
+                events.RecoveryFailed(
+                    directory, options.RecoveryMode.ToString(), e.GetType().FullName ?? e.GetType().Name, e.Message, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+
+            throw;
+        }
+
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+        if (recovered.DroppedFrom != 0)
+        {
+            if (events.IsEnabled(EventLevel.Warning, WalEventSource.Keywords.Recovery))
+            {
+                events.RecoveryDroppedRecords(
+                    directory, options.RecoveryMode.ToString(), recovered.Verdict.ToString(), recovered.KeptRecords, recovered.DroppedFrom, recovered.DroppedTo, elapsed.TotalMilliseconds);
+            }
+        }
+        else if (events.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Recovery))
+        {
+            events.RecoveryFinished(directory, options.RecoveryMode.ToString(), recovered.Verdict.ToString(), recovered.KeptRecords, 0, 0, elapsed.TotalMilliseconds);
+        }
+
+        return (recovered, elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -355,7 +416,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             // The ring's space wait takes no token: wait in slices, and check the token between them. The ring's own
             // park is 20 ms at most too, so the slices add no wake-up a plain blocking append would not make.
             cancellationToken.ThrowIfCancellationRequested();
-            status = stripe.AppendBlocking(payload, _lsns, out lsn, cancellationToken.CanBeCanceled ? SpaceWaitSliceMilliseconds : Timeout.Infinite);
+            status = stripe.AppendBlocking(payload, _lsns, out lsn, cancellationToken.CanBeCanceled ? SpaceWaitSliceMilliseconds : Timeout.Infinite, retry: true);
         }
 
         if (status != RingStatus.Success)
@@ -615,7 +676,13 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             try
             {
                 int removed = RemoveSegmentsBefore(lsn);
-                return new WalTruncation(removed, OldestLsn);
+                var truncation = new WalTruncation(removed, OldestLsn);
+                if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Truncation))
+                {
+                    WalEventSource.Log.TruncatedBefore(_directory, lsn.Value, removed, truncation.OldestLsn.Value);
+                }
+
+                return truncation;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -708,7 +775,11 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
                 return; // nothing above it: appends racing this call land after it
             }
 
-            CutAfterUnderLock(lsn.Value);
+            (ulong droppedTo, bool rewroteDisk) = CutAfterUnderLock(lsn.Value);
+            if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Truncation))
+            {
+                WalEventSource.Log.TruncatedAfter(_directory, lsn.Value, lsn.Value + 1, droppedTo, rewroteDisk);
+            }
         }
     }
 
@@ -804,6 +875,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
         // The flush thread stops first, outside the gate: it may wait for an in-place payload writer, which may wait for a
         // thread that takes the gate (found by review: a live reader's resync did, and Dispose waited out the writer).
         // A TruncateAfter holding the gate meanwhile still finds the thread to hand its cut to, or finds it stopped.
+        WalMeter.Unregister(this); // before the stripes are freed: no metrics callback reads them after this
         _flusher.Stop();
         lock (_truncateGate)
         {
@@ -893,6 +965,64 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal long TestHookBatches => _flusher.Batches;
 
+    /// <summary>A TruncateAfter has handed its cut to the flush thread, which has not gone on after it yet (tests: order a cut before a write returns).</summary>
+    internal bool TestHookCutRequested => _flusher.TestHookCutRequested;
+
+    /// <summary>The log's tags, and what recovery at open found, for the meter.</summary>
+    internal WalTelemetry Telemetry => _telemetry;
+
+    /// <summary>Metrics callbacks (the log registered, so not disposed): records and payload bytes appended since open.</summary>
+    internal (long Records, long Bytes) ObservedAppends()
+    {
+        (long records, long bytes) = (0, 0);
+        foreach (Stripe stripe in _stripes)
+        {
+            StripeMetrics metrics = stripe.GetMetrics();
+            records += metrics.TotalAppends;
+            bytes += metrics.TotalBytes;
+        }
+
+        return (records, bytes);
+    }
+
+    /// <summary>Metrics callbacks: batches written since open.</summary>
+    internal long ObservedBatches => _flusher.Batches;
+
+    /// <summary>Metrics callbacks: bytes of batches written since open.</summary>
+    internal long ObservedBytesWritten => _flusher.BytesWritten;
+
+    /// <summary>Metrics callbacks: appends that found their stripe full at their first try.</summary>
+    internal long ObservedStripeFullWaits
+    {
+        get
+        {
+            long waits = 0;
+            foreach (Stripe stripe in _stripes)
+            {
+                waits += stripe.FullWaits;
+            }
+
+            return waits;
+        }
+    }
+
+    /// <summary>
+    /// Metrics callbacks: records handed out and not yet durable, and how long the oldest of them has waited since the
+    /// flush thread first saw it (<see cref="DurableLagClock"/>); 0 seconds when none is pending or it was not seen yet.
+    /// </summary>
+    internal (long Records, double Seconds) ObservedDurableLag()
+    {
+        long oldest = _flusher.OldestPendingTicks;
+        ulong durable = DurableLsn.Value; // before LastLsn: a durable LSN never exceeds the last LSN read after it (but a cut)
+        ulong last = LastLsn.Value;
+        if (last <= durable)
+        {
+            return (0, 0);
+        }
+
+        return ((long)(last - durable), oldest == 0 ? 0 : Stopwatch.GetElapsedTime(oldest).TotalSeconds);
+    }
+
     /// <summary>The durable waiters registered now (tests: a wait that gave up left none behind).</summary>
     internal int TestHookRegisteredWaiters => _watermark.TestHookRegisteredWaiters;
 
@@ -959,7 +1089,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// Under the truncation lock: pauses the stripes, has the flush thread write what is kept and drop the rest from the
     /// rings, cuts the disk if dropped records were written, and goes on from <paramref name="after"/> + 1.
     /// </summary>
-    private void CutAfterUnderLock(ulong after)
+    /// <returns>The last LSN dropped (the last handed out before the cut), and whether dropped records were written (and
+    /// so the disk was cut).</returns>
+    private (ulong DroppedTo, bool RewroteDisk) CutAfterUnderLock(ulong after)
     {
         // Full fence (odd: a cut is running): live readers that see it resync before returning anything they read.
         Interlocked.Increment(ref _cutGeneration);
@@ -995,14 +1127,17 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
 
             held = true;
-            if (DurableLsn.Value > after)
+            bool rewroteDisk = DurableLsn.Value > after;
+            if (rewroteDisk)
             {
                 CutDiskAfter(after);
             }
 
+            ulong droppedTo = _lsns.Last.Value; // final: the stripes are paused and drained
             _lsns.Reset(after);
             _watermark.Rewind(new Lsn(after));
             _flusher.EndCut(cut, after + 1);
+            return (droppedTo, rewroteDisk);
         }
         catch (Exception e) when (e is not ObjectDisposedException)
         {
@@ -1010,6 +1145,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             // of the two (the cut is completed by recovery once wal.head records it). Whatever failed, the flush thread
             // must not stay held.
             var error = new WalException($"TruncateAfter({after}) could not cut the log in '{_directory}': {e.Message}", e);
+            _telemetry.Faulted(error); // unless the flush thread's own fault came first (then this is not a second one)
             _watermark.SetFaulted(error);
             foreach (Stripe stripe in _stripes)
             {
@@ -1186,7 +1322,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             }
             else
             {
-                _storage.Delete(SegmentNames.PathOf(_directory, number));
+                _storage.DeleteSegment(_directory, SegmentNames.PathOf(_directory, number));
             }
 
             removed++;

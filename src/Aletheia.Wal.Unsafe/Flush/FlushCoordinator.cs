@@ -54,6 +54,8 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly DurableWatermark _watermark;
     private readonly FlushDoorbell _doorbell;
     private readonly SegmentWriter _segments;
+    private readonly WalTelemetry _telemetry;
+    private readonly DurableLagClock _lagClock;
     private readonly Thread _thread;
     private volatile bool _stopRequested;
     private CutRequest? _cut; // set by TruncateAfter (Volatile), cleared by the flush thread once it went on
@@ -72,9 +74,12 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private long _lastWriteTicks;
 
     public FlushCoordinator(
-        Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, int writeBufferBytes, string name)
+        Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, int writeBufferBytes, string name,
+        WalTelemetry telemetry)
     {
         _stripes = stripes;
+        _telemetry = telemetry;
+        _lagClock = new DurableLagClock(lsns.Last.Value);
         _lsns = lsns;
         _watermark = watermark;
         _doorbell = doorbell;
@@ -120,6 +125,12 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
     public TimeSpan LastWriteLatency => Stopwatch.GetElapsedTime(0, Volatile.Read(ref _lastWriteTicks));
 
+    /// <summary>
+    /// When the flush thread first saw the oldest record not yet durable handed out (a <see cref="Stopwatch"/> timestamp),
+    /// 0 when it has seen none: see <see cref="DurableLagClock"/>.
+    /// </summary>
+    public long OldestPendingTicks => _lagClock.OldestPendingTicks;
+
     public void Start() => _thread.Start();
 
     /// <summary>False once the flush thread has exited (stopped or faulted).</summary>
@@ -147,6 +158,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         Volatile.Write(ref _cut, cut); // release: the flush thread sees the request with its fields
         _doorbell.Ring();
     }
+
+    /// <summary>Tests: a TruncateAfter has handed its request over (<see cref="BeginCut"/>) and the flush thread has not yet gone on after it.</summary>
+    // Acquire: a fresh read of the request BeginCut published.
+    internal bool TestHookCutRequested => Volatile.Read(ref _cut) is not null;
 
     /// <summary>Lets the held flush thread go on, appending from LSN <paramref name="nextLsn"/> into the segment writer's current position.</summary>
     public void EndCut(CutRequest cut, ulong nextLsn)
@@ -178,6 +193,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
                 bool stopping = _stopRequested;
                 _doorbell.TakeDrainRequest();
+                _lagClock.OnRound(_lsns.Last.Value);
                 CollectUnsynchronized();
                 if (_batchRecords > 0)
                 {
@@ -207,6 +223,8 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         {
             // No retry: after a failed write-through write the state of the page cache is unknown. Nothing copied
             // after the last successful write is reported durable. Closing the stripes wakes appenders parked for space.
+            // Reported before the waiters learn of it, so that a listener has it when they do.
+            _telemetry.Faulted(e);
             _watermark.SetFaulted(e);
             foreach (Stripe stripe in _stripes)
             {
@@ -228,6 +246,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         while (true)
         {
             _doorbell.TakeDrainRequest();
+            _lagClock.OnRound(_lsns.Last.Value);
             CollectUnsynchronized();
             if (_batchRecords > 0)
             {
@@ -256,6 +275,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         _nextLsn = cut.NextLsn;
         _writeLimit = WriteLimitOf(_segments);
         _used = 0;
+        _lagClock.Reset(cut.NextLsn - 1); // what the cut dropped will never be durable; the rest is
 
         // Only this request: the caller has returned, and the next TruncateAfter may have made its own already (found by
         // review: clearing it unconditionally lost that one, and its caller waited for good with the stripes paused).
@@ -434,6 +454,11 @@ internal sealed unsafe class FlushCoordinator : IDisposable
         Volatile.Write(ref _bytesWritten, _bytesWritten + _used);
         Volatile.Write(ref _recordsWritten, _recordsWritten + _batchRecords);
         Volatile.Write(ref _lastWriteTicks, elapsed);
+
+        // Before the records are reported durable: a listener has the batch by the time a waiter returns. Costs a few
+        // checks when nothing listens.
+        _telemetry.BatchWritten(_batchRecords, _used, _batchFirstLsn, durable, elapsed);
+        _lagClock.OnDurable(durable); // before Advance: the age is read low while the two disagree, never high
         _used = 0;
         _batchRecords = 0;
 

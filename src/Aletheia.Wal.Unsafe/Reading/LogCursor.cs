@@ -117,6 +117,12 @@ internal sealed unsafe class LogCursor : IDisposable
     /// <summary>With <see cref="Resumable"/>: judge a write that cannot be verified as recovery would; damage the reader's mode refuses is reported (<see cref="Damage"/>), a torn tail pauses.</summary>
     public bool ClassifyPauses { get; set; }
 
+    /// <summary>
+    /// Called each time a segment's data ends (its end marker, or a damaged one the next segment makes good), in log order:
+    /// for a caller that reports on every segment it read (<c>WalInspection</c>, through recovery's trace). Null: nothing.
+    /// </summary>
+    public Action<SegmentEnd>? SegmentEnded { get; init; }
+
     /// <summary>Why a <see cref="Resumable"/> cursor paused (<see cref="CursorPause.None"/> while it reads or once it ended).</summary>
     public CursorPause Paused { get; private set; }
 
@@ -500,6 +506,7 @@ internal sealed unsafe class LogCursor : IDisposable
     /// </summary>
     private void EndSegmentData(bool closed)
     {
+        SegmentEnded?.Invoke(new SegmentEnd(_number, _header, _offset, NextLsn, closed));
         EndSegment = _number;
         EndOffset = _offset;
         EndHeader = _header;
@@ -728,6 +735,14 @@ internal sealed unsafe class LogCursor : IDisposable
         }
     }
 }
+
+/// <summary>Where a segment's data ended, as a <see cref="LogCursor"/> read it (<see cref="LogCursor.SegmentEnded"/>).</summary>
+/// <param name="Number">The segment number.</param>
+/// <param name="Header">Its header, checked.</param>
+/// <param name="EndOffset">The offset of its end marker: the bytes of its data.</param>
+/// <param name="NextLsn">The LSN its end marker says the log continues with: its records are [Header.FirstLsn, NextLsn).</param>
+/// <param name="Closed">The log goes on in the next segment.</param>
+internal readonly record struct SegmentEnd(ulong Number, SegmentHeader Header, long EndOffset, ulong NextLsn, bool Closed);
 
 /// <summary>Why a resumable <see cref="LogCursor"/> paused.</summary>
 internal enum CursorPause

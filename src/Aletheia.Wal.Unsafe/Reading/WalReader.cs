@@ -85,6 +85,14 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
     public bool StoppedAtUnverifiedWrite { get; private set; }
 
     /// <summary>
+    /// Where and why a snapshot or follow reader stopped when <see cref="TryRead"/> last returned false: at the end of the
+    /// log (its open end marker), at a write it cannot verify (<see cref="StoppedAtUnverifiedWrite"/>), or at damage its
+    /// mode ends the log at (<see cref="WalRecoveryMode.PointInTime"/>). Null while it returns records, for a live reader,
+    /// and at the bound of a <see cref="WriteAheadLog.TruncateAfter"/> that <c>wal.head</c> records as being made.
+    /// </summary>
+    public WalReadStop? StoppedAt { get; private set; }
+
+    /// <summary>
     /// Opens a snapshot reader on a log directory, open by a writer or not, without taking its lock (see the remarks on
     /// <see cref="WalReader"/> for what it reads of a log a writer has open).
     /// </summary>
@@ -390,6 +398,8 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
         return false;
     }
 
+    private static WalReadStop StopOf((string Path, long Offset, string Reason) at) => new() { SegmentPath = at.Path, Offset = at.Offset, Reason = at.Reason };
+
     private WalRecord Current() => new(new Lsn(_cursor.CurrentLsn), _cursor.CurrentPayload);
 
     /// <summary>A live reader: whether a TruncateAfter made since its cursor was made is still running, or done (TryRead then resyncs first).</summary>
@@ -517,6 +527,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 _next = lsn + 1;
                 _lastReturned = lsn;
                 StoppedAtUnverifiedWrite = false;
+                StoppedAt = null;
                 return true;
             }
 
@@ -581,6 +592,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 return _follow && RecheckHead();
             case CursorPause.End:
                 StoppedAtUnverifiedWrite = false;
+                StoppedAt = StopOf(_cursor.PausedAt);
                 if (!_follow)
                 {
                     _ended = true;
@@ -590,6 +602,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                 return RecheckHead();
             case CursorPause.Unverified:
                 StoppedAtUnverifiedWrite = true;
+                StoppedAt = StopOf(_cursor.PausedAt);
                 if (!_follow)
                 {
                     if (CutSinceLastLook())
@@ -626,6 +639,7 @@ public sealed class WalReader : IDisposable, IAsyncDisposable
                     }
 
                     StoppedAtUnverifiedWrite = true; // damage this mode ends the log at (PointInTime)
+                    StoppedAt = StopOf((damage.Path, damage.Offset, damage.Reason));
                 }
 
                 return false;

@@ -1,3 +1,5 @@
+using System.Diagnostics.Tracing;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Reading;
 using Aletheia.Wal.Storage;
 
@@ -12,16 +14,25 @@ namespace Aletheia.Wal.Recovery;
 /// </summary>
 internal static class LogRecovery
 {
-    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled)
+    /// <param name="storage">The file system.</param>
+    /// <param name="directory">The log directory.</param>
+    /// <param name="mode">The recovery mode.</param>
+    /// <param name="segmentBytes">The writer's segment size: recycled and prepared files of another size are not kept.</param>
+    /// <param name="maxRecycled">Recycled files kept, at most.</param>
+    /// <param name="trace">Records what recovery reads, for a report (<c>WalInspection</c>); null at open.</param>
+    public static RecoveredLog Recover(WalStorage storage, string directory, WalRecoveryMode mode, long segmentBytes, int maxRecycled, RecoveryTrace? trace = null)
     {
         List<ulong> numbers = SegmentNames.List(storage, directory);
-        LogHead head = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged) ?? CreateLog(storage, directory);
+        LogHead? resolved = LogHeadFile.Resolve(storage, directory, mode, numbers, out bool headCopyDamaged);
+        trace?.Resolved(resolved, headCopyDamaged);
+        LogHead head = resolved ?? CreateLog(storage, directory);
         if (head.RewindPending)
         {
             // A TruncateAfter recorded its cut and did not finish it (a crash): finish it, before the log is read. A kept
             // batch that damage (besides the crash) made unreadable is dropped as a damaged last write would be, and
             // reported as any cut (Strict refuses it).
             (_, ulong droppedFrom, ulong droppedTo) = TailRewind.Complete(storage, directory, head, mode);
+            trace?.RewindCompleted(droppedFrom, droppedTo);
             head = TailRewind.Completed(head);
             if (droppedFrom != 0)
             {
@@ -33,10 +44,15 @@ internal static class LogRecovery
             numbers = SegmentNames.List(storage, directory);
         }
 
-        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null);
+        using var cursor = new LogCursor(storage, directory, head, RecoveryPolicy.ToleratesRepairableMarkers(mode), retryBeforeRefusing: null)
+        {
+            SegmentEnded = trace is null ? null : trace.SegmentEnds.Add,
+        };
         while (cursor.MoveNext())
         {
         }
+
+        trace?.Read(cursor);
 
         LogDamage? damage = cursor.Damage;
         if (damage is not null && RecoveryPolicy.Decide(damage.Kind, mode) == RecoveryAction.Refuse)
@@ -108,6 +124,10 @@ internal static class LogRecovery
                 string target = SegmentNames.RecycledPathOf(directory, number);
                 storage.Move(path, target);
                 recycled.Add(target);
+                if (!storage.IsDryRun && WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+                {
+                    WalEventSource.Log.SegmentRecycled(directory, number, target);
+                }
             }
             else
             {
@@ -140,7 +160,14 @@ internal static class LogRecovery
         // the open end marker, so the next recovery ignores it and deletes it again.
         foreach (string path in doomed.OrderDescending(StringComparer.Ordinal))
         {
-            storage.Delete(path);
+            if (path.EndsWith(SegmentNames.PreparingExtension, StringComparison.Ordinal))
+            {
+                storage.Delete(path); // a preparation's leftover, never a segment
+            }
+            else
+            {
+                storage.DeleteSegment(directory, path);
+            }
         }
 
         // Always, even with nothing deleted: a writer that died between a rename and its directory fsync left a name that
@@ -188,6 +215,9 @@ internal static class LogRecovery
             Recycled = recycled,
             DroppedFrom = report.DroppedFrom,
             DroppedTo = report.DroppedTo,
+            Verdict = damage is null
+                ? report.DroppedFrom != 0 ? RecoveryVerdict.RecordedCut : RecoveryVerdict.Clean
+                : damage.IsTornTail ? RecoveryVerdict.TornTail : RecoveryVerdict.Corruption,
         };
     }
 

@@ -37,4 +37,13 @@ internal sealed class RecoveredLog
 
     /// <summary>The highest dropped LSN that something intact on disk spoke of, 0 if nothing did.</summary>
     public ulong DroppedTo { get; init; }
+
+    /// <summary>What recovery did: nothing dropped, or why records were.</summary>
+    public RecoveryVerdict Verdict { get; init; }
+
+    /// <summary>Records the log holds from its head to <see cref="LastLsn"/>.</summary>
+    public ulong KeptRecords => LastLsn + 1 - Head.FirstLsn;
+
+    /// <summary>Records dropped that the disk proves: the reported range, 0 when nothing was dropped or the range is unknown.</summary>
+    public ulong DroppedRecords => DroppedFrom != 0 && DroppedTo >= DroppedFrom ? DroppedTo - DroppedFrom + 1 : 0;
 }

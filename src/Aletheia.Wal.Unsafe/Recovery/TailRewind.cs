@@ -107,7 +107,7 @@ internal static class TailRewind
 
         foreach (ulong later in SegmentNames.List(storage, directory).Where(n => n > number).OrderDescending())
         {
-            storage.Delete(SegmentNames.PathOf(directory, later));
+            storage.DeleteSegment(directory, SegmentNames.PathOf(directory, later));
         }
 
         foreach (string name in storage.ListFiles(directory, "*" + SegmentNames.PreparingExtension))

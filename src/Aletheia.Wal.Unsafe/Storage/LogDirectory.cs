@@ -117,11 +117,6 @@ internal static class LogDirectory
         name == SegmentNames.LockFileName
         || name == LogHeadFile.FileName
         || SegmentNames.TryParse(name, out _)
-        || IsNumbered(name, SegmentNames.PreparingExtension)
-        || IsNumbered(name, SegmentNames.RecycledExtension);
-
-    private static bool IsNumbered(string name, string extension) =>
-        name.Length == 20 + extension.Length
-        && name.EndsWith(extension, StringComparison.Ordinal)
-        && ulong.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out _);
+        || SegmentNames.TryParse(name, SegmentNames.PreparingExtension, out _)
+        || SegmentNames.TryParse(name, SegmentNames.RecycledExtension, out _);
 }

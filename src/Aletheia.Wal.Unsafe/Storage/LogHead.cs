@@ -114,7 +114,13 @@ internal static class LogHeadFile
         foreach (int index in (ReadOnlySpan<int>)[first, 1 - first])
         {
             // A copy whose write failed is suspect until it is written again: the page cache may show it whole while the
-            // disk has it torn, so reading it back cannot tell.
+            // disk has it torn, so reading it back cannot tell. A dry run writes nothing: the real file stays as it was.
+            if (storage.IsDryRun)
+            {
+                file.Write(copy, CopyOffsets[index]);
+                continue;
+            }
+
             s_suspectCopies[path] = index;
             file.Write(copy, CopyOffsets[index]);
             s_suspectCopies.TryRemove(path, out _);
@@ -128,6 +134,9 @@ internal static class LogHeadFile
     /// (without a reboot) cannot know of it.
     /// </summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> s_suspectCopies = new(StringComparer.Ordinal);
+
+    /// <summary>Whether a copy of <paramref name="path"/> is suspect: its last write in this process failed (tests).</summary>
+    internal static bool HasSuspectCopy(string path) => s_suspectCopies.ContainsKey(path);
 
     /// <summary>
     /// Which copy an update writes first, when none is suspect (above): the one that does not hold the current head (damaged, or of a lower sequence),

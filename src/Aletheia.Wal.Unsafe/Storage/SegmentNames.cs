@@ -21,12 +21,22 @@ internal static class SegmentNames
     public static string RecycledPathOf(string directory, ulong number) =>
         Path.Combine(directory, number.ToString("D20", CultureInfo.InvariantCulture) + RecycledExtension);
 
-    public static bool TryParse(string fileName, out ulong number)
+    public static bool TryParse(string fileName, out ulong number) => TryParse(fileName, Extension, out number);
+
+    /// <summary>A name of the log's numbered kind <paramref name="extension"/>: exactly 20 digits, then the extension.</summary>
+    public static bool TryParse(string fileName, string extension, out ulong number)
     {
         number = 0;
-        return fileName.Length == 20 + Extension.Length
-            && fileName.EndsWith(Extension, StringComparison.Ordinal)
+        return fileName.Length == 20 + extension.Length
+            && fileName.EndsWith(extension, StringComparison.Ordinal)
             && ulong.TryParse(fileName.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out number);
+    }
+
+    /// <summary>The number of a segment file or a recycled one, from its name's 20 digits; 0 for any other file.</summary>
+    public static ulong NumberOf(string path)
+    {
+        ReadOnlySpan<char> name = Path.GetFileName(path.AsSpan());
+        return name.Length > 20 && name[20] == '.' && ulong.TryParse(name[..20], NumberStyles.None, CultureInfo.InvariantCulture, out ulong number) ? number : 0;
     }
 
     /// <summary>The segment numbers in <paramref name="directory"/>, ascending.</summary>

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Tracing;
+using Aletheia.Wal.Diagnostics;
 
 namespace Aletheia.Wal.Storage;
 
@@ -122,6 +124,10 @@ internal sealed class SegmentWriter : IDisposable
         InheritedMaxWriteBytes = 0;
         PrepareNextInBackground();
         Open(nextLsn);
+        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentRotated(_directory, CurrentNumber, next.Path, nextLsn);
+        }
     }
 
     /// <summary>
@@ -149,6 +155,11 @@ internal sealed class SegmentWriter : IDisposable
 
         string recycled = SegmentNames.RecycledPathOf(_directory, number);
         _storage.Move(SegmentNames.PathOf(_directory, number), recycled);
+        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentRecycled(_directory, number, recycled);
+        }
+
         return recycled;
     }
 
@@ -235,6 +246,11 @@ internal sealed class SegmentWriter : IDisposable
 
         storage.Move(temporary, path);
         storage.SyncDirectory(directory);
+        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentPrepared(directory, number, path, reused: false);
+        }
+
         return storage.OpenWrite(path, writeThrough: true);
     }
 
@@ -254,6 +270,11 @@ internal sealed class SegmentWriter : IDisposable
         string path = SegmentNames.PathOf(directory, number);
         storage.Move(recycled, path);
         storage.SyncDirectory(directory);
+        if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentPrepared(directory, number, path, reused: true);
+        }
+
         return storage.OpenWrite(path, writeThrough: true);
     }
 

@@ -1,3 +1,6 @@
+using System.Diagnostics.Tracing;
+using Aletheia.Wal.Diagnostics;
+
 namespace Aletheia.Wal.Storage;
 
 /// <summary>
@@ -26,10 +29,30 @@ internal abstract class WalStorage
     /// </summary>
     public virtual WalStorage WithCreateMode(UnixFileMode mode) => this;
 
+    /// <summary>
+    /// True for a storage that changes nothing on disk (<c>WalInspection</c>'s dry run): what is written through it must
+    /// not change what the process remembers of the real files (<see cref="LogHeadFile"/>'s copies whose write failed),
+    /// nor be told to the event source as done.
+    /// </summary>
+    public virtual bool IsDryRun => false;
+
     /// <summary>Opens an existing file for reading only, sharing it with a writer.</summary>
     public abstract WalFile OpenRead(string path);
 
     public abstract void Delete(string path);
+
+    /// <summary>
+    /// Deletes a segment file, or a recycled one (<c>*.recycle</c>), of the log in <paramref name="directory"/>, and says
+    /// so in the event source (SegmentDeleted; not for a dry run, which deletes nothing).
+    /// </summary>
+    public void DeleteSegment(string directory, string path)
+    {
+        Delete(path);
+        if (!IsDryRun && WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
+        {
+            WalEventSource.Log.SegmentDeleted(directory, SegmentNames.NumberOf(path), path);
+        }
+    }
 
     /// <summary>Renames <paramref name="from"/> to <paramref name="to"/>, replacing nothing.</summary>
     public abstract void Move(string from, string to);

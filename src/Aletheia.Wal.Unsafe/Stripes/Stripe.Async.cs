@@ -37,7 +37,7 @@ internal sealed partial class Stripe
             try
             {
                 ProtocolDelays.Step(); // announced, not yet tried again: the consumer releases meanwhile
-                RingStatus status = TryAppend(payload.Span, lsns, out Lsn lsn);
+                RingStatus status = TryAppend(payload.Span, lsns, out Lsn lsn, retry: true); // counted in FullWaits by AppendAsync's try
                 if (status != RingStatus.Full)
                 {
                     return (status, lsn, LsnSequence.ResetsAtLastTake); // read on the thread that took the LSN, before any await

@@ -28,6 +28,10 @@ internal sealed unsafe partial class Stripe : IDisposable
     private readonly ByteRing _ring;
     private PaddedInt64 _users; // mutable struct: do not make this readonly. Appenders inside the ring, plus DisposingBit.
 
+    // Appends that found the ring full at their first try. Written only on that slow path, so it may share a line with
+    // the fields appenders read: the line moves only while appenders wait for space anyway.
+    private long _fullWaits;
+
     public Stripe(int id, int capacityBytes = DefaultCapacityBytes, IRingConsumerSignal? consumerSignal = null)
     {
         Id = id;
@@ -80,19 +84,35 @@ internal sealed unsafe partial class Stripe : IDisposable
 
     public bool IsClosed => _ring.IsClosed;
 
+    /// <summary>
+    /// Appends that found the stripe full (or paused) at their first try, and then waited for space or failed: each call
+    /// counted once, however many times it tried again. Any thread; approximate while appenders run.
+    /// </summary>
+    // Volatile: a fresh value for a metrics reader; it orders nothing else.
+    public long FullWaits => Volatile.Read(ref _fullWaits);
+
     /// <summary>Appends without waiting (the seed's <c>append_async</c>).</summary>
+    /// <param name="payload">The record.</param>
+    /// <param name="lsns">The log's LSN counter.</param>
+    /// <param name="lsn">The record's LSN on success.</param>
+    /// <param name="retry">True when the caller tries again for an append already counted in <see cref="FullWaits"/>.</param>
     /// <returns><see cref="RingStatus.Full"/> or <see cref="RingStatus.Closed"/> without side effects, or Success with the LSN.</returns>
-    public RingStatus TryAppend(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn) =>
-        AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, out lsn);
+    public RingStatus TryAppend(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn, bool retry = false) =>
+        AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, retry, out lsn);
 
     /// <summary>Appends, waiting for space (the seed's <c>append_blocking</c>); fails only when closed or on timeout.</summary>
-    public RingStatus AppendBlocking(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn, int millisecondsTimeout = Timeout.Infinite) =>
-        AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, out lsn);
+    /// <param name="payload">The record.</param>
+    /// <param name="lsns">The log's LSN counter.</param>
+    /// <param name="lsn">The record's LSN on success.</param>
+    /// <param name="millisecondsTimeout">How long to wait for space at most.</param>
+    /// <param name="retry">True when the caller tries again for an append already counted in <see cref="FullWaits"/>.</param>
+    public RingStatus AppendBlocking(ReadOnlySpan<byte> payload, LsnSequence lsns, out Lsn lsn, int millisecondsTimeout = Timeout.Infinite, bool retry = false) =>
+        AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, retry, out lsn);
 
     /// <summary>Appends without waiting and returns a handle to wait on for durability (the seed's <c>append_sync</c>).</summary>
     public RingStatus TryAppendSync(ReadOnlySpan<byte> payload, LsnSequence lsns, DurableWatermark durability, out DurableHandle handle)
     {
-        RingStatus status = AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, out Lsn lsn);
+        RingStatus status = AppendCopy(payload, lsns, blocking: false, Timeout.Infinite, retry: false, out Lsn lsn);
         handle = new DurableHandle(durability, lsn);
         return status;
     }
@@ -101,7 +121,7 @@ internal sealed unsafe partial class Stripe : IDisposable
     public RingStatus AppendSyncBlocking(
         ReadOnlySpan<byte> payload, LsnSequence lsns, DurableWatermark durability, out DurableHandle handle, int millisecondsTimeout = Timeout.Infinite)
     {
-        RingStatus status = AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, out Lsn lsn);
+        RingStatus status = AppendCopy(payload, lsns, blocking: true, millisecondsTimeout, retry: false, out Lsn lsn);
         handle = new DurableHandle(durability, lsn);
         return status;
     }
@@ -118,7 +138,14 @@ internal sealed unsafe partial class Stripe : IDisposable
         Enter();
         try
         {
-            RingStatus status = _ring.Reserve(FrameHeader.FrameSize(length), out RingReservation reservation, millisecondsTimeout);
+            int frameSize = FrameHeader.FrameSize(length);
+            RingStatus status = _ring.TryReserve(frameSize, out RingReservation reservation);
+            if (status == RingStatus.Full)
+            {
+                CountFullWait();
+                status = _ring.Reserve(frameSize, out reservation, millisecondsTimeout);
+            }
+
             if (status != RingStatus.Success)
             {
                 lsn = default;
@@ -220,16 +247,27 @@ internal sealed unsafe partial class Stripe : IDisposable
         _ring.Dispose();
     }
 
-    private RingStatus AppendCopy(ReadOnlySpan<byte> payload, LsnSequence lsns, bool blocking, int millisecondsTimeout, out Lsn lsn)
+    private RingStatus AppendCopy(ReadOnlySpan<byte> payload, LsnSequence lsns, bool blocking, int millisecondsTimeout, bool retry, out Lsn lsn)
     {
         CheckPayloadLength(payload.Length);
         Enter();
         try
         {
             int frameSize = FrameHeader.FrameSize(payload.Length);
-            RingStatus status = blocking
-                ? _ring.Reserve(frameSize, out RingReservation reservation, millisecondsTimeout)
-                : _ring.TryReserve(frameSize, out reservation);
+            RingStatus status = _ring.TryReserve(frameSize, out RingReservation reservation);
+            if (status == RingStatus.Full)
+            {
+                if (!retry)
+                {
+                    CountFullWait();
+                }
+
+                if (blocking)
+                {
+                    status = _ring.Reserve(frameSize, out reservation, millisecondsTimeout);
+                }
+            }
+
             if (status != RingStatus.Success)
             {
                 lsn = default;
@@ -259,6 +297,13 @@ internal sealed unsafe partial class Stripe : IDisposable
         ProtocolDelays.Step(); // published, doorbell not yet rung
         return lsn;
     }
+
+    /// <summary>The slow path of an append that found the ring full: counts it once in <see cref="FullWaits"/>.</summary>
+    // Interlocked, not a plain increment: the appenders that share a stripe find it full together, and plain increments
+    // would lose counts exactly then. It orders nothing (the count is only read as a figure), and it is paid only by an
+    // append that is about to wait for space or fail anyway.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountFullWait() => Interlocked.Increment(ref _fullWaits);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Enter()

@@ -173,6 +173,96 @@ public sealed class PendingCutTests : IDisposable
         Assert.All(records, r => Assert.True(r.Payload.AsSpan().SequenceEqual(PayloadOf(r.Lsn)), $"Record {r.Lsn} is byte-exact."));
     }
 
+    /// <summary>
+    /// An inspection of a pending cut reports it, changes nothing, and gives the log recovery leaves: the records up to the
+    /// cut, nothing reported dropped (a cut asked for is no loss), the cut's segment rewritten and the segments after it
+    /// deleted.
+    /// </summary>
+    [Fact]
+    public void An_inspection_reports_a_pending_cut_and_the_log_its_completion_leaves()
+    {
+        string pending = _temp.Log("pending");
+        BuildPending(pending, 42);
+        LogHead head = Head(pending);
+        string before = DirectorySnapshot.Of(pending);
+
+        WalInspectionReport report = WalInspection.Inspect(Options(pending), null, CancellationToken.None);
+
+        Assert.Equal(before, DirectorySnapshot.Of(pending));
+        WalPendingTruncation truncation = report.PendingTruncation!;
+        Assert.Equal((new Lsn(42), SegmentNames.PathOf(Path.GetFullPath(pending), head.RewindSegment), head.RewindOffset), (truncation.KeepsUpTo, truncation.SegmentPath, truncation.Offset));
+        Assert.Equal((WalVerdict.Healthy, WalRecoveryAction.Keep, new Lsn(42), Lsn.None), (report.Verdict, report.Action, report.LastLsn, report.RecoveryDroppedFrom));
+        Assert.Contains(report.Changes, c => c.Kind == WalFileChangeKind.Rewritten && c.Path == truncation.SegmentPath && c.Offset >= head.RewindOffset);
+        Assert.Equal(
+            SegmentNames.List(WalStorage.Files, pending).Where(n => n > head.RewindSegment).Select(n => SegmentNames.PathOf(Path.GetFullPath(pending), n)),
+            report.Changes.Where(c => c.Kind == WalFileChangeKind.Deleted).Select(c => c.Path));
+        using WriteAheadLog log = WriteAheadLog.Open(Options(pending));
+        Assert.Equal((new Lsn(42), Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom));
+    }
+
+    /// <summary>
+    /// A repair completes a pending cut as recovery does, after saving what the cut drops: the cut segment from its
+    /// rewritten batch header on, every segment after it whole, and wal.head; nothing is reported dropped (a cut asked for).
+    /// </summary>
+    [Fact]
+    public void A_repair_completes_a_pending_cut_after_saving_what_it_drops()
+    {
+        string pending = Path.GetFullPath(_temp.Log("pending"));
+        BuildPending(pending, 42);
+        LogHead head = Head(pending);
+        string before = _temp.Log("before");
+        SegmentFiles.CopyLog(pending, before);
+        ulong[] later = SegmentNames.List(WalStorage.Files, pending).Where(n => n > head.RewindSegment).ToArray();
+        Assert.NotEmpty(later);
+
+        WalRepairReport repair = WalInspection.Repair(Options(pending), _temp.Log("backup"));
+
+        Assert.Equal((true, Lsn.None, Lsn.None), (repair.Changed, repair.DroppedFrom, repair.DroppedTo));
+        WalSavedFile tail = repair.Saved[0];
+        Assert.Equal((SegmentNames.PathOf(pending, head.RewindSegment), WalFileChangeKind.Rewritten), (tail.SourcePath, tail.Change));
+        Assert.InRange(tail.Offset, head.RewindOffset, head.RewindOffset + BatchHeader.Size - 1);
+        Assert.Equal(
+            later.Select(n => (SegmentNames.PathOf(pending, n), WalFileChangeKind.Deleted, 0L)).Append((LogHeadFile.PathOf(pending), WalFileChangeKind.Rewritten, 0L)),
+            repair.Saved.Skip(1).Select(s => (s.SourcePath, s.Change, s.Offset)));
+        Assert.All(repair.Saved, saved => Assert.True(
+            File.ReadAllBytes(Path.Combine(before, Path.GetFileName(saved.SourcePath))).AsSpan((int)saved.Offset).SequenceEqual(File.ReadAllBytes(saved.BackupPath)),
+            $"{saved.BackupPath} holds the bytes of {saved.SourcePath} from {saved.Offset} on, as they were."));
+        using WriteAheadLog log = WriteAheadLog.Open(Options(pending));
+        Assert.Equal((new Lsn(42), Lsn.None), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom));
+    }
+
+    /// <summary>A damaged kept frame of a pending cut, inspected: the verdict, the range and the refusal recovery gives in each mode.</summary>
+    [Theory]
+    [InlineData(WalRecoveryMode.TruncateTornTail)]
+    [InlineData(WalRecoveryMode.PointInTime)]
+    [InlineData(WalRecoveryMode.Strict)]
+    public void An_inspection_of_a_damaged_kept_frame_of_a_pending_cut_gives_recoverys_verdict(WalRecoveryMode mode)
+    {
+        string pending = _temp.Log("pending");
+        ulong cut = PendingKeepingFrames(pending);
+        LogHead head = Head(pending);
+        SegmentFiles.Flip(SegmentNames.PathOf(pending, head.RewindSegment), head.RewindOffset + BatchHeader.Size + 20);
+        string before = DirectorySnapshot.Of(pending);
+
+        WalInspectionReport report = WalInspection.Inspect(Options(pending, mode), null, CancellationToken.None);
+
+        Assert.Equal(before, DirectorySnapshot.Of(pending));
+        WalRecoveryAction action = mode == WalRecoveryMode.Strict ? WalRecoveryAction.Refuse : WalRecoveryAction.Cut;
+        WalDamage damage = report.Damage!;
+        Assert.Equal((WalVerdict.TornTail, action, WalDamageKind.TornTail, action), (report.Verdict, report.Action, damage.Kind, damage.Action));
+        Assert.Equal((head.RewindSegment, head.RewindOffset, new Lsn(head.RewindBatchLsn), new Lsn(cut)), (damage.SegmentNumber, damage.WriteOffset, damage.DroppedFrom, damage.DroppedTo));
+        if (mode == WalRecoveryMode.Strict)
+        {
+            var e = Assert.Throws<WalCorruptionException>(() => WriteAheadLog.Open(Options(pending, mode)).Dispose());
+            Assert.Equal(report.Refusal!.Message, e.Message);
+            return;
+        }
+
+        using WriteAheadLog log = WriteAheadLog.Open(Options(pending, mode));
+        Assert.Equal((new Lsn(head.RewindBatchLsn - 1), new Lsn(head.RewindBatchLsn), new Lsn(cut)), (report.LastLsn, report.RecoveryDroppedFrom, report.RecoveryDroppedTo));
+        Assert.Equal((report.LastLsn, report.RecoveryDroppedFrom, report.RecoveryDroppedTo), (log.LastLsn, log.GetMetrics().RecoveryDroppedFrom, log.GetMetrics().RecoveryDroppedTo));
+    }
+
     /// <summary>The pending cut's segment is missing: recovery judges it as any missing segment (TruncateTornTail refuses, PointInTime cuts before it).</summary>
     [Theory]
     [InlineData(WalRecoveryMode.TruncateTornTail)]

@@ -16,6 +16,9 @@ public sealed class RandomDamageTests(ITestOutputHelper output) : IDisposable
     private const int Records = 300;
     private const int Seeds = 2000;
 
+    /// <summary>One seed in this many is also inspected (<see cref="WalInspection"/>) in every mode.</summary>
+    private const int InspectEvery = 10;
+
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -54,6 +57,7 @@ public sealed class RandomDamageTests(ITestOutputHelper output) : IDisposable
         LayoutSegment[] victims = check.Layout.Segments.Where(s => s.Used || s.Number == check.Layout.Used.Last().Number + 1).ToArray();
         Assert.True(victims.Count(v => v.Used) >= 3, "The log spans several segments.");
         var outcomes = new Dictionary<string, int>();
+        int inspected = 0;
         Bounded.Run(() =>
         {
             for (int seed = 0; seed < Seeds; seed++)
@@ -67,6 +71,13 @@ public sealed class RandomDamageTests(ITestOutputHelper output) : IDisposable
                 // The writer's recovery rewrites files: one mode per seed, in turn.
                 WalRecoveryMode openMode = (WalRecoveryMode)(seed % 3);
                 Expectation expected = check.Verify(damaged, _temp.Log($"scratch-{seed}"), $"seed {seed}, {damage}", [openMode]);
+                if (seed % InspectEvery == 0)
+                {
+                    // WalInspection runs recovery's code: its report in every mode is held to the same oracle, and to Open.
+                    check.VerifyInspection(damaged, _temp.Log($"scratch-{seed}"), $"seed {seed}, {damage}");
+                    inspected++;
+                }
+
                 string outcome = expected.CutUnit is null ? (expected.StrictUnit is null ? "harmless" : "made good") : expected.IsCorruption ? "corruption" : "torn tail";
                 outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
                 Directory.Delete(damaged, recursive: true);
@@ -77,7 +88,7 @@ public sealed class RandomDamageTests(ITestOutputHelper output) : IDisposable
         // Each kind of outcome occurs (an end marker made good by the next segment is rare here, and has its own table row):
         // the seeds exercise the whole table, not one corner of it.
         string seen = string.Join(", ", outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} {o.Value}"));
-        output.WriteLine($"{Seeds} seeds: {seen}");
+        output.WriteLine($"{Seeds} seeds ({inspected} also inspected in every mode): {seen}");
         Assert.True(new[] { "harmless", "torn tail", "corruption" }.All(outcomes.ContainsKey), $"Outcomes: {seen}.");
     }
 

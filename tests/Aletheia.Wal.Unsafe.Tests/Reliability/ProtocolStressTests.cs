@@ -20,7 +20,7 @@ public sealed class ProtocolStressTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Random_delays_at_every_step_keep_lsns_contiguous_and_each_producer_in_order()
     {
-        Assert.False(Diagnostics.ProtocolDelays.Enabled, "Delays are off in the test process.");
+        Assert.False(Aletheia.Wal.Diagnostics.ProtocolDelays.Enabled, "Delays are off in the test process.");
         using Process worker = WorkerProcess.Start("protocol-stress", _temp.Log(), "8", "3000");
         string result = WorkerProcess.ReadLine(worker, seconds: 120);
         output.WriteLine(result);

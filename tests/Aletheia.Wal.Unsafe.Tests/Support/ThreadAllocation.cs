@@ -6,6 +6,43 @@ namespace Aletheia.Wal.Tests.Support;
 internal static class ThreadAllocation
 {
     /// <summary>
+    /// A run of one kind of call (Append, TryAppend, AppendInPlace, AppendDurable, WaitForDurable, Flush: an append and a
+    /// Flush) of <paramref name="payload"/>, as many times as the run is given.
+    /// </summary>
+    public static Action<int> Calls(WriteAheadLog log, string kind, byte[] payload) => n =>
+    {
+        for (int i = 0; i < n; i++)
+        {
+            switch (kind)
+            {
+                case "Append":
+                    log.Append(payload);
+                    break;
+                case "TryAppend":
+                    while (!log.TryAppend(payload, out _))
+                    {
+                        Thread.Yield();
+                    }
+
+                    break;
+                case "AppendInPlace":
+                    log.Append(payload.Length, (byte)i, static (span, b) => span.Fill(b));
+                    break;
+                case "AppendDurable":
+                    log.AppendDurable(payload);
+                    break;
+                case "WaitForDurable":
+                    log.WaitForDurable(log.Append(payload));
+                    break;
+                default:
+                    log.Append(payload);
+                    log.Flush();
+                    break;
+            }
+        }
+    };
+
+    /// <summary>
     /// Warms up <paramref name="run"/> (called with a count of calls) while three other threads make durable appends of
     /// <paramref name="payload"/>, so that this thread also parks (the first park of a thread sets up the runtime's wait
     /// state once), then once more alone.

@@ -39,6 +39,16 @@ internal static class WorkerProcess
         return line.Result ?? throw new InvalidOperationException($"The worker exited: {TryReadError(worker)}");
     }
 
+    /// <summary>Runs the worker to its end: <paramref name="args"/>, its one line of output, and a clean exit.</summary>
+    public static string RunForLine(params string[] args)
+    {
+        using Process worker = Start(args);
+        string line = ReadLine(worker, seconds: 120);
+        Assert.True(worker.WaitForExit(60_000), "The worker exits after its line.");
+        Assert.Equal(0, worker.ExitCode);
+        return line;
+    }
+
     private static string TryReadError(Process worker) => worker.HasExited ? worker.StandardError.ReadToEnd() : "(still running)";
 
     /// <summary>A worker that a failed or hung test leaves running is killed when the test disposes it, so that it cannot

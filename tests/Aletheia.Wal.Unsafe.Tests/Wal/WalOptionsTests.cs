@@ -67,7 +67,13 @@ public sealed class WalOptionsTests : IDisposable
             "UnixCreateMode", d => new WalOptions { Directory = d, UnixCreateMode = UnixFileMode.SetUser | UnixFileMode.UserRead | UnixFileMode.UserWrite },
             "WalOptions.UnixCreateMode must be from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits); it is 04600."
         },
+        { "Name", d => new WalOptions { Directory = d, Name = "" }, $"{NameRule}; it is empty." },
+        { "Name", d => new WalOptions { Directory = d, Name = new string('n', 129) }, $"{NameRule}; it has 129 characters." },
+        { "Name", d => new WalOptions { Directory = d, Name = "orders\n" }, $"{NameRule}; it has the control character U+000A at index 6." },
+        { "Name", d => new WalOptions { Directory = d, Name = "a\u0085b" }, $"{NameRule}; it has the control character U+0085 at index 1." },
     };
+
+    private const string NameRule = "WalOptions.Name must be null or 1 to 128 characters, none of them a control character";
 
     [Theory]
     [MemberData(nameof(BadOptions))]
@@ -82,19 +88,20 @@ public sealed class WalOptionsTests : IDisposable
     [Fact]
     public void Every_invalid_option_is_reported_at_once_one_line_each()
     {
-        var options = new WalOptions { Directory = _temp.Log(), StripeCount = 0, SegmentSizeBytes = 1000, MaxRecycledSegments = 65 };
+        var options = new WalOptions { Directory = _temp.Log(), StripeCount = 0, SegmentSizeBytes = 1000, MaxRecycledSegments = 65, Name = "\t" };
 
         var e = Assert.Throws<ArgumentException>(() => WriteAheadLog.Open(options));
 
         Assert.Equal(
             string.Join(
                 Environment.NewLine,
-                "3 options are invalid:",
+                "4 options are invalid:",
                 "WalOptions.StripeCount must be from 1 to 1024; it is 0.",
                 $"WalOptions.SegmentSizeBytes must be from 65664 to {MaxSegment} bytes with WalOptions.MaxEntryBytes 65536 (a segment holds its headers and the largest record); it is 1000.",
-                "WalOptions.MaxRecycledSegments must be from 0 to 64; it is 65."),
+                "WalOptions.MaxRecycledSegments must be from 0 to 64; it is 65.",
+                $"{NameRule}; it has the control character U+0009 at index 0."),
             e.Message);
-        Assert.Null(e.ParamName); // three options are wrong: none is the parameter
+        Assert.Null(e.ParamName); // four options are wrong: none is the parameter
         Assert.False(Directory.Exists(_temp.Log()), "Options are checked before anything is created.");
     }
 
@@ -143,6 +150,15 @@ public sealed class WalOptionsTests : IDisposable
     }
 
     [Fact]
+    public void A_name_of_128_characters_any_but_control_characters_is_taken()
+    {
+        string name = "é 注文/" + new string('x', 123);
+        Assert.Equal(WalOptions.MaxNameLength, name.Length);
+        using WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = _temp.Log(), Name = name });
+        Assert.Equal(new Lsn(1), log.AppendDurable([1]));
+    }
+
+    [Fact]
     public void Defaults_follow_the_contract()
     {
         var options = new WalOptions { Directory = "x" };
@@ -153,5 +169,6 @@ public sealed class WalOptionsTests : IDisposable
         Assert.Equal(WalRecoveryMode.TruncateTornTail, options.RecoveryMode);
         Assert.False(options.AllowForeignFiles);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, options.UnixCreateMode);
+        Assert.Null(options.Name);
     }
 }

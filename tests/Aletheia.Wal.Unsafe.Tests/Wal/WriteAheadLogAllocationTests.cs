@@ -40,41 +40,9 @@ public sealed class WriteAheadLogAllocationTests : IDisposable
     {
         using WriteAheadLog log = OpenLog();
         byte[] payload = new byte[64];
-        void Run(int n)
-        {
-            for (int i = 0; i < n; i++)
-            {
-                switch (kind)
-                {
-                    case "Append":
-                        log.Append(payload);
-                        break;
-                    case "TryAppend":
-                        while (!log.TryAppend(payload, out _))
-                        {
-                            Thread.Yield();
-                        }
-
-                        break;
-                    case "AppendInPlace":
-                        log.Append(64, (byte)i, static (span, b) => span.Fill(b));
-                        break;
-                    case "AppendDurable":
-                        log.AppendDurable(payload);
-                        break;
-                    case "WaitForDurable":
-                        log.WaitForDurable(log.Append(payload));
-                        break;
-                    default:
-                        log.Append(payload);
-                        log.Flush();
-                        break;
-                }
-            }
-        }
-
-        ThreadAllocation.WarmUp(log, payload, Run, count);
-        long[] windows = ThreadAllocation.Windows(() => Run(count));
+        Action<int> run = ThreadAllocation.Calls(log, kind, payload);
+        ThreadAllocation.WarmUp(log, payload, run, count);
+        long[] windows = ThreadAllocation.Windows(() => run(count));
         Assert.True(windows.Min() == 0, $"{kind}: the appending thread allocated {string.Join(", ", windows)} bytes in three windows of {count} calls.");
     }
 
@@ -113,12 +81,5 @@ public sealed class WriteAheadLogAllocationTests : IDisposable
         Assert.True(waits >= 1000 && allocated * 1000 < 24 * waits, $"{line}: the window must allocate less than one object per thousand waits.");
     }
 
-    private string RunWorker(string command)
-    {
-        using System.Diagnostics.Process worker = WorkerProcess.Start(command, _temp.Log());
-        string line = WorkerProcess.ReadLine(worker, seconds: 120);
-        Assert.True(worker.WaitForExit(60_000), "The worker exits after measuring.");
-        Assert.Equal(0, worker.ExitCode);
-        return line;
-    }
+    private string RunWorker(string command) => WorkerProcess.RunForLine(command, _temp.Log());
 }
