@@ -5,6 +5,7 @@ namespace Aletheia.Wal.Perf;
 
 /// <summary>
 /// <c>load ...</c> runs the closed-loop durable-append load driver against its peers (see <see cref="LoadCommand"/>);
+/// <c>raft ...</c> runs a three-node Raft cluster with DotNext's log and with this one (see <see cref="Raft.RaftCommand"/>);
 /// anything else goes to BenchmarkDotNet: <c>--filter '*Ring*'</c>.
 /// </summary>
 public static class Program
@@ -14,6 +15,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "load")
         {
             return LoadCommand.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "raft")
+        {
+            return Raft.RaftCommand.Run(args[1..]);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

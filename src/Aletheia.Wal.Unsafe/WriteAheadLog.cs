@@ -133,6 +133,20 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
     /// <exception cref="WalCorruptionException">The log is damaged beyond what the recovery mode accepts.</exception>
     public static WriteAheadLog Open(WalOptions options) => Open(options, WalStorage.Files);
 
+    /// <summary>
+    /// Makes the names created, renamed or deleted in <paramref name="directory"/> durable, as the log does for its own
+    /// files: on Linux and other Unix systems an fsync(2) of the directory; on Windows nothing (NTFS journals directory
+    /// metadata). For files an application keeps beside a log, such as the Raft layer's <c>raft.state</c> and
+    /// <c>raft.snapshot</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="directory"/> is null or empty.</exception>
+    /// <exception cref="IOException">The directory cannot be opened, or its fsync failed (errno in the message).</exception>
+    public static void SyncDirectory(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        WalStorage.Files.SyncDirectory(directory);
+    }
+
     internal static WriteAheadLog Open(WalOptions options, WalStorage storage)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -157,7 +157,8 @@ public static class LoadCommand
         return builder.ToString();
     }
 
-    private static bool TryParseInts(string value, out int[] parsed)
+    /// <summary>Positive integers, comma separated (the raft command's --clients too).</summary>
+    internal static bool TryParseInts(string value, out int[] parsed)
     {
         string[] parts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         parsed = new int[parts.Length];
@@ -172,15 +173,19 @@ public static class LoadCommand
         return parts.Length > 0;
     }
 
-    private static void TryDeleteDirectory(string directory)
+    /// <summary>Deletes a run's directory; a failure is reported on standard error under <paramref name="command"/>'s name.</summary>
+    internal static void TryDeleteDirectory(string directory, string command = "load")
     {
         try
         {
-            Directory.Delete(directory, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"load: could not delete '{directory}': {ex.Message}");
+            Console.Error.WriteLine($"{command}: could not delete '{directory}': {ex.Message}");
         }
     }
 

@@ -6,9 +6,12 @@ namespace Aletheia.Wal.Tests.Support;
 /// <summary>Starts the worker program (built next to the tests) as a child process.</summary>
 internal static class WorkerProcess
 {
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartProgram("Aletheia.Wal.Unsafe.Worker.dll", args);
+
+    /// <summary>Starts <paramref name="program"/>, a program built next to the tests (the Raft tests have their own worker).</summary>
+    public static Process StartProgram(string program, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "Aletheia.Wal.Unsafe.Worker.dll");
+        string dll = Path.Combine(AppContext.BaseDirectory, program);
         Assert.True(File.Exists(dll), $"The worker is built next to the tests: {dll}");
         var info = new ProcessStartInfo("dotnet")
         {

@@ -1,0 +1,243 @@
+using System.Buffers;
+using Aletheia.Wal.Raft.Storage;
+using DotNext.IO;
+using DotNext.Net.Cluster.Consensus.Raft;
+
+namespace Aletheia.Wal.Raft;
+
+public abstract partial class AletheiaPersistentState
+{
+    // Held while the state machine is called: by the applier for each batch, by a snapshot's taking or installation.
+    private readonly SemaphoreSlim _machineGate = new(1, 1);
+
+    /// <summary>
+    /// Snapshots the state machine as of the last entry applied, writes the snapshot durably (<c>raft.snapshot</c>), then
+    /// removes the log's segments that lie wholly below it (<see cref="WriteAheadLog.TruncateBefore"/>).
+    /// </summary>
+    /// <returns>The index of the last entry the snapshot covers (0, and nothing written, when nothing was applied).</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="token"/> was cancelled first.</exception>
+    public async ValueTask<long> CompactAsync(CancellationToken token = default)
+    {
+        ThrowIfDisposed();
+        await _machineGate.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            return TakeSnapshotUnderGate();
+        }
+        finally
+        {
+            _machineGate.Release();
+        }
+    }
+
+    private async Task ApplyLoopAsync(CancellationToken token)
+    {
+        WalReader? reader = null;
+        long readerNext = 0;
+        try
+        {
+            while (true)
+            {
+                if (LastAppliedIndex >= LastCommittedEntryIndex)
+                {
+                    await _applyTrigger.WaitAsync(token).ConfigureAwait(false);
+                    continue;
+                }
+
+                await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
+                await _machineGate.WaitAsync(token).ConfigureAwait(false);
+                try
+                {
+                    long commit = LastCommittedEntryIndex;
+                    long from = LastAppliedIndex + 1;
+                    if (reader is null || readerNext != from)
+                    {
+                        // First batch, or a snapshot was installed: the applier goes on after it.
+                        reader?.Dispose();
+                        reader = _log.ReadFrom(new Lsn((ulong)from));
+                        readerNext = from;
+                    }
+
+                    while (readerNext <= commit)
+                    {
+                        (long Index, RaftLogEntry Entry)? configuration = ApplyAvailable(reader, ref readerNext, commit);
+                        if (configuration is { } pending)
+                        {
+                            await ConfigurationStorage!.SaveConfigurationAsync(pending.Entry, pending.Index, token).ConfigureAwait(false);
+
+                            // Release: as in ApplyAvailable, the index is published once the entry took effect.
+                            Volatile.Write(ref _appliedIndex, pending.Index);
+                        }
+                        else if (readerNext <= commit)
+                        {
+                            await reader.WaitToReadAsync(token).ConfigureAwait(false);
+                        }
+                    }
+
+                    if (_snapshotThreshold > 0 && LastAppliedIndex - SnapshotIndex >= _snapshotThreshold)
+                    {
+                        TakeSnapshotUnderGate();
+                    }
+                }
+                finally
+                {
+                    _machineGate.Release();
+                    _appendLock.Release();
+                }
+
+                _appliedWaiters.Release(LastAppliedIndex);
+                _appliedEvent.Signal(resumeAll: true);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // Volatile: waiters read it before they park; the interrupt below wakes those already parked.
+            Volatile.Write(ref _applierFailure, e);
+            _appliedWaiters.Fail(e);
+            _appliedEvent.Interrupt(e);
+        }
+        finally
+        {
+            reader?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Applies the records the reader has now, up to <paramref name="commit"/>; stops early at a configuration entry that
+    /// a configuration storage takes, and returns it (a copy) for the caller to save asynchronously.
+    /// </summary>
+    private (long Index, RaftLogEntry Entry)? ApplyAvailable(WalReader reader, ref long next, long commit)
+    {
+        while (next <= commit && reader.TryRead(out WalRecord record))
+        {
+            long index = (long)record.Lsn.Value;
+            if (index != next)
+            {
+                throw new InvalidDataException($"The applier read LSN {index} where LSN {next} was expected.");
+            }
+
+            next++;
+            RaftFrameHeader header = RaftFrame.Read(record.Payload, record.Lsn.Value);
+            ReadOnlySpan<byte> payload = record.Payload[RaftFrame.HeaderSize..];
+            if (header.IsCompacted)
+            {
+                // A filler below an installed snapshot: already in the state machine.
+            }
+            else if (header.IsConfiguration && ConfigurationStorage is not null)
+            {
+                var entry = new RaftLogEntry();
+                entry.Set(header.Term, header.CommandId, true, false, payload.ToArray());
+                return (index, entry);
+            }
+            else
+            {
+                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, header.IsConfiguration, payload));
+            }
+
+            // Release: a reader of the applied index finds the state machine changed (Apply returned before this store).
+            Volatile.Write(ref _appliedIndex, index);
+        }
+
+        return null;
+    }
+
+    /// <summary>Takes a snapshot as of the last entry applied; the caller holds the state machine's gate.</summary>
+    private long TakeSnapshotUnderGate()
+    {
+        long applied = LastAppliedIndex;
+        if (applied == 0 || applied == SnapshotIndex)
+        {
+            return applied == 0 ? 0 : applied;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        _stateMachine.WriteSnapshot(buffer);
+        long term = TermAt(applied);
+        SnapshotFile.Write(_directory, applied, term, buffer.WrittenSpan, _createMode);
+        lock (_termGate)
+        {
+            _snapshot = buffer.WrittenSpan.ToArray();
+            _snapshotTerm = term;
+
+            // Release: SnapshotIndex readers outside the gate see the snapshot's payload and term set.
+            Volatile.Write(ref _snapshotIndex, applied);
+        }
+
+        // Segments wholly below the snapshot go; the one holding applied + 1 stays (readers of later entries are undisturbed).
+        _log.TruncateBefore(new Lsn((ulong)applied + 1));
+        return applied;
+    }
+
+    /// <summary>Installs a snapshot received from the leader at <paramref name="index"/>; the caller holds the exclusive append lock.</summary>
+    private async ValueTask InstallSnapshotUnderLockAsync<TEntryImpl>(TEntryImpl snapshot, long index, CancellationToken token)
+        where TEntryImpl : IRaftLogEntry
+    {
+        if (index <= LastCommittedEntryIndex)
+        {
+            throw new InvalidOperationException($"A snapshot at {index} cannot be installed: it is at or below the commit index {LastCommittedEntryIndex}.");
+        }
+
+        byte[] bytes;
+        if (snapshot.TryGetMemory(out ReadOnlyMemory<byte> memory))
+        {
+            bytes = memory.ToArray();
+        }
+        else
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            await DataTransferObject.WriteToAsync(snapshot, buffer, token).ConfigureAwait(false);
+            bytes = buffer.WrittenSpan.ToArray();
+        }
+
+        await _machineGate.WaitAsync(token).ConfigureAwait(false);
+        await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+        try
+        {
+            SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);
+            _stateMachine.RestoreSnapshot(bytes);
+
+            long last = (long)_log.LastLsn.Value;
+            if (last > index && TermAt(index) != snapshot.Term)
+            {
+                TruncateAfterUnderLock(index); // the log after the snapshot does not follow from it (Raft, section 7)
+            }
+            else if (last < index)
+            {
+                // LSNs are contiguous: the entries the snapshot covers and this log never had take fillers (native-layout.md, section 7).
+                for (long i = last + 1; i <= index; i++)
+                {
+                    AppendFrame(snapshot.Term, null, false, true, []);
+                }
+
+                await WaitDurableAsync(index, token).ConfigureAwait(false);
+            }
+
+            lock (_termGate)
+            {
+                _snapshot = bytes;
+                _snapshotTerm = snapshot.Term;
+
+                // Release: readers of SnapshotIndex outside the gate see the payload and the term set.
+                Volatile.Write(ref _snapshotIndex, index);
+            }
+
+            CommitUnderLock(index);
+
+            // Release: the applier, and waiters, see the state machine restored before they see the index.
+            Volatile.Write(ref _appliedIndex, index);
+            DisposeReaders();
+            _log.TruncateBefore(new Lsn((ulong)index + 1));
+        }
+        finally
+        {
+            _commitLock.Release();
+            _machineGate.Release();
+        }
+
+        _appliedWaiters.Release(index);
+        _appliedEvent.Signal(resumeAll: true);
+    }
+}

@@ -1,0 +1,294 @@
+using System.Runtime.CompilerServices;
+using Aletheia.Wal.Raft.Storage;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster.Consensus.Raft;
+
+namespace Aletheia.Wal.Raft;
+
+public abstract partial class AletheiaPersistentState
+{
+    private const int MaxPooledReaders = 4;
+    private const long MaxReaderSkip = RecentEntries.Capacity;
+
+    // Live readers left where their last read ended: replication to each follower reads on from there (guarded by itself).
+    private readonly List<(WalReader Reader, long Next)> _readers = [];
+    private readonly Stack<RaftEntryList> _lists = new(); // guarded by itself
+
+    /// <summary>
+    /// Hands the entries from <paramref name="startIndex"/> to <paramref name="endIndex"/> to <paramref name="reader"/>.
+    /// When the log no longer holds <paramref name="startIndex"/> (compacted), the first entry is the snapshot, and the
+    /// snapshot's index is passed along. Durable entries come from a live reader of the log (which returns durable records
+    /// only); entries appended and not yet written, from the copies kept in memory for this: a leader replicates an entry
+    /// while its own write runs. Either way each payload is copied once, into the read's buffer. A metadata-only reader
+    /// gets terms without touching the log.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> or <paramref name="endIndex"/> is negative, or <paramref name="endIndex"/> is above <see cref="LastEntryIndex"/>.</exception>
+    public ValueTask<TResult> ReadAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> reader, long startIndex, long endIndex, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        if (startIndex < 0)
+        {
+            return ValueTask.FromException<TResult>(new ArgumentOutOfRangeException(nameof(startIndex), startIndex, "The start index must be at least 0."));
+        }
+
+        if (endIndex < 0 || endIndex > LastEntryIndex)
+        {
+            return ValueTask.FromException<TResult>(new ArgumentOutOfRangeException(
+                nameof(endIndex), endIndex, $"The end index must be from 0 to the last entry's index, {LastEntryIndex}."));
+        }
+
+        // Volatile: a fresh look at the flag DisposeAsync sets; a read racing disposal fails in the log instead.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return ValueTask.FromException<TResult>(new ObjectDisposedException(GetType().Name));
+        }
+
+        return ReadCoreAsync(reader, Math.Max(startIndex, 1), endIndex, token);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TResult> ReadCoreAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> consumer, long startIndex, long endIndex, CancellationToken token)
+    {
+        RaftEntryList list = RentList();
+        await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
+        try
+        {
+            long? snapshotIndex = null;
+            if (startIndex <= endIndex)
+            {
+                long first = FirstLogIndex();
+                if (startIndex < first)
+                {
+                    lock (_termGate)
+                    {
+                        list.Add(_snapshotTerm, null, false, true, _snapshot);
+                        snapshotIndex = _snapshotIndex;
+                    }
+
+                    startIndex = snapshotIndex.GetValueOrDefault() + 1;
+                }
+
+                if (startIndex <= endIndex)
+                {
+                    if (consumer.LogEntryMetadataOnly)
+                    {
+                        for (long i = startIndex; i <= endIndex; i++)
+                        {
+                            list.Add(TermAt(i), null, false, false, ReadOnlyMemory<byte>.Empty);
+                        }
+                    }
+                    else
+                    {
+                        // Durable entries from the log's reader; the ones it has not written yet from memory, or, should
+                        // one have left memory already, from the reader once it is written.
+                        long durable = Math.Min(endIndex, (long)_log.DurableLsn.Value);
+                        if (startIndex <= durable)
+                        {
+                            await CopyEntriesAsync(list, startIndex, durable, token).ConfigureAwait(false);
+                        }
+
+                        long next = Math.Max(startIndex, durable + 1);
+                        next = CopyRecent(list, next, endIndex);
+                        if (next <= endIndex)
+                        {
+                            await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
+                            await CopyEntriesAsync(list, next, endIndex, token).ConfigureAwait(false);
+                        }
+                    }
+                }
+            }
+
+            return await consumer.ReadAsync<RaftLogEntry, RaftEntryList>(list, snapshotIndex, token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _appendLock.Release();
+            ReturnList(list);
+        }
+    }
+
+    /// <summary>Copies entries <paramref name="from"/>.. from memory while they are there; returns the first index not copied.</summary>
+    private long CopyRecent(RaftEntryList list, long from, long to)
+    {
+        lock (_termGate)
+        {
+            while (from <= to && _recent.TryCopyTo(from, list))
+            {
+                from++;
+            }
+        }
+
+        return from;
+    }
+
+    /// <summary>
+    /// The first index reads serve from the log: the one after the snapshot (the entries it covers are read as the
+    /// snapshot, as DotNext's own log does: a snapshot installed from the leader may cover entries this log holds and the
+    /// leader never had), and at least the oldest the log still holds.
+    /// </summary>
+    private long FirstLogIndex()
+    {
+        Lsn oldest = _log.OldestLsn;
+        long first = oldest == Lsn.None ? (long)_log.LastLsn.Value + 1 : (long)oldest.Value;
+        return Math.Max(first, SnapshotIndex + 1);
+    }
+
+    /// <summary>Copies the durable entries <paramref name="from"/>..<paramref name="to"/> into <paramref name="list"/> from a pooled live reader.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask CopyEntriesAsync(RaftEntryList list, long from, long to, CancellationToken token)
+    {
+        WalReader reader = RentReader(from, out long next);
+        bool healthy = false;
+        try
+        {
+            while (next <= to)
+            {
+                if (!TryCopyAvailable(reader, list, ref next, from, to))
+                {
+                    await reader.WaitToReadAsync(token).ConfigureAwait(false);
+                }
+            }
+
+            healthy = true;
+        }
+        finally
+        {
+            ReturnReader(reader, next, healthy);
+        }
+    }
+
+    /// <summary>Copies what the reader has now up to <paramref name="to"/>; records below <paramref name="from"/> are skipped.</summary>
+    private static bool TryCopyAvailable(WalReader reader, RaftEntryList list, ref long next, long from, long to)
+    {
+        bool any = false;
+        while (next <= to && reader.TryRead(out WalRecord record))
+        {
+            if ((long)record.Lsn.Value != next)
+            {
+                throw new InvalidDataException($"The log's reader returned LSN {record.Lsn.Value} where LSN {next} was expected.");
+            }
+
+            next++;
+            any = true;
+            if (next - 1 >= from)
+            {
+                RaftFrameHeader header = RaftFrame.Read(record.Payload, record.Lsn.Value);
+                list.Add(header.Term, header.CommandId, header.IsConfiguration, record.Payload[RaftFrame.HeaderSize..]);
+            }
+        }
+
+        return any;
+    }
+
+    /// <summary>
+    /// A live reader positioned at or a little before <paramref name="from"/> (<paramref name="position"/>: its next LSN),
+    /// from the pool when one is (reads of recent entries served from memory leave readers behind, and a reader skips
+    /// ahead for less than a new one costs), else a new one.
+    /// </summary>
+    private WalReader RentReader(long from, out long position)
+    {
+        lock (_readers)
+        {
+            // Readers left further behind than a skip are no use to this read, nor, mostly, to later ones (reads of
+            // recent entries come from memory): they go, and their buffers back to the pool the new reader takes from.
+            for (int i = _readers.Count - 1; i >= 0; i--)
+            {
+                if (_readers[i].Next < from - MaxReaderSkip)
+                {
+                    _readers[i].Reader.Dispose();
+                    _readers.RemoveAt(i);
+                }
+            }
+
+            int best = -1;
+            for (int i = 0; i < _readers.Count; i++)
+            {
+                long next = _readers[i].Next;
+                if (next <= from && from - next <= MaxReaderSkip && (best < 0 || next > _readers[best].Next))
+                {
+                    best = i;
+                }
+            }
+
+            if (best >= 0)
+            {
+                (WalReader reader, position) = _readers[best];
+                _readers.RemoveAt(best);
+                return reader;
+            }
+        }
+
+        position = from;
+        return _log.ReadFrom(new Lsn((ulong)from));
+    }
+
+    /// <summary>Pools the reader at <paramref name="next"/>; a full pool gives up the reader furthest behind (each holds a 1 MiB buffer).</summary>
+    private void ReturnReader(WalReader reader, long next, bool healthy)
+    {
+        if (healthy)
+        {
+            lock (_readers)
+            {
+                if (_readers.Count == MaxPooledReaders)
+                {
+                    int behind = 0;
+                    for (int i = 1; i < _readers.Count; i++)
+                    {
+                        if (_readers[i].Next < _readers[behind].Next)
+                        {
+                            behind = i;
+                        }
+                    }
+
+                    if (_readers[behind].Next > next)
+                    {
+                        reader.Dispose(); // the returned one is the furthest behind
+                        return;
+                    }
+
+                    _readers[behind].Reader.Dispose();
+                    _readers.RemoveAt(behind);
+                }
+
+                _readers.Add((reader, next));
+                return;
+            }
+        }
+
+        reader.Dispose();
+    }
+
+    /// <summary>Disposes the pooled readers: after a cut or a compaction, their positions may be gone.</summary>
+    private void DisposeReaders()
+    {
+        lock (_readers)
+        {
+            foreach ((WalReader reader, _) in _readers)
+            {
+                reader.Dispose();
+            }
+
+            _readers.Clear();
+        }
+    }
+
+    private RaftEntryList RentList()
+    {
+        lock (_lists)
+        {
+            return _lists.TryPop(out RaftEntryList? list) ? list : new RaftEntryList();
+        }
+    }
+
+    private void ReturnList(RaftEntryList list)
+    {
+        list.Clear();
+        lock (_lists)
+        {
+            if (_lists.Count < MaxPooledReaders)
+            {
+                _lists.Push(list);
+            }
+        }
+    }
+}

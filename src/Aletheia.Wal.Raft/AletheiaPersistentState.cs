@@ -1,0 +1,415 @@
+using System.Runtime.CompilerServices;
+using Aletheia.Wal.Raft.Storage;
+using DotNext.IO.Log;
+using DotNext.Net.Cluster;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Membership;
+using DotNext.Threading;
+
+namespace Aletheia.Wal.Raft;
+
+/// <summary>
+/// The persistent state of a DotNext Raft node (<see cref="IPersistentState"/>) over an Aletheia <see cref="WriteAheadLog"/>:
+/// Raft index = LSN; each entry's term, command id and payload framed in its record (native-layout.md, section 7); the
+/// term, the vote and the commit index in <c>raft.state</c>, written write-through before the call that changed them
+/// returns; committed entries applied in order to an <see cref="IReplicatedStateMachine"/>; compaction by snapshot of the
+/// state machine and <see cref="WriteAheadLog.TruncateBefore"/>. Thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>Give it to a cluster as <c>cluster.AuditTrail = state.AsPersistentState</c>. The object is an
+/// <see cref="IPersistentState"/> at run time; the declaration cannot say so, since DotNext's interface has a member
+/// only DotNext's own assembly can implement at compile time (see <see cref="AsPersistentState"/>).</para>
+/// <para>Appends that Raft makes on a leader (<see cref="AppendAsync{TEntryImpl}(TEntryImpl, CancellationToken)"/>)
+/// run concurrently: each takes its LSN and is copied into the log's ring, and returns; the log writes it with the
+/// others (group commit) while the leader replicates it, and <see cref="CommitAsync"/> waits for the write before it
+/// commits. Appends that may replace entries (a follower's, at an index) are exclusive, and return once their entries
+/// are durable, as Raft requires of a node before it answers.</para>
+/// </remarks>
+public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntry>, IDisposable, IAsyncDisposable
+{
+    private const string LogDirectoryName = "log";
+
+    private readonly WriteAheadLog _log;
+    private readonly NodeStateFile _nodeState;
+    private readonly IReplicatedStateMachine _stateMachine;
+    private readonly string _directory;
+    private readonly UnixFileMode _createMode;
+    private readonly long _snapshotThreshold;
+
+    // Appends at the tail share it; anything that may remove entries (a follower's append at an index, a snapshot's
+    // installation) holds it alone, and so do reads against those.
+    private readonly AsyncReaderWriterLock _appendLock = new();
+
+    // Pairs each LSN with its term in the term index: taken around the in-place append, which hands out the LSN.
+    private readonly object _termGate = new();
+    private readonly TermIndex _terms = new();
+
+    // Serializes writes of raft.state (term, vote, commit index share its copies).
+    private readonly object _stateGate = new();
+    private readonly AsyncExclusiveLock _commitLock = new();
+
+    private readonly AsyncTrigger _appliedEvent = new();
+    private readonly AppliedWaiters _appliedWaiters = new();
+    private readonly Func<long> _readApplied;
+    private readonly AsyncAutoResetEvent _applyTrigger = new(initialState: false);
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly Task _applier;
+
+    private long _commitIndex;        // Volatile: written under _commitLock, read anywhere
+    private long _durableCommitIndex; // Volatile: the commit index on disk in raft.state; written under _commitLock
+    private long _appliedIndex;    // Volatile: written by the applier (or a snapshot's installation), read anywhere
+    private long _snapshotIndex;   // guarded by _termGate; read with Volatile where no gate is held
+    private long _snapshotTerm;    // guarded by _termGate
+    private byte[] _snapshot = []; // guarded by _termGate: the last snapshot's payload, served to lagging followers
+    private Exception? _applierFailure;
+    private int _disposed;
+
+    private protected AletheiaPersistentState(Parts parts)
+    {
+        _log = parts.Log;
+        _nodeState = parts.NodeState;
+        _stateMachine = parts.StateMachine;
+        _directory = parts.Directory;
+        _createMode = parts.CreateMode;
+        _snapshotThreshold = parts.SnapshotThreshold;
+        _snapshotIndex = parts.SnapshotIndex;
+        _snapshotTerm = parts.SnapshotTerm;
+        _snapshot = parts.Snapshot;
+        _appliedIndex = parts.SnapshotIndex;
+        _readApplied = () => LastAppliedIndex;
+        RebuildTermIndex();
+
+        // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
+        // below the snapshot, whose entries were all committed.
+        _commitIndex = Math.Max(Math.Min(_nodeState.CommitIndex, LastEntryIndex), _snapshotIndex);
+        _durableCommitIndex = _nodeState.CommitIndex;
+        _applier = Task.Run(() => ApplyLoopAsync(_lifetime.Token));
+    }
+
+    /// <summary>Opens (or creates) a node's persistent state in <see cref="AletheiaRaftOptions.Directory"/>.</summary>
+    /// <param name="options">Where, and how.</param>
+    /// <param name="stateMachine">The application's state machine; restored from the last snapshot first, if there is one.</param>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (named in the message).</exception>
+    /// <exception cref="WalException">The log cannot be opened (see <see cref="WriteAheadLog.Open"/>).</exception>
+    /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged.</exception>
+    /// <exception cref="PlatformNotSupportedException">The runtime has no dynamic code (Native AOT): see <see cref="AsPersistentState"/>.</exception>
+    public static AletheiaPersistentState Open(AletheiaRaftOptions options, IReplicatedStateMachine stateMachine)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stateMachine);
+        if (string.IsNullOrWhiteSpace(options.Directory))
+        {
+            throw new ArgumentException("AletheiaRaftOptions.Directory must name a directory; it is empty.", nameof(options));
+        }
+
+        if (options.SnapshotThreshold < 0)
+        {
+            throw new ArgumentException($"AletheiaRaftOptions.SnapshotThreshold must be at least 0; it is {options.SnapshotThreshold}.", nameof(options));
+        }
+
+        string directory = Path.GetFullPath(options.Directory);
+        System.IO.Directory.CreateDirectory(directory);
+        string logDirectory = Path.Combine(directory, LogDirectoryName);
+        WalOptions walOptions = options.LogOptions?.Invoke(logDirectory) ?? new WalOptions { Directory = logDirectory };
+        if (Path.GetFullPath(walOptions.Directory) != logDirectory)
+        {
+            throw new ArgumentException($"AletheiaRaftOptions.LogOptions must keep the log's directory '{logDirectory}'; it gave '{walOptions.Directory}'.", nameof(options));
+        }
+
+        var snapshot = SnapshotFile.Read(directory);
+        NodeStateFile nodeState = NodeStateFile.Open(directory, options.UnixCreateMode);
+        WriteAheadLog? log = null;
+        try
+        {
+            log = WriteAheadLog.Open(walOptions);
+            if (snapshot is { } s)
+            {
+                stateMachine.RestoreSnapshot(s.Payload);
+            }
+
+            var parts = new Parts(
+                log, nodeState, stateMachine, directory, options.UnixCreateMode, options.SnapshotThreshold,
+                snapshot?.Index ?? 0, snapshot?.Term ?? 0, snapshot?.Payload ?? []);
+            return PersistentStateType.Create(parts);
+        }
+        catch
+        {
+            log?.Dispose();
+            nodeState.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// This object as DotNext's <see cref="IPersistentState"/>, for <c>RaftCluster.AuditTrail</c>. (The object is one: its
+    /// type, made once per process with Reflection.Emit, declares the interface, which C# cannot declare outside DotNext
+    /// since DotNext 6 gave <c>IPersistentState.ConfigurationStorage</c> an <c>internal set</c>.)
+    /// </summary>
+    public IPersistentState AsPersistentState => (IPersistentState)this;
+
+    /// <summary>The log underneath (tests look at its durable LSN).</summary>
+    internal WriteAheadLog Log => _log;
+
+    /// <summary>The node's directory (full path).</summary>
+    public string Directory => _directory;
+
+    /// <summary>The last term this node knows of, as stored (durable).</summary>
+    public virtual long Term
+    {
+        get
+        {
+            lock (_stateGate)
+            {
+                return _nodeState.Term;
+            }
+        }
+    }
+
+    /// <summary>The index of the last entry in the log (= its last LSN), committed or not; 0 for an empty log.</summary>
+    // Volatile: pairs with the release store of an installed snapshot's index (made once its fillers are appended).
+    public long LastEntryIndex => Math.Max((long)_log.LastLsn.Value, Volatile.Read(ref _snapshotIndex));
+
+    /// <summary>The commit index: durable in <c>raft.state</c> before the <see cref="CommitAsync"/> that set it returns.</summary>
+    // Acquire: pairs with the release store in CommitUnderLock.
+    public long LastCommittedEntryIndex => Volatile.Read(ref _commitIndex);
+
+    /// <summary>The index of the last entry applied to the state machine.</summary>
+    // Acquire: pairs with the applier's release store after Apply returned.
+    public long LastAppliedIndex => Volatile.Read(ref _appliedIndex);
+
+    /// <summary>The index of the last entry the current snapshot covers (0 without one).</summary>
+    // Acquire: pairs with the release stores in TakeSnapshotUnderGate and InstallSnapshotUnderLockAsync (payload and term set first).
+    public long SnapshotIndex => Volatile.Read(ref _snapshotIndex);
+
+    /// <summary>Entries read from this log always say their length.</summary>
+    public bool IsLogEntryLengthAlwaysPresented => true;
+
+    /// <summary>The cluster configuration storage that <c>RaftCluster</c> sets; configuration entries are applied to it.</summary>
+    public virtual IClusterConfigurationStorage? ConfigurationStorage { get; set; }
+
+    /// <summary>True when the node voted for no one in the current term, or for <paramref name="id"/> (Raft's rule: one vote per term).</summary>
+    public virtual bool IsVotedFor(in ClusterMemberId id)
+    {
+        lock (_stateGate)
+        {
+            return _nodeState.Vote is not { } vote || vote == id;
+        }
+    }
+
+    /// <summary>Increments the term and records the vote for <paramref name="member"/> (a candidate votes for itself), durably.</summary>
+    /// <returns>The new term, on disk with the vote.</returns>
+    public virtual ValueTask<long> IncrementTermAsync(ClusterMemberId member, CancellationToken token = default)
+    {
+        if (token.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<long>(token);
+        }
+
+        ThrowIfDisposed();
+        lock (_stateGate)
+        {
+            long term = _nodeState.Term + 1;
+            _nodeState.Write(term, member, LastCommittedEntryIndex);
+            return new ValueTask<long>(term);
+        }
+    }
+
+    /// <summary>Stores <paramref name="term"/> (and forgets the vote when <paramref name="resetLastVote"/>), durably, before it returns.</summary>
+    public virtual ValueTask UpdateTermAsync(long term, bool resetLastVote, CancellationToken token = default)
+    {
+        if (token.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(token);
+        }
+
+        ThrowIfDisposed();
+        lock (_stateGate)
+        {
+            _nodeState.Write(term, resetLastVote ? null : _nodeState.Vote, LastCommittedEntryIndex);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records the vote for <paramref name="member"/> in the current term, durably, before it returns.</summary>
+    public virtual ValueTask UpdateVotedForAsync(ClusterMemberId member, CancellationToken token = default)
+    {
+        if (token.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(token);
+        }
+
+        ThrowIfDisposed();
+        lock (_stateGate)
+        {
+            _nodeState.Write(_nodeState.Term, member, LastCommittedEntryIndex);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Completes once every committed entry (as of the call) is applied to the state machine.</summary>
+    public Task InitializeAsync(CancellationToken token = default) => WaitForApplyAsync(LastCommittedEntryIndex, token).AsTask();
+
+    /// <summary>
+    /// Commits every entry up to <paramref name="endIndex"/>, once those entries are durable in this node's log: the
+    /// commit index is on disk (<c>raft.state</c>, write-through) when this returns, and the entries are applied in the
+    /// background. Concurrent callers are
+    /// served in turn; one whose index is already committed returns at once.
+    /// </summary>
+    /// <returns>How many entries this call committed (0 when <paramref name="endIndex"/> was committed already).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="endIndex"/> is negative or above <see cref="LastEntryIndex"/>.</exception>
+    public ValueTask<long> CommitAsync(long endIndex, CancellationToken token = default)
+    {
+        if (endIndex < 0 || endIndex > LastEntryIndex)
+        {
+            return ValueTask.FromException<long>(new ArgumentOutOfRangeException(
+                nameof(endIndex), endIndex, $"The commit index must be from 0 to the last entry's index, {LastEntryIndex}."));
+        }
+
+        // Volatile: a fresh look at the flag DisposeAsync sets.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
+        }
+
+        // Acquire: pairs with the release store made once raft.state holds the index.
+        return endIndex <= Volatile.Read(ref _durableCommitIndex) ? new ValueTask<long>(0L) : CommitSlowAsync(endIndex, token);
+    }
+
+    /// <summary>Completes at the next application of entries to the state machine.</summary>
+    // Volatile: pairs with the applier's release store of its failure (made before it interrupts the waiters).
+    public ValueTask WaitForApplyAsync(CancellationToken token = default) =>
+        Volatile.Read(ref _applierFailure) is { } failure ? ValueTask.FromException(failure) : _appliedEvent.WaitAsync(token);
+
+    /// <summary>Completes once the entry at <paramref name="index"/> is applied to the state machine.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative.</exception>
+    public ValueTask WaitForApplyAsync(long index, CancellationToken token = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        if (Volatile.Read(ref _applierFailure) is { } failure) // as above
+        {
+            return ValueTask.FromException(failure);
+        }
+
+        return index <= LastAppliedIndex ? ValueTask.CompletedTask : _appliedWaiters.WaitAsync(index, _readApplied, token);
+    }
+
+    /// <summary>Stops the applier and closes the log (making what was appended durable) and the state file. Idempotent.</summary>
+    public void Dispose()
+    {
+        DisposeAsync().AsTask().GetAwaiter().GetResult();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>As <see cref="Dispose"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask DisposeAsync()
+    {
+        // Full fence, one disposer: every member reads the flag with Volatile.Read; a call racing this one may still run
+        // into the log, which then throws ObjectDisposedException itself.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _lifetime.Cancel();
+        try
+        {
+            await _applier.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _appliedEvent.Interrupt(new ObjectDisposedException(GetType().Name));
+        _appliedWaiters.Fail(new ObjectDisposedException(GetType().Name));
+        DisposeReaders();
+        await _log.DisposeAsync().ConfigureAwait(false);
+        lock (_stateGate)
+        {
+            _nodeState.Dispose();
+        }
+
+        _appendLock.Dispose();
+        _commitLock.Dispose();
+        _appliedEvent.Dispose();
+        _applyTrigger.Dispose();
+        _lifetime.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<long> CommitSlowAsync(long endIndex, CancellationToken token)
+    {
+        // Raft counts a leader in a majority only for entries on its disk: a leader's appends return before their write.
+        long written = Math.Min(endIndex, (long)_log.LastLsn.Value);
+        if (written > 0)
+        {
+            await WaitDurableAsync(written, token).ConfigureAwait(false);
+        }
+
+        await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+        try
+        {
+            return CommitUnderLock(endIndex);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Advances the commit index to <paramref name="endIndex"/> (if higher), starts the applier on it, then writes it to
+    /// <c>raft.state</c> (write-through) unless a higher index is there already; the caller holds the commit lock.
+    /// </summary>
+    /// <remarks>
+    /// The applier may apply entries before the index is on disk: committed entries are durable on a majority of the
+    /// cluster whatever this node's file says, and after a crash the applier replays from the index on disk, a lower
+    /// bound. So the disk write is off the path from commit to application, and is still done before the call returns.
+    /// </remarks>
+    /// <returns>How many entries this call committed.</returns>
+    private long CommitUnderLock(long endIndex)
+    {
+        long old = LastCommittedEntryIndex;
+        if (endIndex > old)
+        {
+            // Release: the applier, woken next, reads entries up to the index it sees here.
+            Volatile.Write(ref _commitIndex, endIndex);
+            _applyTrigger.Set();
+        }
+
+        long target = LastCommittedEntryIndex;
+
+        // Only this method writes it, under the commit lock: the read sees the last value written.
+        if (target > Volatile.Read(ref _durableCommitIndex))
+        {
+            lock (_stateGate)
+            {
+                _nodeState.Write(_nodeState.Term, _nodeState.Vote, target);
+            }
+
+            // Release: a CommitAsync that sees it returns at once, its index on disk.
+            Volatile.Write(ref _durableCommitIndex, target);
+        }
+
+        return Math.Max(0, endIndex - old);
+    }
+
+    // Volatile: a fresh look at the flag DisposeAsync sets.
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>What <see cref="Open"/> opened, handed to the constructor of the type made at run time.</summary>
+    internal sealed record Parts(
+        WriteAheadLog Log,
+        NodeStateFile NodeState,
+        IReplicatedStateMachine StateMachine,
+        string Directory,
+        UnixFileMode CreateMode,
+        long SnapshotThreshold,
+        long SnapshotIndex,
+        long SnapshotTerm,
+        byte[] Snapshot);
+}
