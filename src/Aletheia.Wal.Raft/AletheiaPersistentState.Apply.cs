@@ -196,9 +196,6 @@ public abstract partial class AletheiaPersistentState
         await _commitLock.AcquireAsync(token).ConfigureAwait(false);
         try
         {
-            SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);
-            _stateMachine.RestoreSnapshot(bytes);
-
             long last = (long)_log.LastLsn.Value;
             if (last > index && TermAt(index) != snapshot.Term)
             {
@@ -206,15 +203,14 @@ public abstract partial class AletheiaPersistentState
             }
             else if (last < index)
             {
-                // LSNs are contiguous: the entries the snapshot covers and this log never had take fillers (native-layout.md, section 7).
-                for (long i = last + 1; i <= index; i++)
-                {
-                    AppendFrame(snapshot.Term, null, false, true, []);
-                }
-
+                // The fillers are durable before raft.snapshot names the index: a crash in between leaves fillers above
+                // the old snapshot, which Open drops (native-layout.md, section 7).
+                AppendFillers(last + 1, index, snapshot.Term);
                 await WaitDurableAsync(index, token).ConfigureAwait(false);
             }
 
+            SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);
+            _stateMachine.RestoreSnapshot(bytes);
             lock (_termGate)
             {
                 _snapshot = bytes;

@@ -77,7 +77,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         _snapshot = parts.Snapshot;
         _appliedIndex = parts.SnapshotIndex;
         _readApplied = () => LastAppliedIndex;
-        RebuildTermIndex();
+        RepairInstallRemnants(RebuildTermIndex());
 
         // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
         // below the snapshot, whose entries were all committed.
