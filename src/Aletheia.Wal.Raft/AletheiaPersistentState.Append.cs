@@ -62,7 +62,9 @@ public abstract partial class AletheiaPersistentState
     /// Puts <paramref name="entry"/> at <paramref name="startIndex"/>. A snapshot is installed: the state machine is
     /// restored from it and the log continues after its index. Any other entry replaces the entry at
     /// <paramref name="startIndex"/> and everything after it, unless the entry there has the same term (then it is the
-    /// same entry, Raft's Log Matching property, and the log is kept as it is).
+    /// same entry, Raft's Log Matching property, and the log is kept as it is). A snapshot's installation observes
+    /// <paramref name="token"/> until it holds the state machine; from then on it runs to the end (fillers, snapshot file,
+    /// state machine, indexes: one step), so a cancellation never leaves it half done.
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="startIndex"/> is at or below the commit index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1, or above <see cref="LastEntryIndex"/> + 1 (a gap) for an entry that is not a snapshot.</exception>

@@ -196,6 +196,10 @@ public abstract partial class AletheiaPersistentState
         await _commitLock.AcquireAsync(token).ConfigureAwait(false);
         try
         {
+            // The point of no return: from here on the token is not observed. Fillers, snapshot file, state machine,
+            // snapshot, commit and applied indexes change as one step: a cancellation in the middle would leave fillers
+            // above the snapshot (read as empty commands), or the state machine restored under the old applied index (the
+            // applier would then apply the snapshot's entries a second time).
             long last = (long)_log.LastLsn.Value;
             if (last > index && TermAt(index) != snapshot.Term)
             {
@@ -206,7 +210,7 @@ public abstract partial class AletheiaPersistentState
                 // The fillers are durable before raft.snapshot names the index: a crash in between leaves fillers above
                 // the old snapshot, which Open drops (native-layout.md, section 7).
                 AppendFillers(last + 1, index, snapshot.Term);
-                await WaitDurableAsync(index, token).ConfigureAwait(false);
+                await WaitDurableAsync(index, CancellationToken.None).ConfigureAwait(false);
             }
 
             SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);

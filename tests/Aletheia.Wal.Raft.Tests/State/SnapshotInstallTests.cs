@@ -130,6 +130,40 @@ public sealed class SnapshotInstallTests : IDisposable
         Assert.Equal(["1", "2", "3", "four"], machine.Applied.Select(a => Encoding.UTF8.GetString(a.Payload)));
     }
 
+    [Fact]
+    public async Task A_cancellation_while_the_fillers_are_written_does_not_stop_the_installation_half_way()
+    {
+        const long Index = 300_000;
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = Open(machine);
+        IPersistentState raft = state.AsPersistentState;
+        await raft.AppendAsync(Entries.Producer(Entries.Of(1, "e1"), Entries.Of(1, "e2")), 1);
+        Assert.Equal(2, await raft.CommitAsync(2));
+        await raft.WaitForApplyAsync(2).AsTask().WaitAsync(Wait);
+
+        // The RPC is cancelled once every filler is appended (under the installation's locks), while they are written.
+        using var cts = new CancellationTokenSource();
+        var canceller = new Thread(() =>
+        {
+            SpinWait.SpinUntil(() => (long)state.Log.LastLsn.Value == Index, Wait);
+            cts.Cancel();
+        });
+        canceller.Start();
+        await raft.AppendAsync(Entries.Snapshot(1, SnapshotOf("e1", "e2", "e3")), Index, cts.Token).AsTask().WaitAsync(Wait);
+        Assert.True(canceller.Join(Wait));
+        Assert.True(cts.IsCancellationRequested);
+
+        Assert.Equal(Index, state.SnapshotIndex);
+        Assert.Equal(Index, state.LastAppliedIndex);
+        Assert.Equal(Index, raft.LastCommittedEntryIndex);
+        Assert.Equal(Index, raft.LastEntryIndex);
+        Assert.Equal([1L, 2L, 3L], machine.Applied.Select(a => a.Index));
+        Entries.ReadResult read = await Entries.ReadAsync(raft, 3, 3);
+        Assert.Equal(Index, read.SnapshotIndex);
+        Assert.True(Assert.Single(read.Entries).IsSnapshot);
+        Assert.Equal(Index + 1, await raft.AppendAsync(Entries.Of(2, "next")));
+    }
+
     /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and calls back at a restore.</summary>
     private sealed class HookedStateMachine : IReplicatedStateMachine
     {
