@@ -79,10 +79,12 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         _readApplied = () => LastAppliedIndex;
         RepairInstallRemnants(RebuildTermIndex());
 
-        // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
-        // below the snapshot, whose entries were all committed.
+        // The commit index on disk may lie above what the log kept: a follower's commit is written while the log writes
+        // the entries it came with, and a crash can keep the one and not the other. It never lies below the snapshot,
+        // whose entries were all committed. CommitAsync's fast path compares with the index on disk: it takes the same
+        // clamped value, so that a commit above the log kept is made and written (replacing the value on disk).
         _commitIndex = Math.Max(Math.Min(_nodeState.CommitIndex, LastEntryIndex), _snapshotIndex);
-        _durableCommitIndex = _nodeState.CommitIndex;
+        _durableCommitIndex = _commitIndex;
         _applier = Task.Run(() => ApplyLoopAsync(_lifetime.Token));
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Aletheia.Wal.Raft.Storage;
 using Aletheia.Wal.Raft.Tests.Support;
 using Aletheia.Wal.Tests.Support;
 using DotNext.Net.Cluster;
@@ -206,6 +207,38 @@ public sealed class PersistentStateTests : IDisposable
         // InitializeAsync applies the committed entries again to the (in-memory, empty) state machine.
         await reopened.AsPersistentState.InitializeAsync().WaitAsync(Wait);
         Assert.Equal([1L, 2L, 3L, 4L, 5L], fresh.Applied.Select(a => a.Index));
+    }
+
+    [Fact]
+    public async Task A_commit_index_on_disk_beyond_the_log_kept_does_not_hold_back_later_commits()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.AppendAsync(Entries.Producer(Entries.Of(1, "e1"), Entries.Of(1, "e2")), 1);
+            Assert.Equal(2, await raft.CommitAsync(2));
+        }
+
+        // A follower's AppendAndCommitAsync writes the commit index while the log writes the entries: a crash then can
+        // leave raft.state at 10 and the log at 2.
+        using (NodeStateFile file = NodeStateFile.Open(_dir.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite))
+        {
+            file.Write(1, null, 10);
+        }
+
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState reopened = Open(machine);
+        IPersistentState r = reopened.AsPersistentState;
+        Assert.Equal(2, r.LastCommittedEntryIndex);
+        for (int i = 3; i <= 5; i++)
+        {
+            Assert.Equal(i, await r.AppendAsync(Entries.Of(2, $"e{i}")));
+        }
+
+        Assert.Equal(3, await r.CommitAsync(5));
+        Assert.Equal(5, r.LastCommittedEntryIndex);
+        await r.WaitForApplyAsync(5).AsTask().WaitAsync(Wait);
+        Assert.Equal(["e1", "e2", "e3", "e4", "e5"], machine.Applied.Select(a => Encoding.UTF8.GetString(a.Payload)));
     }
 
     [Fact]
