@@ -192,10 +192,17 @@ public abstract partial class AletheiaPersistentState
             bytes = buffer.WrittenSpan.ToArray();
         }
 
-        await _machineGate.WaitAsync(token).ConfigureAwait(false);
-        await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+        // Each is released only if taken: a cancellation while waiting for the commit lock must give the gate back, or
+        // the applier would never run again.
+        bool gateHeld = false;
+        bool commitLockHeld = false;
         try
         {
+            await _machineGate.WaitAsync(token).ConfigureAwait(false);
+            gateHeld = true;
+            await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+            commitLockHeld = true;
+
             // The point of no return: from here on the token is not observed. Fillers, snapshot file, state machine,
             // snapshot, commit and applied indexes change as one step: a cancellation in the middle would leave fillers
             // above the snapshot (read as empty commands), or the state machine restored under the old applied index (the
@@ -233,8 +240,15 @@ public abstract partial class AletheiaPersistentState
         }
         finally
         {
-            _commitLock.Release();
-            _machineGate.Release();
+            if (commitLockHeld)
+            {
+                _commitLock.Release();
+            }
+
+            if (gateHeld)
+            {
+                _machineGate.Release();
+            }
         }
 
         _appliedWaiters.Release(index);

@@ -153,6 +153,12 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>The log underneath (tests look at its durable LSN).</summary>
     internal WriteAheadLog Log => _log;
 
+    /// <summary>The lock commits take (tests hold it to stall a commit or a snapshot's installation).</summary>
+    internal AsyncExclusiveLock CommitLock => _commitLock;
+
+    /// <summary>The gate held while the state machine is called (tests look whether it is held).</summary>
+    internal SemaphoreSlim MachineGate => _machineGate;
+
     /// <summary>The node's directory (full path).</summary>
     public string Directory => _directory;
 

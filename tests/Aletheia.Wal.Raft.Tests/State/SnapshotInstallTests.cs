@@ -164,6 +164,30 @@ public sealed class SnapshotInstallTests : IDisposable
         Assert.Equal(Index + 1, await raft.AppendAsync(Entries.Of(2, "next")));
     }
 
+    [Fact]
+    public async Task An_installation_cancelled_while_it_waits_for_the_commit_lock_frees_the_state_machine_for_the_applier()
+    {
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = Open(machine);
+        IPersistentState raft = state.AsPersistentState;
+        await raft.AppendAsync(Entries.Producer(Entries.Of(1, "e1"), Entries.Of(1, "e2")), 1);
+
+        // A commit writing raft.state holds the commit lock: the installation takes the state machine's gate, then waits.
+        await state.CommitLock.AcquireAsync().AsTask().WaitAsync(Wait);
+        using var cts = new CancellationTokenSource();
+        Task install = raft.AppendAsync(Entries.Snapshot(1, SnapshotOf("s1")), 5, cts.Token).AsTask();
+        Assert.True(SpinWait.SpinUntil(() => state.MachineGate.CurrentCount == 0, Wait));
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => install.WaitAsync(Wait));
+        state.CommitLock.Release();
+
+        Assert.Equal(1, state.MachineGate.CurrentCount);
+        Assert.Equal(0, state.SnapshotIndex);
+        Assert.Equal(2, await raft.CommitAsync(2));
+        await raft.WaitForApplyAsync(2).AsTask().WaitAsync(Wait);
+        Assert.Equal(["e1", "e2"], machine.Applied.Select(a => Encoding.UTF8.GetString(a.Payload)));
+    }
+
     /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and calls back at a restore.</summary>
     private sealed class HookedStateMachine : IReplicatedStateMachine
     {
