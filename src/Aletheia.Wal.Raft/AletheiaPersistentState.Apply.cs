@@ -126,15 +126,20 @@ public abstract partial class AletheiaPersistentState
             {
                 // A filler below an installed snapshot: already in the state machine.
             }
-            else if (header.IsConfiguration && ConfigurationStorage is not null)
+            else if (header.IsConfiguration)
             {
-                var entry = new RaftLogEntry();
-                entry.Set(header.Term, header.CommandId, true, false, payload.ToArray());
-                return (index, entry);
+                // The cluster's business, never the application's: saved to the configuration storage RaftCluster sets;
+                // without one (the state used outside a cluster) skipped.
+                if (ConfigurationStorage is not null)
+                {
+                    var entry = new RaftLogEntry();
+                    entry.Set(header.Term, header.CommandId, true, false, payload.ToArray());
+                    return (index, entry);
+                }
             }
             else
             {
-                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, header.IsConfiguration, payload));
+                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, false, payload));
             }
 
             // Release: a reader of the applied index finds the state machine changed (Apply returned before this store).

@@ -193,7 +193,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>Entries read from this log always say their length.</summary>
     public bool IsLogEntryLengthAlwaysPresented => true;
 
-    /// <summary>The cluster configuration storage that <c>RaftCluster</c> sets; configuration entries are applied to it.</summary>
+    /// <summary>The cluster configuration storage that <c>RaftCluster</c> sets; committed configuration entries are saved to
+    /// it, never applied to the state machine. Without one (the state used outside a cluster) they are skipped.</summary>
     public virtual IClusterConfigurationStorage? ConfigurationStorage { get; set; }
 
     /// <summary>True when the node voted for no one in the current term, or for <paramref name="id"/> (Raft's rule: one vote per term).</summary>

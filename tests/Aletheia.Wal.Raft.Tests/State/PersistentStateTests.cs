@@ -50,6 +50,22 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task Without_a_configuration_storage_configuration_entries_are_skipped_and_never_reach_the_state_machine()
+    {
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = Open(machine);
+        IPersistentState raft = state.AsPersistentState;
+        Assert.Null(raft.ConfigurationStorage);
+        await raft.AppendAsync(Entries.Of(1, "before"));
+        await raft.AppendAsync(Entries.Configuration(1, [9, 9, 9]));
+        await raft.AppendAsync(Entries.Of(1, "after"));
+        Assert.Equal(3, await raft.CommitAsync(3));
+        await raft.WaitForApplyAsync(3).AsTask().WaitAsync(Wait);
+        Assert.Equal(3, state.LastAppliedIndex);
+        Assert.Equal([(1L, "before"), (3L, "after")], machine.Applied.Select(a => (a.Index, Encoding.UTF8.GetString(a.Payload))));
+    }
+
+    [Fact]
     public async Task Appends_at_the_end_get_indexes_1_2_3_and_read_back_with_term_command_id_and_payload()
     {
         await using AletheiaPersistentState state = Open();
