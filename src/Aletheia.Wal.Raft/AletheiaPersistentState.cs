@@ -94,7 +94,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid (named in the message).</exception>
     /// <exception cref="WalException">The log cannot be opened (see <see cref="WriteAheadLog.Open"/>).</exception>
-    /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged.</exception>
+    /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged; or <c>raft.state</c> is
+    /// missing or holds no state while the log holds entries or a snapshot exists (the term and vote are lost: starting at
+    /// term 0 could make the node vote twice in one term).</exception>
     /// <exception cref="PlatformNotSupportedException">The runtime has no dynamic code (Native AOT): see <see cref="AsPersistentState"/>.</exception>
     public static AletheiaPersistentState Open(AletheiaRaftOptions options, IReplicatedStateMachine stateMachine)
     {
@@ -120,11 +122,17 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
 
         var snapshot = SnapshotFile.Read(directory);
-        NodeStateFile nodeState = NodeStateFile.Open(directory, options.UnixCreateMode);
         WriteAheadLog? log = null;
+        NodeStateFile? nodeState = null;
         try
         {
+            // The log first: a raft.state without a state written (or missing) is a new node's only when the node has no
+            // past, and refused otherwise (NodeStateFile.Open says why).
             log = WriteAheadLog.Open(walOptions);
+            string? history = log.LastLsn != Lsn.None ? $"entries up to index {log.LastLsn.Value}"
+                : snapshot is { } past ? $"a snapshot at index {past.Index} (term {past.Term})"
+                : null;
+            nodeState = NodeStateFile.Open(directory, options.UnixCreateMode, history);
             if (snapshot is { } s)
             {
                 stateMachine.RestoreSnapshot(s.Payload);
@@ -138,7 +146,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         catch
         {
             log?.Dispose();
-            nodeState.Dispose();
+            nodeState?.Dispose();
             throw;
         }
     }

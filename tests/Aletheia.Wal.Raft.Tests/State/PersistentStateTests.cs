@@ -356,6 +356,45 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_raft_state_missing_or_emptied_under_a_log_that_holds_entries_is_refused_at_open()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.UpdateTermAsync(3, resetLastVote: true);
+            await raft.UpdateVotedForAsync(new ClusterMemberId(new Random(1)));
+            await raft.AppendAsync(Entries.Producer(Entries.Of(3, "e1"), Entries.Of(3, "e2")), 1);
+        }
+
+        string path = Path.Combine(_dir.Path, NodeStateFile.FileName);
+        File.WriteAllBytes(path, []);
+        var emptied = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains("raft.state' has no state written (it is empty or zeroed), but this node's log holds entries up to index 2", emptied.Message);
+        Assert.Contains("term and vote are lost", emptied.Message);
+        Assert.Equal(0, new FileInfo(path).Length);
+
+        File.Delete(path);
+        var missing = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains("raft.state' is missing, but this node's log holds entries up to index 2", missing.Message);
+        Assert.False(File.Exists(path), "A refused open must not create the file it refused: the next open would take it.");
+    }
+
+    [Fact]
+    public async Task A_new_node_writes_its_first_state_at_open_so_a_node_with_entries_never_has_a_blank_raft_state()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            await state.AsPersistentState.AppendAsync(Entries.Producer(Entries.Of(1, "e1")), 1);
+        }
+
+        string path = Path.Combine(_dir.Path, NodeStateFile.FileName);
+        Assert.Equal(NodeStateFile.SlotSize, new FileInfo(path).Length);
+        await using AletheiaPersistentState reopened = Open();
+        Assert.Equal(0, reopened.Term);
+        Assert.Equal(1, reopened.LastEntryIndex);
+    }
+
+    [Fact]
     public async Task Reads_across_a_compacted_head_start_with_the_snapshot_and_its_index()
     {
         var machine = new RecordingStateMachine();
