@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
 using Aletheia.Wal.Raft.Tests.Support;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -15,6 +13,9 @@ namespace Aletheia.Wal.Raft.Tests.Cluster;
 public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Kills = 3;
+
+    // A longer election timeout than the in-process nodes': the worker follows, and the test's clients reach the leader.
+    private const int WorkerElectionTimeout = 1500;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     private readonly TempDirectory _dir = new();
     private readonly List<ClusterNode> _nodes = [];
@@ -41,10 +42,10 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         string workerDirectory = _dir.Log("node2");
-        var worker = new NodeProcess(workerDirectory, ports[2], ports);
+        var worker = new NodeProcess(workerDirectory, ports[2], ports, Limit);
         try
         {
-            await worker.StartAsync();
+            await worker.StartAsync(WorkerElectionTimeout, 2 * WorkerElectionTimeout);
             ClusterNode leader = await ClusterChecks.LeaderAsync(TimeSpan.FromSeconds(10), _nodes.ToArray());
 
             // Eight clients commit commands through the leader until told to stop; each acknowledged command is committed.
@@ -78,7 +79,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
                     }
                 }
 
-                await worker.StartAsync();
+                await worker.StartAsync(WorkerElectionTimeout, 2 * WorkerElectionTimeout);
             }
 
             await stop.CancelAsync();
@@ -117,69 +118,5 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
         {
             worker.Dispose();
         }
-    }
-
-    /// <summary>The worker node: started, killed with SIGKILL, started again on the same directory and port.</summary>
-    private sealed class NodeProcess(string directory, int port, int[] ports) : IDisposable
-    {
-        private Process? _process;
-        private long _applied = -1;
-        private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public async Task StartAsync()
-        {
-            _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _applied, -1);
-
-            // A longer election timeout than the in-process nodes': it follows, and the test's clients reach the leader.
-            _process = WorkerProcess.StartProgram(
-                "Aletheia.Wal.Raft.Worker.dll", "node", directory, port.ToString(CultureInfo.InvariantCulture), string.Join(',', ports), "1500", "3000");
-            Process process = _process;
-            _ = Task.Run(async () =>
-            {
-                while (await process.StandardOutput.ReadLineAsync() is { } line)
-                {
-                    if (line == "ready")
-                    {
-                        _ready.TrySetResult();
-                    }
-                    else if (line.StartsWith("applied ", StringComparison.Ordinal))
-                    {
-                        Volatile.Write(ref _applied, long.Parse(line.AsSpan(8), CultureInfo.InvariantCulture));
-                    }
-                }
-
-                _ready.TrySetException(new InvalidOperationException($"The node process exited: {await process.StandardError.ReadToEndAsync()}"));
-            });
-            await _ready.Task.WaitAsync(Limit);
-        }
-
-        public async Task AppliedAsync(long index, TimeSpan timeout)
-        {
-            using var limit = new CancellationTokenSource(timeout);
-            while (Volatile.Read(ref _applied) < index)
-            {
-                Assert.False(limit.IsCancellationRequested, $"The node process applied up to {Volatile.Read(ref _applied)}, not {index}, within {timeout.TotalSeconds} s.");
-                await Task.Delay(10);
-            }
-        }
-
-        /// <summary>SIGKILL: no disposal, no flush, in the middle of whatever it was writing.</summary>
-        public void Kill()
-        {
-            _process!.Kill(entireProcessTree: true);
-            Assert.True(_process.WaitForExit(10_000), "The killed node process exits.");
-            _process.Dispose();
-            _process = null;
-        }
-
-        public async Task QuitAsync()
-        {
-            await _process!.StandardInput.WriteLineAsync("quit");
-            await _process.WaitForExitAsync().WaitAsync(Limit);
-            Assert.Equal(0, _process.ExitCode);
-        }
-
-        public void Dispose() => _process?.Dispose();
     }
 }
