@@ -62,7 +62,9 @@ public abstract partial class AletheiaPersistentState
     /// Puts <paramref name="entry"/> at <paramref name="startIndex"/>. A snapshot is installed: the state machine is
     /// restored from it and the log continues after its index. Any other entry replaces the entry at
     /// <paramref name="startIndex"/> and everything after it, unless the entry there has the same term (then it is the
-    /// same entry, Raft's Log Matching property, and the log is kept as it is).
+    /// same entry, Raft's Log Matching property, and the log is kept as it is). A snapshot's installation observes
+    /// <paramref name="token"/> until it holds the state machine; from then on it runs to the end (fillers, snapshot file,
+    /// state machine, indexes: one step), so a cancellation never leaves it half done.
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="startIndex"/> is at or below the commit index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1, or above <see cref="LastEntryIndex"/> + 1 (a gap) for an entry that is not a snapshot.</exception>
@@ -180,9 +182,12 @@ public abstract partial class AletheiaPersistentState
                 }
             }
 
-            if (last >= 1 && last <= (long)_log.LastLsn.Value)
+            // Whatever this call appended, or kept (a leader's append not yet written, before this node stepped down),
+            // is durable before it returns: Raft counts this node's answer as the entries being on its disk.
+            long written = Math.Min(last, (long)_log.LastLsn.Value);
+            if (written >= 1)
             {
-                await WaitDurableAsync(last, token).ConfigureAwait(false);
+                await WaitDurableAsync(written, token).ConfigureAwait(false);
             }
 
             return committed;
@@ -280,6 +285,19 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
+    /// <summary>Appends fillers (not yet durable) at <paramref name="from"/>..<paramref name="to"/>, entries a snapshot at <paramref name="to"/> covers; the caller excludes other appends.</summary>
+    private void AppendFillers(long from, long to, long term)
+    {
+        for (long i = from; i <= to; i++)
+        {
+            long lsn = AppendFrame(term, null, false, true, []);
+            if (lsn != i)
+            {
+                throw new InvalidDataException($"A filler for entry {i} was given LSN {lsn}: the log's LSNs and Raft's indexes no longer agree.");
+            }
+        }
+    }
+
     private ValueTask<long> WaitDurableAsync(long index, CancellationToken token)
     {
         if ((long)_log.DurableLsn.Value >= index)
@@ -327,24 +345,55 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
-    /// <summary>Reads every record's term once, at open.</summary>
-    private void RebuildTermIndex()
+    /// <summary>
+    /// Reads every record's term once, at open; returns the LSN of the first filler above the snapshot (0 when there is
+    /// none): what a crash in a snapshot's installation leaves when its fillers were durable and <c>raft.snapshot</c> was not.
+    /// </summary>
+    private long RebuildTermIndex()
     {
         if (_log.LastLsn == Lsn.None)
         {
-            return;
+            return 0;
         }
 
+        long strayFiller = 0;
         using WalReader reader = _log.ReadFrom(Lsn.None);
         ulong last = _log.LastLsn.Value;
         while (reader.TryRead(out WalRecord record))
         {
             RaftFrameHeader header = RaftFrame.Read(record.Payload, record.Lsn.Value);
             _terms.Record((long)record.Lsn.Value, header.Term);
+            if (strayFiller == 0 && header.IsCompacted && (long)record.Lsn.Value > _snapshotIndex)
+            {
+                strayFiller = (long)record.Lsn.Value;
+            }
+
             if (record.Lsn.Value == last)
             {
                 break;
             }
+        }
+
+        return strayFiller;
+    }
+
+    /// <summary>
+    /// Repairs, at open, what a crash in a snapshot's installation leaves (native-layout.md, section 7): fillers above the
+    /// snapshot are dropped (the installation never finished; they were never committed), and a log that ends below the
+    /// snapshot is filled up to it, durably, so that the next entry gets the index after the snapshot's.
+    /// </summary>
+    private void RepairInstallRemnants(long strayFiller)
+    {
+        if (strayFiller > 0)
+        {
+            TruncateAfterUnderLock(strayFiller - 1);
+        }
+
+        long last = (long)_log.LastLsn.Value;
+        if (last < _snapshotIndex)
+        {
+            AppendFillers(last + 1, _snapshotIndex, _snapshotTerm);
+            _log.WaitForDurable(new Lsn((ulong)_snapshotIndex));
         }
     }
 

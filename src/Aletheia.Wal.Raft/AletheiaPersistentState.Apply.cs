@@ -126,15 +126,20 @@ public abstract partial class AletheiaPersistentState
             {
                 // A filler below an installed snapshot: already in the state machine.
             }
-            else if (header.IsConfiguration && ConfigurationStorage is not null)
+            else if (header.IsConfiguration)
             {
-                var entry = new RaftLogEntry();
-                entry.Set(header.Term, header.CommandId, true, false, payload.ToArray());
-                return (index, entry);
+                // The cluster's business, never the application's: saved to the configuration storage RaftCluster sets;
+                // without one (the state used outside a cluster) skipped.
+                if (ConfigurationStorage is not null)
+                {
+                    var entry = new RaftLogEntry();
+                    entry.Set(header.Term, header.CommandId, true, false, payload.ToArray());
+                    return (index, entry);
+                }
             }
             else
             {
-                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, header.IsConfiguration, payload));
+                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, false, payload));
             }
 
             // Release: a reader of the applied index finds the state machine changed (Apply returned before this store).
@@ -192,13 +197,21 @@ public abstract partial class AletheiaPersistentState
             bytes = buffer.WrittenSpan.ToArray();
         }
 
-        await _machineGate.WaitAsync(token).ConfigureAwait(false);
-        await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+        // Each is released only if taken: a cancellation while waiting for the commit lock must give the gate back, or
+        // the applier would never run again.
+        bool gateHeld = false;
+        bool commitLockHeld = false;
         try
         {
-            SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);
-            _stateMachine.RestoreSnapshot(bytes);
+            await _machineGate.WaitAsync(token).ConfigureAwait(false);
+            gateHeld = true;
+            await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+            commitLockHeld = true;
 
+            // The point of no return: from here on the token is not observed. Fillers, snapshot file, state machine,
+            // snapshot, commit and applied indexes change as one step: a cancellation in the middle would leave fillers
+            // above the snapshot (read as empty commands), or the state machine restored under the old applied index (the
+            // applier would then apply the snapshot's entries a second time).
             long last = (long)_log.LastLsn.Value;
             if (last > index && TermAt(index) != snapshot.Term)
             {
@@ -206,15 +219,14 @@ public abstract partial class AletheiaPersistentState
             }
             else if (last < index)
             {
-                // LSNs are contiguous: the entries the snapshot covers and this log never had take fillers (native-layout.md, section 7).
-                for (long i = last + 1; i <= index; i++)
-                {
-                    AppendFrame(snapshot.Term, null, false, true, []);
-                }
-
-                await WaitDurableAsync(index, token).ConfigureAwait(false);
+                // The fillers are durable before raft.snapshot names the index: a crash in between leaves fillers above
+                // the old snapshot, which Open drops (native-layout.md, section 7).
+                AppendFillers(last + 1, index, snapshot.Term);
+                await WaitDurableAsync(index, CancellationToken.None).ConfigureAwait(false);
             }
 
+            SnapshotFile.Write(_directory, index, snapshot.Term, bytes, _createMode);
+            _stateMachine.RestoreSnapshot(bytes);
             lock (_termGate)
             {
                 _snapshot = bytes;
@@ -233,8 +245,15 @@ public abstract partial class AletheiaPersistentState
         }
         finally
         {
-            _commitLock.Release();
-            _machineGate.Release();
+            if (commitLockHeld)
+            {
+                _commitLock.Release();
+            }
+
+            if (gateHeld)
+            {
+                _machineGate.Release();
+            }
         }
 
         _appliedWaiters.Release(index);

@@ -20,7 +20,8 @@ public abstract partial class AletheiaPersistentState
     /// snapshot's index is passed along. Durable entries come from a live reader of the log (which returns durable records
     /// only); entries appended and not yet written, from the copies kept in memory for this: a leader replicates an entry
     /// while its own write runs. Either way each payload is copied once, into the read's buffer. A metadata-only reader
-    /// gets terms without touching the log.
+    /// gets terms without touching the log. Compactions do not wait for reads: a read whose entries a compaction removes
+    /// while it collects them starts again, and then begins with the new snapshot.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> or <paramref name="endIndex"/> is negative, or <paramref name="endIndex"/> is above <see cref="LastEntryIndex"/>.</exception>
     public ValueTask<TResult> ReadAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> reader, long startIndex, long endIndex, CancellationToken token = default)
@@ -53,48 +54,21 @@ public abstract partial class AletheiaPersistentState
         await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
         try
         {
-            long? snapshotIndex = null;
-            if (startIndex <= endIndex)
+            long? snapshotIndex;
+            while (true)
             {
-                long first = FirstLogIndex();
-                if (startIndex < first)
+                try
                 {
-                    lock (_termGate)
-                    {
-                        list.Add(_snapshotTerm, null, false, true, _snapshot);
-                        snapshotIndex = _snapshotIndex;
-                    }
-
-                    startIndex = snapshotIndex.GetValueOrDefault() + 1;
+                    snapshotIndex = await CollectAsync(list, consumer.LogEntryMetadataOnly, startIndex, endIndex, token).ConfigureAwait(false);
+                    break;
                 }
-
-                if (startIndex <= endIndex)
+                catch (WalTruncatedException)
                 {
-                    if (consumer.LogEntryMetadataOnly)
-                    {
-                        for (long i = startIndex; i <= endIndex; i++)
-                        {
-                            list.Add(TermAt(i), null, false, false, ReadOnlyMemory<byte>.Empty);
-                        }
-                    }
-                    else
-                    {
-                        // Durable entries from the log's reader; the ones it has not written yet from memory, or, should
-                        // one have left memory already, from the reader once it is written.
-                        long durable = Math.Min(endIndex, (long)_log.DurableLsn.Value);
-                        if (startIndex <= durable)
-                        {
-                            await CopyEntriesAsync(list, startIndex, durable, token).ConfigureAwait(false);
-                        }
-
-                        long next = Math.Max(startIndex, durable + 1);
-                        next = CopyRecent(list, next, endIndex);
-                        if (next <= endIndex)
-                        {
-                            await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
-                            await CopyEntriesAsync(list, next, endIndex, token).ConfigureAwait(false);
-                        }
-                    }
+                    // A compaction (which excludes no reader) removed segments this read had chosen to read: it published
+                    // its snapshot's index first, so the next try starts with that snapshot. Pooled readers positioned in
+                    // the removed segments go too. Each retry follows a removal: compactions are bounded by appends.
+                    list.Clear();
+                    DisposeReaders();
                 }
             }
 
@@ -105,6 +79,62 @@ public abstract partial class AletheiaPersistentState
             _appendLock.Release();
             ReturnList(list);
         }
+    }
+
+    /// <summary>Puts the snapshot (when the log no longer serves <paramref name="startIndex"/>) and the entries to <paramref name="endIndex"/> in <paramref name="list"/>; returns the snapshot's index when it is there.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<long?> CollectAsync(RaftEntryList list, bool metadataOnly, long startIndex, long endIndex, CancellationToken token)
+    {
+        long? snapshotIndex = null;
+        if (startIndex > endIndex)
+        {
+            return null;
+        }
+
+        long first = FirstLogIndex();
+        if (startIndex < first)
+        {
+            lock (_termGate)
+            {
+                list.Add(_snapshotTerm, null, false, true, _snapshot);
+                snapshotIndex = _snapshotIndex;
+            }
+
+            startIndex = snapshotIndex.GetValueOrDefault() + 1;
+        }
+
+        if (startIndex > endIndex)
+        {
+            return snapshotIndex;
+        }
+
+        if (metadataOnly)
+        {
+            for (long i = startIndex; i <= endIndex; i++)
+            {
+                list.Add(TermAt(i), null, false, false, ReadOnlyMemory<byte>.Empty);
+            }
+
+            return snapshotIndex;
+        }
+
+        // Durable entries from the log's reader; the ones it has not written yet from memory, or, should one have left
+        // memory already, from the reader once it is written.
+        long durable = Math.Min(endIndex, (long)_log.DurableLsn.Value);
+        if (startIndex <= durable)
+        {
+            await CopyEntriesAsync(list, startIndex, durable, token).ConfigureAwait(false);
+        }
+
+        long next = Math.Max(startIndex, durable + 1);
+        next = CopyRecent(list, next, endIndex);
+        if (next <= endIndex)
+        {
+            await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
+            await CopyEntriesAsync(list, next, endIndex, token).ConfigureAwait(false);
+        }
+
+        return snapshotIndex;
     }
 
     /// <summary>Copies entries <paramref name="from"/>.. from memory while they are there; returns the first index not copied.</summary>
@@ -219,7 +249,15 @@ public abstract partial class AletheiaPersistentState
         }
 
         position = from;
-        return _log.ReadFrom(new Lsn((ulong)from));
+        try
+        {
+            return _log.ReadFrom(new Lsn((ulong)from));
+        }
+        catch (ArgumentOutOfRangeException) when ((long)_log.OldestLsn.Value > from)
+        {
+            // A compaction removed the segment between this read's choice of its start and here: as a reader would say.
+            throw new WalTruncatedException(new Lsn((ulong)from), $"The read needs LSN {from}, but TruncateBefore removed it: the oldest LSN kept is {_log.OldestLsn.Value}.");
+        }
     }
 
     /// <summary>Pools the reader at <paramref name="next"/>; a full pool gives up the reader furthest behind (each holds a 1 MiB buffer).</summary>

@@ -77,12 +77,14 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         _snapshot = parts.Snapshot;
         _appliedIndex = parts.SnapshotIndex;
         _readApplied = () => LastAppliedIndex;
-        RebuildTermIndex();
+        RepairInstallRemnants(RebuildTermIndex());
 
-        // The commit index on disk may lie above what the log kept only if the log lost durable records; it never lies
-        // below the snapshot, whose entries were all committed.
+        // The commit index on disk may lie above what the log kept: a follower's commit is written while the log writes
+        // the entries it came with, and a crash can keep the one and not the other. It never lies below the snapshot,
+        // whose entries were all committed. CommitAsync's fast path compares with the index on disk: it takes the same
+        // clamped value, so that a commit above the log kept is made and written (replacing the value on disk).
         _commitIndex = Math.Max(Math.Min(_nodeState.CommitIndex, LastEntryIndex), _snapshotIndex);
-        _durableCommitIndex = _nodeState.CommitIndex;
+        _durableCommitIndex = _commitIndex;
         _applier = Task.Run(() => ApplyLoopAsync(_lifetime.Token));
     }
 
@@ -92,7 +94,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
     /// <exception cref="ArgumentException">An option is invalid (named in the message).</exception>
     /// <exception cref="WalException">The log cannot be opened (see <see cref="WriteAheadLog.Open"/>).</exception>
-    /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged.</exception>
+    /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged; or <c>raft.state</c> is
+    /// missing or holds no state while the log holds entries or a snapshot exists (the term and vote are lost: starting at
+    /// term 0 could make the node vote twice in one term).</exception>
     /// <exception cref="PlatformNotSupportedException">The runtime has no dynamic code (Native AOT): see <see cref="AsPersistentState"/>.</exception>
     public static AletheiaPersistentState Open(AletheiaRaftOptions options, IReplicatedStateMachine stateMachine)
     {
@@ -118,11 +122,17 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
 
         var snapshot = SnapshotFile.Read(directory);
-        NodeStateFile nodeState = NodeStateFile.Open(directory, options.UnixCreateMode);
         WriteAheadLog? log = null;
+        NodeStateFile? nodeState = null;
         try
         {
+            // The log first: a raft.state without a state written (or missing) is a new node's only when the node has no
+            // past, and refused otherwise (NodeStateFile.Open says why).
             log = WriteAheadLog.Open(walOptions);
+            string? history = log.LastLsn != Lsn.None ? $"entries up to index {log.LastLsn.Value}"
+                : snapshot is { } past ? $"a snapshot at index {past.Index} (term {past.Term})"
+                : null;
+            nodeState = NodeStateFile.Open(directory, options.UnixCreateMode, history);
             if (snapshot is { } s)
             {
                 stateMachine.RestoreSnapshot(s.Payload);
@@ -136,7 +146,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         catch
         {
             log?.Dispose();
-            nodeState.Dispose();
+            nodeState?.Dispose();
             throw;
         }
     }
@@ -150,6 +160,12 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
 
     /// <summary>The log underneath (tests look at its durable LSN).</summary>
     internal WriteAheadLog Log => _log;
+
+    /// <summary>The lock commits take (tests hold it to stall a commit or a snapshot's installation).</summary>
+    internal AsyncExclusiveLock CommitLock => _commitLock;
+
+    /// <summary>The gate held while the state machine is called (tests look whether it is held).</summary>
+    internal SemaphoreSlim MachineGate => _machineGate;
 
     /// <summary>The node's directory (full path).</summary>
     public string Directory => _directory;
@@ -185,7 +201,8 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>Entries read from this log always say their length.</summary>
     public bool IsLogEntryLengthAlwaysPresented => true;
 
-    /// <summary>The cluster configuration storage that <c>RaftCluster</c> sets; configuration entries are applied to it.</summary>
+    /// <summary>The cluster configuration storage that <c>RaftCluster</c> sets; committed configuration entries are saved to
+    /// it, never applied to the state machine. Without one (the state used outside a cluster) they are skipped.</summary>
     public virtual IClusterConfigurationStorage? ConfigurationStorage { get; set; }
 
     /// <summary>True when the node voted for no one in the current term, or for <paramref name="id"/> (Raft's rule: one vote per term).</summary>

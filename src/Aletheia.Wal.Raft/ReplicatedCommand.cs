@@ -21,7 +21,8 @@ public readonly ref struct ReplicatedCommand
     /// <summary>The command id the entry was appended with (DotNext's <c>IRaftLogEntry.CommandId</c>), if any.</summary>
     public int? CommandId { get; }
 
-    /// <summary>True for a cluster configuration entry that no configuration storage took.</summary>
+    /// <summary>Always false: configuration entries never reach the state machine (they go to the configuration storage
+    /// <c>RaftCluster</c> sets, and are skipped without one). Kept for compatibility.</summary>
     public bool IsConfiguration { get; }
 
     /// <summary>The payload, exactly as appended; valid during the call only.</summary>

@@ -1,9 +1,13 @@
+using System.Text;
 using Aletheia.Wal.Raft.Tests.Support;
+using DotNext.Net.Cluster.Consensus.Raft;
 
 // A Raft node in a process of its own, for the crash tests (killed with SIGKILL, then restarted on its directory).
 // Usage: node <directory> <port> <member ports, comma-separated> <lower election timeout ms> <upper election timeout ms>
 // Prints "ready" once its cluster member is started, then "applied <index>" whenever the applied index moved (every 20 ms
-// at most); "quit" on standard input stops it cleanly ("stopped").
+// at most). Standard input: "replicate <text>" replicates the command <text> through this node (its leader, in the test)
+// and prints "committed <text>" once ReplicateAsync returned (the entry is committed), "failed <text>" if it threw; "quit" stops it cleanly
+// ("stopped").
 if (args.Length != 6 || args[0] != "node")
 {
     Console.Error.WriteLine("usage: node <directory> <port> <member ports, comma-separated> <lower election timeout ms> <upper election timeout ms>");
@@ -17,9 +21,36 @@ int upper = int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture
 
 ClusterNode node = await ClusterNode.StartAsync(args[1], port, members, new RecordingStateMachine(), lower, upper);
 Console.WriteLine("ready");
-Task<string?> quit = Task.Run(Console.In.ReadLineAsync);
+Task input = Task.Run(async () =>
+{
+    while (await Console.In.ReadLineAsync() is { } line && line != "quit")
+    {
+        if (line.StartsWith("replicate ", StringComparison.Ordinal))
+        {
+            string text = line["replicate ".Length..];
+            _ = Task.Run(async () =>
+            {
+                bool committed;
+                try
+                {
+                    var entry = new BinaryLogEntry { Term = node.State.Term, Content = Encoding.UTF8.GetBytes(text) };
+                    using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await node.Cluster.ReplicateAsync(entry, limit.Token); // returns once the entry is committed
+                    committed = true;
+                }
+                catch (Exception)
+                {
+                    committed = false;
+                }
+
+                // Console.Out is synchronized: lines from concurrent commands do not interleave.
+                Console.WriteLine(committed ? $"committed {text}" : $"failed {text}");
+            });
+        }
+    }
+});
 long reported = -1;
-while (!quit.IsCompleted)
+while (!input.IsCompleted)
 {
     long applied = node.State.LastAppliedIndex;
     if (applied != reported)
@@ -28,7 +59,7 @@ while (!quit.IsCompleted)
         reported = applied;
     }
 
-    await Task.WhenAny(quit, Task.Delay(20));
+    await Task.WhenAny(input, Task.Delay(20));
 }
 
 await node.DisposeAsync();

@@ -56,9 +56,17 @@ internal sealed class NodeStateFile : IDisposable
 
     public string Path => _file.Name;
 
-    /// <summary>Opens the state file in <paramref name="directory"/>, creating it (and fsyncing the directory) if missing.</summary>
-    /// <exception cref="InvalidDataException">Both copies are damaged and not blank.</exception>
-    public static NodeStateFile Open(string directory, UnixFileMode createMode)
+    /// <summary>
+    /// Opens the state file in <paramref name="directory"/>, creating it (and fsyncing the directory) if missing; a file
+    /// created, or found blank, gets its first copy written at once (term 0, no vote, commit 0), so that a file without a
+    /// valid copy later means a lost state, never a new one.
+    /// </summary>
+    /// <param name="directory">The node's directory.</param>
+    /// <param name="createMode">The Unix mode of a file created.</param>
+    /// <param name="history">What the node's log already holds, in words ("entries up to index 7"); null when it holds nothing.</param>
+    /// <exception cref="InvalidDataException">Both copies are damaged and not blank; or the file is missing or blank while
+    /// <paramref name="history"/> says the node has a past (its term and vote are lost).</exception>
+    public static NodeStateFile Open(string directory, UnixFileMode createMode, string? history = null)
     {
         if (ClusterMemberId.Size != VoteSize)
         {
@@ -67,6 +75,11 @@ internal sealed class NodeStateFile : IDisposable
 
         string path = System.IO.Path.Combine(directory, FileName);
         bool existed = File.Exists(path);
+        if (!existed && history is not null)
+        {
+            throw Lost(path, "is missing", history);
+        }
+
         var options = new FileStreamOptions
         {
             Mode = FileMode.OpenOrCreate,
@@ -97,8 +110,15 @@ internal sealed class NodeStateFile : IDisposable
             {
                 if (IsBlank(a[..readA]) && IsBlank(b[..readB]))
                 {
+                    if (history is not null)
+                    {
+                        throw Lost(path, "has no state written (it is empty or zeroed)", history);
+                    }
+
                     // Never written: a creation that stopped before its first write returned. Nothing was acknowledged.
-                    return new NodeStateFile(file, 0, 0, 0, null);
+                    var created = new NodeStateFile(file, 0, 0, 0, null);
+                    created.Write(0, null, 0);
+                    return created;
                 }
 
                 throw new InvalidDataException($"'{path}' is damaged: neither of its two copies (offsets 0 and {SlotStride}) has a valid checksum.");
@@ -144,6 +164,11 @@ internal sealed class NodeStateFile : IDisposable
     }
 
     public void Dispose() => _file.Dispose();
+
+    private static InvalidDataException Lost(string path, string what, string history) =>
+        new($"'{path}' {what}, but this node's log holds {history}: the node's term and vote are lost, and starting again at " +
+            "term 0 with no vote could let it vote twice in one term. Restore raft.state together with the log it was " +
+            "taken with, or remove the node's directory and add the node back to the cluster as a new member.");
 
     private static ulong Sequence(ReadOnlySpan<byte> slot) => BinaryPrimitives.ReadUInt64LittleEndian(slot[8..]);
 

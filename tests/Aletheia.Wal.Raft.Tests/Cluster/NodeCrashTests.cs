@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
+using System.Net;
+using System.Text;
 using Aletheia.Wal.Raft.Tests.Support;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -10,11 +10,17 @@ namespace Aletheia.Wal.Raft.Tests.Cluster;
 
 /// <summary>
 /// A node in a process of its own (tests/Aletheia.Wal.Raft.Worker) killed with SIGKILL while commands commit, then
-/// restarted on its directory: no committed entry is lost or reordered on any node.
+/// restarted on its directory: no committed entry is lost or reordered on any node. The node killed is a follower (the
+/// clients in this process), or the leader (the clients' commands sent to its process, which acknowledges them).
 /// </summary>
 public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Kills = 3;
+    private const int AcknowledgedBeforeKill = 300;
+    private const int InFlight = 32;
+
+    // A longer election timeout than the in-process nodes': the worker follows, and the test's clients reach the leader.
+    private const int WorkerElectionTimeout = 1500;
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
     private readonly TempDirectory _dir = new();
     private readonly List<ClusterNode> _nodes = [];
@@ -41,10 +47,10 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         string workerDirectory = _dir.Log("node2");
-        var worker = new NodeProcess(workerDirectory, ports[2], ports);
+        var worker = new NodeProcess(workerDirectory, ports[2], ports, Limit);
         try
         {
-            await worker.StartAsync();
+            await worker.StartAsync(WorkerElectionTimeout, 2 * WorkerElectionTimeout);
             ClusterNode leader = await ClusterChecks.LeaderAsync(TimeSpan.FromSeconds(10), _nodes.ToArray());
 
             // Eight clients commit commands through the leader until told to stop; each acknowledged command is committed.
@@ -78,7 +84,7 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
                     }
                 }
 
-                await worker.StartAsync();
+                await worker.StartAsync(WorkerElectionTimeout, 2 * WorkerElectionTimeout);
             }
 
             await stop.CancelAsync();
@@ -119,67 +125,98 @@ public sealed class NodeCrashTests(ITestOutputHelper output) : IAsyncLifetime
         }
     }
 
-    /// <summary>The worker node: started, killed with SIGKILL, started again on the same directory and port.</summary>
-    private sealed class NodeProcess(string directory, int port, int[] ports) : IDisposable
+    [Fact]
+    public async Task A_leader_killed_while_commands_commit_loses_no_acknowledged_command_on_the_majority_or_on_restart()
     {
-        private Process? _process;
-        private long _applied = -1;
-        private TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        int[] ports = Loopback.FreePorts(3);
+        string leaderDirectory = _dir.Log("node2");
+        using var worker = new NodeProcess(leaderDirectory, ports[2], ports, Limit);
 
-        public async Task StartAsync()
+        // The worker's election timeout is ten times shorter than the in-process nodes': it becomes the leader.
+        await worker.StartAsync(150, 300);
+        for (int i = 0; i < 2; i++)
         {
-            _ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _applied, -1);
-
-            // A longer election timeout than the in-process nodes': it follows, and the test's clients reach the leader.
-            _process = WorkerProcess.StartProgram(
-                "Aletheia.Wal.Raft.Worker.dll", "node", directory, port.ToString(CultureInfo.InvariantCulture), string.Join(',', ports), "1500", "3000");
-            Process process = _process;
-            _ = Task.Run(async () =>
-            {
-                while (await process.StandardOutput.ReadLineAsync() is { } line)
-                {
-                    if (line == "ready")
-                    {
-                        _ready.TrySetResult();
-                    }
-                    else if (line.StartsWith("applied ", StringComparison.Ordinal))
-                    {
-                        Volatile.Write(ref _applied, long.Parse(line.AsSpan(8), CultureInfo.InvariantCulture));
-                    }
-                }
-
-                _ready.TrySetException(new InvalidOperationException($"The node process exited: {await process.StandardError.ReadToEndAsync()}"));
-            });
-            await _ready.Task.WaitAsync(Limit);
+            _nodes.Add(await ClusterNode.StartAsync(_dir.Log($"node{i}"), ports[i], ports, new RecordingStateMachine(), 1500, 3000));
         }
 
-        public async Task AppliedAsync(long index, TimeSpan timeout)
+        await FollowAsync(ports[2]);
+
+        // Commands go to the leader process, at most 32 unanswered at a time; once it acknowledged 300 it is killed, with
+        // commands in flight.
+        long sent = 0;
+        using var killed = new CancellationTokenSource();
+        Task sender = Task.Run(async () =>
         {
-            using var limit = new CancellationTokenSource(timeout);
-            while (Volatile.Read(ref _applied) < index)
+            while (!killed.IsCancellationRequested)
             {
-                Assert.False(limit.IsCancellationRequested, $"The node process applied up to {Volatile.Read(ref _applied)}, not {index}, within {timeout.TotalSeconds} s.");
-                await Task.Delay(10);
+                if (sent - worker.Committed.Count - worker.Failed >= InFlight)
+                {
+                    await Task.Delay(1);
+                }
+                else if (await worker.TryReplicateAsync($"k{sent + 1}"))
+                {
+                    sent++;
+                }
+                else
+                {
+                    return; // killed: its standard input is closed
+                }
+            }
+        });
+        using (var limit = new CancellationTokenSource(Limit))
+        {
+            while (worker.Committed.Count < AcknowledgedBeforeKill)
+            {
+                Assert.False(limit.IsCancellationRequested, $"The leader process acknowledged {worker.Committed.Count} commands, not {AcknowledgedBeforeKill}, within {Limit.TotalSeconds} s ({worker.Failed} failed).");
+                await Task.Delay(5);
             }
         }
 
-        /// <summary>SIGKILL: no disposal, no flush, in the middle of whatever it was writing.</summary>
-        public void Kill()
+        worker.Kill();
+        await killed.CancelAsync();
+        await sender.WaitAsync(Limit);
+        string[] acknowledged = worker.Committed.ToArray();
+        output.WriteLine($"leader killed: {sent} commands sent, {acknowledged.Length} acknowledged, {worker.Failed} failed, {sent - acknowledged.Length - worker.Failed} unanswered");
+
+        // The two others elect a leader, which commits a command of its own term (and with it everything before).
+        ClusterNode leader = await ClusterChecks.LeaderAsync(Limit, _nodes.ToArray());
+        await ClusterChecks.ReplicateAsync(leader, "after", 1, 20, 2, Limit);
+        long committed = leader.State.LastCommittedEntryIndex;
+        await ClusterChecks.AppliedAsync(committed, Limit, _nodes.ToArray());
+        (long, string)[] reference = await ClusterChecks.LogAsync(leader, committed);
+        string[] commands = reference.Select(e => e.Item2).Where(t => t.Length > 0).ToArray();
+        Assert.Equal(commands.Length, commands.Distinct().Count());
+        Assert.Empty(acknowledged.Except(commands));
+        foreach (ClusterNode node in _nodes)
         {
-            _process!.Kill(entireProcessTree: true);
-            Assert.True(_process.WaitForExit(10_000), "The killed node process exits.");
-            _process.Dispose();
-            _process = null;
+            Assert.Equal(reference, await ClusterChecks.LogAsync(node, committed));
+            string[] applied = ((RecordingStateMachine)node.Machine).Applied.Where(a => a.Index <= committed).Select(a => Encoding.UTF8.GetString(a.Payload)).ToArray();
+            Assert.Empty(acknowledged.Except(applied));
         }
 
-        public async Task QuitAsync()
-        {
-            await _process!.StandardInput.WriteLineAsync("quit");
-            await _process.WaitForExitAsync().WaitAsync(Limit);
-            Assert.Equal(0, _process.ExitCode);
-        }
+        // The old leader restarts as a follower (a long election timeout): its uncommitted tail gives way to the new
+        // leader's log, and it applies every committed entry.
+        await worker.StartAsync(1500, 3000);
+        await worker.AppliedAsync(committed, Limit);
+        await worker.QuitAsync();
+        output.WriteLine($"after the kill: {committed} entries committed, {commands.Length} commands; the restarted old leader applied them all");
 
-        public void Dispose() => _process?.Dispose();
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = leaderDirectory }, machine);
+        Assert.True(state.LastCommittedEntryIndex >= committed, $"The old leader's durable commit index {state.LastCommittedEntryIndex} covers {committed}.");
+        Assert.Equal(reference, (await Entries.ReadAsync(state.AsPersistentState, 1, committed)).Entries.Select(e => (e.Term, e.Text)));
+        await state.AsPersistentState.InitializeAsync().WaitAsync(Limit);
+        Assert.Equal(reference.Select(e => e.Item2), machine.Applied.Where(a => a.Index <= committed).Select(a => Encoding.UTF8.GetString(a.Payload)));
+    }
+
+    /// <summary>Waits until both in-process nodes follow the leader on <paramref name="port"/>.</summary>
+    private async Task FollowAsync(int port)
+    {
+        using var limit = new CancellationTokenSource(Limit);
+        while (!_nodes.All(n => n.Cluster.Leader?.EndPoint is IPEndPoint ep && ep.Port == port))
+        {
+            Assert.False(limit.IsCancellationRequested, $"The nodes did not follow the leader process on port {port} within {Limit.TotalSeconds} s.");
+            await Task.Delay(20);
+        }
     }
 }

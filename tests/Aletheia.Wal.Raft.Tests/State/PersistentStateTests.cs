@@ -1,4 +1,5 @@
 using System.Text;
+using Aletheia.Wal.Raft.Storage;
 using Aletheia.Wal.Raft.Tests.Support;
 using Aletheia.Wal.Tests.Support;
 using DotNext.Net.Cluster;
@@ -46,6 +47,22 @@ public sealed class PersistentStateTests : IDisposable
         Assert.Equal([1L], machine.Applied.Select(a => a.Index));
         Assert.Equal(2, Assert.Single(storage.Saved).Version);
         Assert.Equal([1, 2, 3], storage.Saved[0].Configuration);
+    }
+
+    [Fact]
+    public async Task Without_a_configuration_storage_configuration_entries_are_skipped_and_never_reach_the_state_machine()
+    {
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState state = Open(machine);
+        IPersistentState raft = state.AsPersistentState;
+        Assert.Null(raft.ConfigurationStorage);
+        await raft.AppendAsync(Entries.Of(1, "before"));
+        await raft.AppendAsync(Entries.Configuration(1, [9, 9, 9]));
+        await raft.AppendAsync(Entries.Of(1, "after"));
+        Assert.Equal(3, await raft.CommitAsync(3));
+        await raft.WaitForApplyAsync(3).AsTask().WaitAsync(Wait);
+        Assert.Equal(3, state.LastAppliedIndex);
+        Assert.Equal([(1L, "before"), (3L, "after")], machine.Applied.Select(a => (a.Index, Encoding.UTF8.GetString(a.Payload))));
     }
 
     [Fact]
@@ -209,6 +226,38 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_index_on_disk_beyond_the_log_kept_does_not_hold_back_later_commits()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.AppendAsync(Entries.Producer(Entries.Of(1, "e1"), Entries.Of(1, "e2")), 1);
+            Assert.Equal(2, await raft.CommitAsync(2));
+        }
+
+        // A follower's AppendAndCommitAsync writes the commit index while the log writes the entries: a crash then can
+        // leave raft.state at 10 and the log at 2.
+        using (NodeStateFile file = NodeStateFile.Open(_dir.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite))
+        {
+            file.Write(1, null, 10);
+        }
+
+        var machine = new RecordingStateMachine();
+        await using AletheiaPersistentState reopened = Open(machine);
+        IPersistentState r = reopened.AsPersistentState;
+        Assert.Equal(2, r.LastCommittedEntryIndex);
+        for (int i = 3; i <= 5; i++)
+        {
+            Assert.Equal(i, await r.AppendAsync(Entries.Of(2, $"e{i}")));
+        }
+
+        Assert.Equal(3, await r.CommitAsync(5));
+        Assert.Equal(5, r.LastCommittedEntryIndex);
+        await r.WaitForApplyAsync(5).AsTask().WaitAsync(Wait);
+        Assert.Equal(["e1", "e2", "e3", "e4", "e5"], machine.Applied.Select(a => Encoding.UTF8.GetString(a.Payload)));
+    }
+
+    [Fact]
     public async Task A_leaders_appends_are_readable_at_once_and_committed_only_once_durable_here()
     {
         await using AletheiaPersistentState state = Open();
@@ -307,6 +356,45 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_raft_state_missing_or_emptied_under_a_log_that_holds_entries_is_refused_at_open()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.UpdateTermAsync(3, resetLastVote: true);
+            await raft.UpdateVotedForAsync(new ClusterMemberId(new Random(1)));
+            await raft.AppendAsync(Entries.Producer(Entries.Of(3, "e1"), Entries.Of(3, "e2")), 1);
+        }
+
+        string path = Path.Combine(_dir.Path, NodeStateFile.FileName);
+        File.WriteAllBytes(path, []);
+        var emptied = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains("raft.state' has no state written (it is empty or zeroed), but this node's log holds entries up to index 2", emptied.Message);
+        Assert.Contains("term and vote are lost", emptied.Message);
+        Assert.Equal(0, new FileInfo(path).Length);
+
+        File.Delete(path);
+        var missing = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains("raft.state' is missing, but this node's log holds entries up to index 2", missing.Message);
+        Assert.False(File.Exists(path), "A refused open must not create the file it refused: the next open would take it.");
+    }
+
+    [Fact]
+    public async Task A_new_node_writes_its_first_state_at_open_so_a_node_with_entries_never_has_a_blank_raft_state()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            await state.AsPersistentState.AppendAsync(Entries.Producer(Entries.Of(1, "e1")), 1);
+        }
+
+        string path = Path.Combine(_dir.Path, NodeStateFile.FileName);
+        Assert.Equal(NodeStateFile.SlotSize, new FileInfo(path).Length);
+        await using AletheiaPersistentState reopened = Open();
+        Assert.Equal(0, reopened.Term);
+        Assert.Equal(1, reopened.LastEntryIndex);
+    }
+
+    [Fact]
     public async Task Reads_across_a_compacted_head_start_with_the_snapshot_and_its_index()
     {
         var machine = new RecordingStateMachine();
@@ -342,6 +430,71 @@ public sealed class PersistentStateTests : IDisposable
         await reopened.AsPersistentState.InitializeAsync().WaitAsync(Wait);
         Assert.Equal(1, fresh.Restores);
         Assert.Equal(Enumerable.Range(1, 250).Select(i => (long)i), fresh.Applied.Select(a => a.Index));
+    }
+
+    [Fact]
+    public async Task Reads_racing_compactions_that_remove_their_segments_serve_the_entries_or_the_snapshot_and_never_fail()
+    {
+        const int Rounds = 30;
+        const int PerRound = 2000;
+        string text = new('p', 200);
+        await using AletheiaPersistentState state = Open(segmentBytes: 64 * 1024);
+        IPersistentState raft = state.AsPersistentState;
+        var entry = Entries.Of(1, text);
+        int failures = 0;
+        string? firstFailure = null;
+        long entryReads = 0;
+        long snapshotReads = 0;
+        for (int round = 0; round < Rounds; round++)
+        {
+            long start = raft.LastEntryIndex + 1;
+            for (int i = 0; i < PerRound; i++)
+            {
+                await raft.AppendAsync(entry);
+            }
+
+            await raft.CommitAsync(raft.LastEntryIndex);
+            await raft.WaitForApplyAsync(raft.LastEntryIndex).AsTask().WaitAsync(Wait);
+            long end = raft.LastEntryIndex;
+            using var stop = new CancellationTokenSource();
+            Task reader = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        Entries.ReadResult read = await Entries.ReadAsync(raft, start, start + 50);
+                        if (read.SnapshotIndex is { } snapshotIndex)
+                        {
+                            // The snapshot first, then what follows it up to the end asked for (nothing: it covers the round).
+                            Assert.Equal(end, snapshotIndex);
+                            Assert.True(Assert.Single(read.Entries).IsSnapshot);
+                            Interlocked.Increment(ref snapshotReads);
+                        }
+                        else
+                        {
+                            Assert.Equal(51, read.Entries.Count);
+                            Assert.All(read.Entries, e => Assert.Equal(text, e.Text));
+                            Interlocked.Increment(ref entryReads);
+                        }
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.Increment(ref failures);
+                        firstFailure ??= $"{e.GetType().Name}: {e.Message}";
+                    }
+                }
+            });
+            await Task.Delay(5);
+            Assert.Equal(end, await state.CompactAsync());
+            await Task.Delay(5);
+            stop.Cancel();
+            await reader.WaitAsync(Wait);
+        }
+
+        Assert.True(failures == 0, $"{failures} reads failed; the first: {firstFailure}");
+        Assert.True(entryReads > 0, "No read ran before a compaction.");
+        Assert.True(snapshotReads > 0, "No read ran after a compaction.");
     }
 
     [Fact]
