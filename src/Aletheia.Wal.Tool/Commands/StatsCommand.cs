@@ -34,9 +34,9 @@ internal static class StatsCommand
 
         output.WriteLine($"  {Headline(report)[(report.Directory.Length + 2)..]}");
         output.WriteLine($"  {Consequence(report)}");
-        foreach (string damage in report.RepairableDamage)
+        foreach (string line in RepairableDamage(report))
         {
-            output.WriteLine($"  damage repaired without loss: {damage}");
+            output.WriteLine(line);
         }
 
         var table = new Table { Border = TableBorder.Ascii };

@@ -22,6 +22,10 @@ internal static class Verdicts
     public static int ExitCode(WalInspectionReport report) =>
         report.Verdict != WalVerdict.Healthy ? WalTool.Damaged : report.RepairableDamage.Count > 0 ? WalTool.RepairableDamage : WalTool.Ok;
 
+    /// <summary>One line for each damage recovery repairs without losing a record (none for a log without).</summary>
+    public static IEnumerable<string> RepairableDamage(WalInspectionReport report) =>
+        report.RepairableDamage.Select(damage => $"  damage repaired without loss: {damage}");
+
     /// <summary>What the open in the inspected mode does, in one line.</summary>
     public static string Consequence(WalInspectionReport report) => report.Action switch
     {

@@ -21,9 +21,9 @@ internal static class VerifyCommand
         TextWriter output = console.Profile.Out.Writer;
         output.WriteLine(Verdicts.Headline(report));
         output.WriteLine($"  {Verdicts.Consequence(report)}");
-        foreach (string damage in report.RepairableDamage)
+        foreach (string line in Verdicts.RepairableDamage(report))
         {
-            output.WriteLine($"  damage repaired without loss: {damage}");
+            output.WriteLine(line);
         }
         if (report.Action != WalRecoveryAction.Refuse)
         {
