@@ -96,7 +96,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <exception cref="WalException">The log cannot be opened (see <see cref="WriteAheadLog.Open"/>).</exception>
     /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged; or <c>raft.state</c> is
     /// missing or holds no state while the log holds entries or a snapshot exists (the term and vote are lost: starting at
-    /// term 0 could make the node vote twice in one term).</exception>
+    /// term 0 could make the node vote twice in one term); or the log holds fillers above the snapshot that a crashed
+    /// installation cannot have left (committed, or followed by an entry): <c>raft.snapshot</c> is lost or older than the
+    /// log, and nothing is changed.</exception>
     /// <exception cref="PlatformNotSupportedException">The runtime has no dynamic code (Native AOT): see <see cref="AsPersistentState"/>.</exception>
     public static AletheiaPersistentState Open(AletheiaRaftOptions options, IReplicatedStateMachine stateMachine)
     {
