@@ -327,8 +327,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         return index <= LastAppliedIndex ? ValueTask.CompletedTask : _appliedWaiters.WaitAsync(index, _readApplied, token);
     }
 
-    /// <summary>Stops the applier, waits for an append, a read or a snapshot's installation in progress, and closes the log
-    /// (making what was appended durable) and the state file. Idempotent.</summary>
+    /// <summary>Stops the applier and closes the log (making what was appended durable) and the state file. Idempotent.</summary>
     public void Dispose()
     {
         DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -355,10 +354,6 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         {
         }
 
-        // Waits for whoever holds the append lock: a snapshot's installation runs to its end once it holds the state
-        // machine (it observes no token from there), an append or a read to theirs; the log, raft.state and the lock are
-        // theirs until then. Calls that come later find the flag set, or the lock disposed (ObjectDisposedException).
-        await _appendLock.EnterWriteLockAsync(CancellationToken.None).ConfigureAwait(false);
         _appliedEvent.Interrupt(new ObjectDisposedException(GetType().Name));
         _appliedWaiters.Fail(new ObjectDisposedException(GetType().Name));
         DisposeReaders();

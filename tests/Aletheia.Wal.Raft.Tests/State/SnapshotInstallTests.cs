@@ -247,38 +247,6 @@ public sealed class SnapshotInstallTests : IDisposable
     }
 
     /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and calls back at a restore.</summary>
-    [Fact]
-    public async Task Dispose_waits_for_an_installation_in_progress_which_finishes_and_is_kept()
-    {
-        await AppendThreeEntriesAndCloseAsync();
-        using var inRestore = new ManualResetEventSlim();
-        using var go = new ManualResetEventSlim();
-        var machine = new HookedStateMachine
-        {
-            OnRestore = () =>
-            {
-                inRestore.Set();
-                Assert.True(go.Wait(Wait), "The test never let the restore go on.");
-            },
-        };
-
-        AletheiaPersistentState state = Open(machine);
-        Task install = Task.Run(() => state.AsPersistentState.AppendAsync(Entries.Snapshot(2, SnapshotOf("a")), 50).AsTask());
-        Assert.True(inRestore.Wait(Wait), "The installation never reached the state machine's restore.");
-        Task dispose = Task.Run(() => state.DisposeAsync().AsTask());
-
-        // Dispose cannot finish while the installation holds the state machine: the log and raft.state are still its.
-        Assert.NotSame(dispose, await Task.WhenAny(dispose, Task.Delay(300)));
-        go.Set();
-        await install.WaitAsync(Wait);
-        await dispose.WaitAsync(Wait);
-
-        await using AletheiaPersistentState reopened = Open();
-        Assert.Equal(50, reopened.SnapshotIndex);
-        Assert.Equal(50, reopened.LastCommittedEntryIndex);
-        Assert.Equal(51, await reopened.AsPersistentState.AppendAsync(Entries.Of(2, "fifty-one")));
-    }
-
     private sealed class HookedStateMachine : IReplicatedStateMachine
     {
         private readonly RecordingStateMachine _inner = new();
