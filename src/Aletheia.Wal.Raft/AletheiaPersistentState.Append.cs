@@ -346,17 +346,19 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>
-    /// Reads every record's term once, at open; returns the LSN of the first filler above the snapshot (0 when there is
-    /// none): what a crash in a snapshot's installation leaves when its fillers were durable and <c>raft.snapshot</c> was not.
+    /// Reads every record's term once, at open. Returns the LSN of the first filler above the snapshot (0 when there is
+    /// none): what a crash in a snapshot's installation leaves when its fillers were durable and <c>raft.snapshot</c> was
+    /// not; and the LSN of the first entry after it that is not a filler (0 when there is none), which no such crash leaves.
     /// </summary>
-    private long RebuildTermIndex()
+    private (long StrayFiller, long EntryAfterStray) RebuildTermIndex()
     {
         if (_log.LastLsn == Lsn.None)
         {
-            return 0;
+            return (0, 0);
         }
 
         long strayFiller = 0;
+        long entryAfterStray = 0;
         using WalReader reader = _log.ReadFrom(Lsn.None);
         ulong last = _log.LastLsn.Value;
         while (reader.TryRead(out WalRecord record))
@@ -367,6 +369,10 @@ public abstract partial class AletheiaPersistentState
             {
                 strayFiller = (long)record.Lsn.Value;
             }
+            else if (strayFiller != 0 && entryAfterStray == 0 && !header.IsCompacted)
+            {
+                entryAfterStray = (long)record.Lsn.Value;
+            }
 
             if (record.Lsn.Value == last)
             {
@@ -374,18 +380,29 @@ public abstract partial class AletheiaPersistentState
             }
         }
 
-        return strayFiller;
+        return (strayFiller, entryAfterStray);
     }
 
     /// <summary>
     /// Repairs, at open, what a crash in a snapshot's installation leaves (native-layout.md, section 7): fillers above the
     /// snapshot are dropped (the installation never finished; they were never committed), and a log that ends below the
-    /// snapshot is filled up to it, durably, so that the next entry gets the index after the snapshot's.
+    /// snapshot is filled up to it, durably, so that the next entry gets the index after the snapshot's. Fillers above the
+    /// snapshot that such a crash cannot have left (committed, or followed by an entry) are refused, with nothing changed.
     /// </summary>
-    private void RepairInstallRemnants(long strayFiller)
+    /// <exception cref="InvalidDataException">The fillers above the snapshot are committed or followed by an entry: <c>raft.snapshot</c> is lost or older than the log.</exception>
+    private void RepairInstallRemnants((long StrayFiller, long EntryAfterStray) found)
     {
+        (long strayFiller, long entryAfterStray) = found;
         if (strayFiller > 0)
         {
+            // The installation writes the commit index after raft.snapshot, and appends nothing after its fillers before
+            // then: only fillers to the end of the log, above the commit index, are its leftover.
+            long commitIndex = _nodeState.CommitIndex;
+            if (commitIndex >= strayFiller || entryAfterStray != 0)
+            {
+                throw LostSnapshot(strayFiller, entryAfterStray, commitIndex);
+            }
+
             TruncateAfterUnderLock(strayFiller - 1);
         }
 
@@ -395,6 +412,21 @@ public abstract partial class AletheiaPersistentState
             AppendFillers(last + 1, _snapshotIndex, _snapshotTerm);
             _log.WaitForDurable(new Lsn((ulong)_snapshotIndex));
         }
+    }
+
+    private InvalidDataException LostSnapshot(long strayFiller, long entryAfterStray, long commitIndex)
+    {
+        string snapshotPath = Path.Combine(_directory, SnapshotFile.FileName);
+        string snapshot = _snapshotIndex == 0 ? $"'{snapshotPath}' is missing" : $"'{snapshotPath}' is at index {_snapshotIndex}";
+        string committed = commitIndex >= strayFiller ? $"'{Path.Combine(_directory, NodeStateFile.FileName)}' commits up to index {commitIndex}" : "";
+        string entry = entryAfterStray != 0 ? $"an entry that is not a filler follows them at index {entryAfterStray}" : "";
+        string found = string.Join(" and ", new[] { committed, entry }.Where(part => part.Length > 0));
+        return new InvalidDataException(
+            $"{snapshot}, but the log in '{Path.Combine(_directory, LogDirectoryName)}' holds a snapshot's fillers from index " +
+            $"{strayFiller}, and {found}: a crash in a snapshot's installation leaves only fillers, to the end of the log, never " +
+            "committed, so raft.snapshot is lost or older than the log, and dropping the fillers would drop entries the cluster may have committed. " +
+            "Nothing was changed. Restore raft.snapshot together with the log it was taken with, or remove the node's " +
+            "directory and add the node back to the cluster as a new member.");
     }
 
     /// <summary>The in-place writer's state: a ref struct, so the payload span travels without a copy or an allocation.</summary>

@@ -28,6 +28,7 @@ namespace Aletheia.Wal.Raft;
 public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntry>, IDisposable, IAsyncDisposable
 {
     private const string LogDirectoryName = "log";
+    private const string WalHeadFileName = "wal.head"; // the log's head file, created with the log (native-layout.md)
 
     private readonly WriteAheadLog _log;
     private readonly NodeStateFile _nodeState;
@@ -95,8 +96,10 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <exception cref="ArgumentException">An option is invalid (named in the message).</exception>
     /// <exception cref="WalException">The log cannot be opened (see <see cref="WriteAheadLog.Open"/>).</exception>
     /// <exception cref="InvalidDataException"><c>raft.state</c> or <c>raft.snapshot</c> is damaged; or <c>raft.state</c> is
-    /// missing or holds no state while the log holds entries or a snapshot exists (the term and vote are lost: starting at
-    /// term 0 could make the node vote twice in one term).</exception>
+    /// missing or holds no state while the log exists (even empty) or a snapshot exists (the term and vote are lost: starting at
+    /// term 0 could make the node vote twice in one term); or the log holds fillers above the snapshot that a crashed
+    /// installation cannot have left (committed, or followed by an entry): <c>raft.snapshot</c> is lost or older than the
+    /// log, and nothing is changed.</exception>
     /// <exception cref="PlatformNotSupportedException">The runtime has no dynamic code (Native AOT): see <see cref="AsPersistentState"/>.</exception>
     public static AletheiaPersistentState Open(AletheiaRaftOptions options, IReplicatedStateMachine stateMachine)
     {
@@ -126,13 +129,24 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         NodeStateFile? nodeState = null;
         try
         {
-            // The log first: a raft.state without a state written (or missing) is a new node's only when the node has no
-            // past, and refused otherwise (NodeStateFile.Open says why).
+            // raft.state before the log is created, the log first once it exists: a raft.state without a state written (or
+            // missing) is a new node's only when the node has no past, and refused otherwise (NodeStateFile.Open says why).
+            // A log created, even empty, is a past: raft.state was written before it, and the node may have voted since.
+            string walHead = Path.Combine(logDirectory, WalHeadFileName);
+            bool logExisted = File.Exists(walHead)
+                || (System.IO.Directory.Exists(logDirectory) && System.IO.Directory.EnumerateFiles(logDirectory, "*.wal").Any());
+            string? snapshotHistory = snapshot is { } past ? $"a snapshot at index {past.Index} (term {past.Term})" : null;
+            if (!logExisted)
+            {
+                nodeState = NodeStateFile.Open(directory, options.UnixCreateMode, snapshotHistory);
+            }
+
             log = WriteAheadLog.Open(walOptions);
-            string? history = log.LastLsn != Lsn.None ? $"entries up to index {log.LastLsn.Value}"
-                : snapshot is { } past ? $"a snapshot at index {past.Index} (term {past.Term})"
-                : null;
-            nodeState = NodeStateFile.Open(directory, options.UnixCreateMode, history);
+            nodeState ??= NodeStateFile.Open(
+                directory,
+                options.UnixCreateMode,
+                log.LastLsn != Lsn.None ? $"entries up to index {log.LastLsn.Value}"
+                    : snapshotHistory ?? $"no entries but exists ('{walHead}'), and raft.state is written before the log is created");
             if (snapshot is { } s)
             {
                 stateMachine.RestoreSnapshot(s.Payload);

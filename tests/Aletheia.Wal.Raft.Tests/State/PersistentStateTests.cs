@@ -380,6 +380,45 @@ public sealed class PersistentStateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_raft_state_missing_or_emptied_under_a_node_that_voted_but_holds_no_entries_is_refused_at_open()
+    {
+        var me = new ClusterMemberId(new Random(7));
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.UpdateTermAsync(7, resetLastVote: true);
+            await raft.UpdateVotedForAsync(me);
+            Assert.Equal(0, raft.LastEntryIndex);
+        }
+
+        string path = Path.Combine(_dir.Path, NodeStateFile.FileName);
+        string walHead = Path.Combine(_dir.Path, "log", "wal.head");
+        File.Delete(path);
+        var missing = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains($"raft.state' is missing, but this node's log holds no entries but exists ('{walHead}')", missing.Message);
+        Assert.Contains("term and vote are lost", missing.Message);
+        Assert.False(File.Exists(path), "A refused open must not create the file it refused: the next open would take it.");
+
+        File.WriteAllBytes(path, new byte[1024]);
+        var zeroed = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains($"raft.state' has no state written (it is empty or zeroed), but this node's log holds no entries but exists ('{walHead}')", zeroed.Message);
+    }
+
+    [Fact]
+    public async Task A_new_node_creates_raft_state_before_its_log_and_opens_again_at_term_0()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            Assert.True(File.Exists(Path.Combine(_dir.Path, NodeStateFile.FileName)));
+            Assert.True(File.Exists(Path.Combine(_dir.Path, "log", "wal.head")));
+        }
+
+        await using AletheiaPersistentState again = Open();
+        Assert.Equal(0, again.Term);
+        Assert.True(again.IsVotedFor(new ClusterMemberId(new Random(3))));
+    }
+
+    [Fact]
     public async Task A_new_node_writes_its_first_state_at_open_so_a_node_with_entries_never_has_a_blank_raft_state()
     {
         await using (AletheiaPersistentState state = Open())

@@ -131,6 +131,64 @@ public sealed class SnapshotInstallTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lost_snapshot_file_under_committed_entries_is_refused_at_open_and_nothing_is_cut()
+    {
+        await using (AletheiaPersistentState state = Open())
+        {
+            IPersistentState raft = state.AsPersistentState;
+            await raft.AppendAsync(Entries.Producer(Enumerable.Range(1, 5).Select(i => Entries.Of(1, $"{i}")).ToArray()), 1);
+            await raft.AppendAsync(Entries.Snapshot(2, SnapshotOf("a")), 50);
+            await raft.AppendAsync(Entries.Producer(Enumerable.Range(51, 5).Select(i => Entries.Of(2, $"{i}")).ToArray()), 51);
+            Assert.Equal(5, await raft.CommitAsync(55));
+        }
+
+        string snapshotPath = Path.Combine(_dir.Path, SnapshotFile.FileName);
+        byte[] snapshotBytes = File.ReadAllBytes(snapshotPath);
+        File.Delete(snapshotPath);
+
+        var e = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains($"'{snapshotPath}' is missing", e.Message);
+        Assert.Contains(
+            $"holds a snapshot's fillers from index 6, and '{Path.Combine(_dir.Path, NodeStateFile.FileName)}' commits up to index 55 " +
+            "and an entry that is not a filler follows them at index 51", e.Message);
+        Assert.Contains("Nothing was changed", e.Message);
+
+        // Nothing was cut: with raft.snapshot back, the node is as it was.
+        File.WriteAllBytes(snapshotPath, snapshotBytes);
+        await using AletheiaPersistentState reopened = Open();
+        Assert.Equal(50, reopened.SnapshotIndex);
+        Assert.Equal(55, reopened.LastEntryIndex);
+        Assert.Equal(55, reopened.LastCommittedEntryIndex);
+        Assert.Equal(["51", "52", "53", "54", "55"], (await Entries.ReadAsync(reopened.AsPersistentState, 51, 55)).Entries.Select(x => x.Text));
+    }
+
+    [Fact]
+    public async Task Fillers_above_the_snapshot_followed_by_an_entry_are_refused_at_open_and_the_log_is_left_as_it_is()
+    {
+        await AppendThreeEntriesAndCloseAsync();
+        string logDirectory = Path.Combine(_dir.Path, "log");
+        using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = logDirectory }))
+        {
+            var filler = new byte[RaftFrame.HeaderSize];
+            RaftFrame.WriteHeader(filler, 2, null, false, compacted: true);
+            for (int i = 4; i <= 10; i++)
+            {
+                log.AppendDurable(filler);
+            }
+
+            var entry = new byte[RaftFrame.HeaderSize];
+            RaftFrame.WriteHeader(entry, 2, null, false, compacted: false);
+            log.AppendDurable(entry);
+        }
+
+        var e = Assert.Throws<InvalidDataException>(() => Open());
+        Assert.Contains("holds a snapshot's fillers from index 4, and an entry that is not a filler follows them at index 11:", e.Message);
+
+        using WriteAheadLog reopened = WriteAheadLog.Open(new WalOptions { Directory = logDirectory });
+        Assert.Equal(11UL, reopened.LastLsn.Value);
+    }
+
+    [Fact]
     public async Task A_cancellation_while_the_fillers_are_written_does_not_stop_the_installation_half_way()
     {
         const long Index = 300_000;
