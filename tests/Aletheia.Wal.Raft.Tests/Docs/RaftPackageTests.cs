@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Xml.Linq;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -21,25 +20,17 @@ public sealed class RaftPackageTests : IDisposable
 
         string version = typeof(AletheiaPersistentState).Assembly.GetName().Version!.ToString(3);
         string nupkg = Path.Combine(_temp.Path, $"Aletheia.Wal.Raft.{version}.nupkg");
-        using ZipArchive package = ZipFile.OpenRead(nupkg);
-        ZipArchiveEntry nuspec = package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal));
-        XElement metadata;
-        using (Stream stream = nuspec.Open())
-        {
-            metadata = XDocument.Load(stream).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
-        }
+        XElement metadata = PackageFile.Metadata(nupkg);
 
-        Assert.Equal("Aletheia.Wal.Raft", Value(metadata, "id"));
-        Assert.Equal(version, Value(metadata, "version"));
-        Assert.StartsWith("The Aletheia write-ahead log as the persistent state of DotNext's Raft", Value(metadata, "description"), StringComparison.Ordinal);
-        Assert.Equal("MIT", Value(metadata, "license"));
-        Assert.Equal("README.md", Value(metadata, "readme"));
-        Assert.Contains("lib/net10.0/Aletheia.Wal.Raft.dll", package.Entries.Select(e => e.FullName));
+        Assert.Equal("Aletheia.Wal.Raft", PackageFile.Value(metadata, "id"));
+        Assert.Equal(version, PackageFile.Value(metadata, "version"));
+        Assert.StartsWith("The Aletheia write-ahead log as the persistent state of DotNext's Raft", PackageFile.Value(metadata, "description"), StringComparison.Ordinal);
+        Assert.Equal("MIT", PackageFile.Value(metadata, "license"));
+        Assert.Equal("README.md", PackageFile.Value(metadata, "readme"));
+        Assert.Contains("lib/net10.0/Aletheia.Wal.Raft.dll", PackageFile.Entries(nupkg));
         var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
             .Select(e => (e.Attribute("id")!.Value, e.Attribute("version")!.Value)).Order().ToArray();
         Assert.Equal([("Aletheia.Wal.Unsafe", version), ("DotNext.Net.Cluster", "6.12.0")], dependencies);
         Assert.True(File.Exists(Path.Combine(_temp.Path, $"Aletheia.Wal.Raft.{version}.snupkg")));
     }
-
-    private static string Value(XElement metadata, string name) => metadata.Elements().Single(e => e.Name.LocalName == name).Value;
 }

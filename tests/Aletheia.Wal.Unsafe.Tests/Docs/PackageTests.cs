@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Aletheia.Wal.Tests.Support;
@@ -29,13 +28,15 @@ public sealed partial class PackageTests : IDisposable
         }
 
         // The library: its metadata, the README as its readme, its symbols, the commit it was built from.
-        XElement library = Nuspec(Path.Combine(packages, $"Aletheia.Wal.Unsafe.{version}.nupkg"), out byte[] readme);
+        string libraryPackage = Path.Combine(packages, $"Aletheia.Wal.Unsafe.{version}.nupkg");
+        XElement library = PackageFile.Metadata(libraryPackage);
+        byte[] readme = PackageFile.Read(libraryPackage, "README.md");
         Assert.Equal(File.ReadAllBytes(Repository.File("README.md")), readme);
-        Assert.StartsWith("A write-ahead log for latency-sensitive .NET engines", Element(library, "description"), StringComparison.Ordinal);
-        Assert.Equal("Aletheia.Wal.Unsafe contributors", Element(library, "authors"));
-        Assert.Equal("MIT", Element(library, "license"));
-        Assert.Equal("README.md", Element(library, "readme"));
-        Assert.Contains("write-ahead-log", Element(library, "tags").Split(' '));
+        Assert.StartsWith("A write-ahead log for latency-sensitive .NET engines", PackageFile.Value(library, "description"), StringComparison.Ordinal);
+        Assert.Equal("Aletheia.Wal.Unsafe contributors", PackageFile.Value(library, "authors"));
+        Assert.Equal("MIT", PackageFile.Value(library, "license"));
+        Assert.Equal("README.md", PackageFile.Value(library, "readme"));
+        Assert.Contains("write-ahead-log", PackageFile.Value(library, "tags").Split(' '));
         string? commit = await GitHead();
         XElement repository = library.Elements().Single(e => e.Name.LocalName == "repository");
         Assert.Equal("git", repository.Attribute("type")!.Value);
@@ -45,14 +46,12 @@ public sealed partial class PackageTests : IDisposable
             Assert.Equal(commit, repository.Attribute("commit")!.Value);
         }
 
-        using (ZipArchive symbols = ZipFile.OpenRead(Path.Combine(packages, $"Aletheia.Wal.Unsafe.{version}.snupkg")))
-        {
-            Assert.Contains("lib/net10.0/Aletheia.Wal.Unsafe.pdb", symbols.Entries.Select(e => e.FullName));
-        }
+        Assert.Contains("lib/net10.0/Aletheia.Wal.Unsafe.pdb", PackageFile.Entries(Path.Combine(packages, $"Aletheia.Wal.Unsafe.{version}.snupkg")));
 
         // The tool: a .NET tool package with the same version and readme.
-        XElement tool = Nuspec(Path.Combine(packages, $"Aletheia.Wal.Tool.{version}.nupkg"), out byte[] toolReadme);
-        Assert.Equal(readme, toolReadme);
+        string toolPackage = Path.Combine(packages, $"Aletheia.Wal.Tool.{version}.nupkg");
+        XElement tool = PackageFile.Metadata(toolPackage);
+        Assert.Equal(readme, PackageFile.Read(toolPackage, "README.md"));
         Assert.Equal("DotnetTool", tool.Descendants().Single(e => e.Name.LocalName == "packageType").Attribute("name")!.Value);
         Assert.True(File.Exists(Path.Combine(packages, $"Aletheia.Wal.Tool.{version}.snupkg")));
 
@@ -89,22 +88,6 @@ public sealed partial class PackageTests : IDisposable
         (_, string versionOutput) = await Repository.RunAsync(Path.Combine(tools, "aletheia-wal"), ["--version"], seconds: 60);
         Assert.StartsWith(version, versionOutput.Trim(), StringComparison.Ordinal);
     }
-
-    private static XElement Nuspec(string nupkg, out byte[] readme)
-    {
-        using ZipArchive package = ZipFile.OpenRead(nupkg);
-        using (Stream stream = package.GetEntry("README.md")!.Open())
-        using (var copy = new MemoryStream())
-        {
-            stream.CopyTo(copy);
-            readme = copy.ToArray();
-        }
-
-        using Stream nuspec = package.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open();
-        return XDocument.Load(nuspec).Root!.Elements().Single(e => e.Name.LocalName == "metadata");
-    }
-
-    private static string Element(XElement metadata, string name) => metadata.Elements().Single(e => e.Name.LocalName == name).Value;
 
     /// <summary>The commit the repository is at, or null where the tests run outside a git checkout.</summary>
     private static async Task<string?> GitHead()
