@@ -32,7 +32,7 @@ internal static class StatsCommand
             output.WriteLine(Invariant($"  a TruncateAfter a crash interrupted, completed at open: keeps up to LSN {pending.KeepsUpTo}, ends at byte {pending.Offset} of {pending.SegmentPath}"));
         }
 
-        output.WriteLine($"  {Headline(report)[(report.Directory.Length + 2)..]}");
+        output.WriteLine($"  {Verdict(report)}");
         output.WriteLine($"  {Consequence(report)}");
         foreach (string line in RepairableDamage(report))
         {

@@ -6,13 +6,16 @@ namespace Aletheia.Wal.Tool.Commands;
 internal static class Verdicts
 {
     /// <summary>The verdict in one line: <c>DIR: healthy</c>, or the damage with its file, offsets and reason.</summary>
-    public static string Headline(WalInspectionReport report) => report.Verdict switch
+    public static string Headline(WalInspectionReport report) => $"{report.Directory}: {Verdict(report)}";
+
+    /// <summary>The verdict without the directory: <c>healthy</c>, or the damage with its file, offsets and reason.</summary>
+    public static string Verdict(WalInspectionReport report) => report.Verdict switch
     {
-        WalVerdict.Healthy => $"{report.Directory}: healthy",
+        WalVerdict.Healthy => "healthy",
         WalVerdict.TornTail or WalVerdict.Corruption when report.Damage is { } d =>
-            Invariant($"{report.Directory}: {(d.Kind == WalDamageKind.TornTail ? "torn tail" : "corruption")} at byte {d.Offset} of {d.SegmentPath} (the write at byte {d.WriteOffset}): {d.Reason}"),
-        WalVerdict.NoLog => $"{report.Directory}: no log (no wal.head and no segment file)",
-        _ => $"{report.Directory}: {(report.Verdict == WalVerdict.HeadMissing ? "wal.head is missing" : "wal.head is damaged")}: {report.Refusal?.Message}",
+            Invariant($"{(d.Kind == WalDamageKind.TornTail ? "torn tail" : "corruption")} at byte {d.Offset} of {d.SegmentPath} (the write at byte {d.WriteOffset}): {d.Reason}"),
+        WalVerdict.NoLog => "no log (no wal.head and no segment file)",
+        _ => $"{(report.Verdict == WalVerdict.HeadMissing ? "wal.head is missing" : "wal.head is damaged")}: {report.Refusal?.Message}",
     };
 
     /// <summary>
