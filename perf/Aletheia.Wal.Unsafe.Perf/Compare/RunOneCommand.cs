@@ -154,6 +154,12 @@ internal static class RunOneCommand
 
     private static Measured Burst(string peer, string directory, int payloadBytes, long burstBytes)
     {
+        long recordsPerProducer = Math.Max(1, burstBytes / payloadBytes / BurstDriver.Producers);
+        if (peer == "dotnext")
+        {
+            EnsureDotNextHasDescriptors(recordsPerProducer * BurstDriver.Producers, burstBytes);
+        }
+
         using IBurstLog log = peer switch
         {
             "aletheia" => new AletheiaLog(directory),
@@ -163,6 +169,23 @@ internal static class RunOneCommand
             "dotnext" => new DotNextWalPeer(directory),
             _ => throw new ArgumentException($"Peer '{peer}' has no burst form.", nameof(peer)),
         };
-        return BurstDriver.Run(log, payloadBytes, Math.Max(1, burstBytes / payloadBytes / BurstDriver.Producers));
+        return BurstDriver.Run(log, payloadBytes, recordsPerProducer);
+    }
+
+    /// <summary>
+    /// DotNext's log keeps a file open (and mapped) per 4 KiB page of entry metadata, one per 157 entries as measured here, and
+    /// per <see cref="DotNextWalPeer.ChunkBytes"/> of entries, until the burst's one commit: past the process's open-file limit
+    /// it fails or aborts the process. Such a burst is skipped, with the figures, rather than run into the wall.
+    /// </summary>
+    private static void EnsureDotNextHasDescriptors(long entries, long payloadBytes)
+    {
+        const long EntriesPerMetadataPage = 157;
+        const long Headroom = 1000; // the runtime's own files, sockets and libraries
+        long needed = (entries / EntriesPerMetadataPage) + (payloadBytes / DotNextWalPeer.ChunkBytes) + Headroom;
+        if (OpenFileLimit.Current() is { } limit && (ulong)needed > limit)
+        {
+            throw new RunSkippedException(
+                $"DotNext's log keeps a file open per 4 KiB of entry metadata until the commit: {entries:N0} entries need about {needed:N0} open files, and this process may open {limit:N0} (ulimit -n; a smaller burst fits)");
+        }
     }
 }

@@ -25,6 +25,9 @@ public sealed class ComparisonReportTests
             new RunResult { Workload = "burst-x", Peer = "aletheia", Round = 2, Status = RunStatus.Failed, Error = "boom" },
             Ok("burst-x", "aletheia", 3, recordsPerSecond: 300, megabytesPerSecond: 50),
             new RunResult { Workload = "burst-x", Peer = "faster", Round = 1, Status = RunStatus.TimedOut, Error = "killed after 300 s" },
+            new RunResult { Workload = "burst-x", Peer = "dotnext", Round = 2, Status = RunStatus.Skipped, Error = "too many files" },
+            new RunResult { Workload = "burst-x", Peer = "dotnext", Round = 1, Status = RunStatus.Skipped, Error = "too many files" },
+            new RunResult { Workload = "burst-x", Peer = "dotnext", Round = 3, Status = RunStatus.Failed, Error = "too many files" },
         ];
 
         IReadOnlyList<PeerSummary> summaries = ComparisonReport.Summarize(runs);
@@ -40,6 +43,11 @@ public sealed class ComparisonReportTests
         Assert.Equal((0, 1), (faster.Succeeded, faster.Runs));
         Assert.Null(faster.MegabytesPerSecond);
         Assert.Equal(["round 1: timed out: killed after 300 s"], faster.Problems);
+
+        // The same outcome in several rounds is one line; another outcome with the same words is another line.
+        PeerSummary dotnext = Assert.Single(summaries, s => s.Peer == "dotnext");
+        Assert.Equal((0, 3), (dotnext.Succeeded, dotnext.Runs));
+        Assert.Equal(["rounds 1, 2: skipped: too many files", "round 3: failed: too many files"], dotnext.Problems);
     }
 
     [Fact]

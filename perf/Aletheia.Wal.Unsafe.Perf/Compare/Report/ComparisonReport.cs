@@ -14,7 +14,7 @@ namespace Aletheia.Wal.Perf.Compare.Report;
 /// <param name="P99Micros">Median over the successful runs, or null.</param>
 /// <param name="BytesPerAppend">Median over the successful runs, or null.</param>
 /// <param name="Seconds">Median over the successful runs, or null.</param>
-/// <param name="Problems">One line per run that did not succeed ("round 2: timed out: ...").</param>
+/// <param name="Problems">One line per way runs did not succeed, with their rounds ("round 2: timed out: ...", "rounds 1, 2: skipped: ...").</param>
 public sealed record PeerSummary(
     string Workload,
     string Peer,
@@ -58,10 +58,13 @@ public static class ComparisonReport
         foreach (IGrouping<(string Workload, string Peer), RunResult> group in results.GroupBy(r => (r.Workload, r.Peer)))
         {
             RunResult[] ok = group.Where(r => r.Status == RunStatus.Ok).ToArray();
+            // Rounds that went wrong the same way share one line: "rounds 1, 2: skipped: ...".
             string[] problems = group
                 .Where(r => r.Status != RunStatus.Ok)
-                .OrderBy(r => r.Round)
-                .Select(r => string.Create(s_inv, $"round {r.Round}: {Describe(r.Status)}{(r.Error is null ? "" : ": " + r.Error)}"))
+                .GroupBy(r => $"{Describe(r.Status)}{(r.Error is null ? "" : ": " + r.Error)}")
+                .Select(g => (Rounds: g.Select(r => r.Round).Order().ToArray(), What: g.Key))
+                .OrderBy(p => p.Rounds[0])
+                .Select(p => string.Create(s_inv, $"{(p.Rounds.Length == 1 ? "round" : "rounds")} {string.Join(", ", p.Rounds)}: {p.What}"))
                 .ToArray();
             summaries.Add(new PeerSummary(
                 group.Key.Workload,
