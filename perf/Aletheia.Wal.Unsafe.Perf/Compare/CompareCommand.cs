@@ -28,12 +28,12 @@ internal static class CompareCommand
         {
             Description = "Run only these peers, comma separated: " + string.Join(",", WorkloadCatalog.PeerDescriptions.Keys) + ". Default: all.",
         };
-        var rounds = new Option<int>("--rounds") { Description = "Rounds; each figure is the median over them. Default: 2.", DefaultValueFactory = _ => 2 };
-        var pause = new Option<double>("--pause") { Description = "Seconds of pause between two runs. Default: 2.", DefaultValueFactory = _ => 2 };
-        var timeout = new Option<double>("--timeout") { Description = "Seconds a run may take before it is killed and reported as timed out. Default: 300.", DefaultValueFactory = _ => 300 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds; each figure is the median over them.", DefaultValueFactory = _ => 2 };
+        var pause = new Option<double>("--pause") { Description = "Seconds of pause between two runs.", DefaultValueFactory = _ => 2 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds a run may take before it is killed and reported as timed out.", DefaultValueFactory = _ => 300 };
         var root = new Option<string>("--root")
         {
-            Description = "Where each run gets a fresh directory (deleted after it). Default: a folder under the temp path.",
+            Description = "Where each run gets a fresh directory (deleted after it).",
             DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "aletheia-compare"),
         };
         var results = new Option<string>("--results") { Description = "The RESULTS.md whose marked section is replaced. Default: perf/RESULTS.md of the repository above the current directory." };
@@ -82,7 +82,7 @@ internal static class CompareCommand
             }
         });
 
-        var command = new RootCommand("Runs every workload against every peer, each run in its own process, and writes the comparison tables into perf/RESULTS.md.")
+        var command = new Command(Name, "Runs every workload against every peer, each run in its own process, and writes the comparison tables into perf/RESULTS.md.")
         {
             workloads, peers, rounds, pause, timeout, root, results, output, dry, runsJson,
         };
@@ -111,7 +111,7 @@ internal static class CompareCommand
             string commandLine = "Aletheia.Wal.Unsafe.Perf compare" + string.Concat(args.Select(a => " " + Quote(a)));
             return Execute(plan, commandLine, target, parsed.GetValue(output), parsed.GetValue(runsJson));
         });
-        return command.Parse(args).Invoke();
+        return new RootCommand { command }.Parse([Name, .. args]).Invoke();
     }
 
     /// <summary>What one compare runs, and how.</summary>

@@ -32,8 +32,8 @@ internal static class RunOneCommand
         workload.AcceptOnlyFromAmong([.. WorkloadCatalog.All.Select(w => w.Name)]);
         var peer = new Option<string>("--peer") { Description = "The peer (each workload names the peers it runs).", Required = true };
         var directory = new Option<string>("--directory") { Description = "An empty directory for the run's files; it is not deleted.", Required = true };
-        var round = new Option<int>("--round") { Description = "The round, reported back as is. Default: 1.", DefaultValueFactory = _ => 1 };
-        var command = new RootCommand("Runs one workload against one peer and prints the result as one line of JSON.") { workload, peer, directory, round };
+        var round = new Option<int>("--round") { Description = "The round, reported back as is.", DefaultValueFactory = _ => 1 };
+        var command = new Command(Name, "Runs one workload against one peer and prints the result as one line of JSON.") { workload, peer, directory, round };
         foreach (Option option in settings.All)
         {
             command.Options.Add(option);
@@ -60,7 +60,7 @@ internal static class RunOneCommand
             Console.Out.WriteLine(JsonSerializer.Serialize(result, Json));
             return 0;
         });
-        return command.Parse(args).Invoke();
+        return new RootCommand { command }.Parse([Name, .. args]).Invoke();
     }
 
     /// <summary>Runs the workload; any failure becomes a result with its status, not an exception.</summary>

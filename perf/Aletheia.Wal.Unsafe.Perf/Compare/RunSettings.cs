@@ -22,31 +22,31 @@ internal sealed record RunSettings(double Seconds, double Warmup, int Burst64Meb
     {
         public Option<double> Seconds { get; } = Positive(new Option<double>("--seconds")
         {
-            Description = $"Measured seconds of each closed-loop, async and raw run. Default: {DefaultSeconds}.",
+            Description = "Measured seconds of each closed-loop, async and raw run.",
             DefaultValueFactory = _ => DefaultSeconds,
         });
 
         public Option<double> Warmup { get; } = NotNegative(new Option<double>("--warmup")
         {
-            Description = $"Warm-up seconds before each measured window. Default: {DefaultWarmup}.",
+            Description = "Warm-up seconds before each measured window.",
             DefaultValueFactory = _ => DefaultWarmup,
         });
 
         public Option<int> Burst64Mebibytes { get; } = Positive(new Option<int>("--burst64-mib")
         {
-            Description = $"MiB of payload in one burst of 64 B records (two producers append half each). Default: {DefaultBurst64Mebibytes} (about 0.7 s for this log here).",
+            Description = "MiB of payload in one burst of 64 B records, two producers appending half each (512: 8 M records, about 0.8 s for this log at 11 M records/s).",
             DefaultValueFactory = _ => DefaultBurst64Mebibytes,
         });
 
         public Option<int> Burst1kMebibytes { get; } = Positive(new Option<int>("--burst1k-mib")
         {
-            Description = $"MiB of payload in one burst of 1 KiB records. Default: {DefaultBurst1kMebibytes} (about 1.3 s for this log here).",
+            Description = "MiB of payload in one burst of 1 KiB records (2048: 2 M records, about 1.4 s for this log at 1.5 GB/s).",
             DefaultValueFactory = _ => DefaultBurst1kMebibytes,
         });
 
         public Option<int> RecoveryMebibytes { get; } = Positive(new Option<int>("--recovery-mib")
         {
-            Description = $"MiB of payload in the log the recovery workloads reopen (1 KiB records). Default: {DefaultRecoveryMebibytes}.",
+            Description = "MiB of payload in the log the recovery workloads reopen (1 KiB records).",
             DefaultValueFactory = _ => DefaultRecoveryMebibytes,
         });
 
