@@ -44,10 +44,14 @@ public abstract partial class AletheiaPersistentState
                     continue;
                 }
 
+                // The gate is taken inside the try: a cancellation while waiting for it (disposal; SemaphoreSlim throws for
+                // a cancelled token even when the gate is free) must still give the read lock back.
                 await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
-                await _machineGate.WaitAsync(token).ConfigureAwait(false);
+                bool gateHeld = false;
                 try
                 {
+                    await _machineGate.WaitAsync(token).ConfigureAwait(false);
+                    gateHeld = true;
                     long commit = LastCommittedEntryIndex;
                     long from = LastAppliedIndex + 1;
                     if (reader is null || readerNext != from)
@@ -81,7 +85,11 @@ public abstract partial class AletheiaPersistentState
                 }
                 finally
                 {
-                    _machineGate.Release();
+                    if (gateHeld)
+                    {
+                        _machineGate.Release();
+                    }
+
                     _appendLock.Release();
                 }
 

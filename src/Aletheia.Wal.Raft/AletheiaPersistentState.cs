@@ -175,6 +175,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>The log underneath (tests look at its durable LSN).</summary>
     internal WriteAheadLog Log => _log;
 
+    /// <summary>The lock appends and reads share, and cuts and installations hold alone (tests look at its holders).</summary>
+    internal DotNext.Threading.AsyncReaderWriterLock AppendLock => _appendLock;
+
     /// <summary>The lock commits take (tests hold it to stall a commit or a snapshot's installation).</summary>
     internal AsyncExclusiveLock CommitLock => _commitLock;
 
