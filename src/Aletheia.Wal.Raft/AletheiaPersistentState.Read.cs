@@ -13,6 +13,7 @@ public abstract partial class AletheiaPersistentState
     // Live readers left where their last read ended: replication to each follower reads on from there (guarded by itself).
     private readonly List<(WalReader Reader, long Next)> _readers = [];
     private readonly Stack<RaftEntryList> _lists = new(); // guarded by itself
+    private bool _readerPoolClosed; // guarded by _readers: set at disposal, after which readers returned are disposed
 
     /// <summary>
     /// Hands the entries from <paramref name="startIndex"/> to <paramref name="endIndex"/> to <paramref name="reader"/>.
@@ -173,9 +174,10 @@ public abstract partial class AletheiaPersistentState
         {
             while (next <= to)
             {
-                if (!TryCopyAvailable(reader, list, ref next, from, to))
+                if (!TryCopyAvailable(reader, list, ref next, from, to) && !await reader.WaitToReadAsync(token).ConfigureAwait(false))
                 {
-                    await reader.WaitToReadAsync(token).ConfigureAwait(false);
+                    // The log was closed (reads are not waited for at disposal) with this entry not written.
+                    throw new ObjectDisposedException(GetType().Name, $"The log in '{_log.Directory}' was closed while a read waited for entry {next}.");
                 }
             }
 
@@ -267,6 +269,12 @@ public abstract partial class AletheiaPersistentState
         {
             lock (_readers)
             {
+                if (_readerPoolClosed)
+                {
+                    reader.Dispose();
+                    return;
+                }
+
                 if (_readers.Count == MaxPooledReaders)
                 {
                     int behind = 0;
@@ -308,6 +316,17 @@ public abstract partial class AletheiaPersistentState
 
             _readers.Clear();
         }
+    }
+
+    /// <summary>Disposes the pooled readers, and from now on every reader returned (disposal: the log is closed next).</summary>
+    private void CloseReaderPool()
+    {
+        lock (_readers)
+        {
+            _readerPoolClosed = true;
+        }
+
+        DisposeReaders();
     }
 
     private RaftEntryList RentList()
