@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -71,7 +72,7 @@ public abstract partial class AletheiaPersistentState
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1, or above <see cref="LastEntryIndex"/> + 1 (a gap) for an entry that is not a snapshot.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="token"/> was cancelled; or the state was disposed while the call waited for the lock or the entry's bytes (a snapshot: before it held the state machine; nothing of it is kept).</exception>
     /// <exception cref="ObjectDisposedException">The state was disposed before the call.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(TEntryImpl entry, long startIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
@@ -120,7 +121,7 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <exception cref="InvalidOperationException">An entry would go at or below the commit index and <paramref name="skipCommitted"/> is false; or an entry is a snapshot.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1 or above <see cref="LastEntryIndex"/> + 1 (a gap).</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted = false, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
@@ -135,7 +136,7 @@ public abstract partial class AletheiaPersistentState
     /// entries: both are on disk when this returns.
     /// </summary>
     /// <returns>How many entries were committed.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     public async ValueTask<long> AppendAndCommitAsync<TEntryImpl>(
         ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
@@ -146,7 +147,7 @@ public abstract partial class AletheiaPersistentState
 
     /// <summary>The range append; then, if <paramref name="commitIndex"/> is above the commit index, commits up to it (at most the last entry supplied) while the log writes the entries.</summary>
     /// <returns>How many entries were committed.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendRangeAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -172,7 +173,7 @@ public abstract partial class AletheiaPersistentState
         new($"The append at index {startIndex} was cancelled: the persistent state in '{_directory}' was disposed while it waited for the append lock, the entries' bytes or their write; what it appended stays in the log, unacknowledged.", e, e.CancellationToken);
 
     /// <summary>The range append, once entered as an operation; <paramref name="token"/> is cancelled by disposal too.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendRangeUnderOperationAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -264,7 +265,7 @@ public abstract partial class AletheiaPersistentState
     /// Puts one entry at <paramref name="index"/> (at most one past the end), dropping a conflicting suffix first; the
     /// caller holds the exclusive append lock and has checked <paramref name="index"/> against the commit index.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private async ValueTask AppendAtUnderLockAsync<TEntryImpl>(TEntryImpl entry, long index, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -295,7 +296,7 @@ public abstract partial class AletheiaPersistentState
     /// the operation, which this exits. Its wait for the read lock needs no disposal token: it waits only for writers,
     /// which disposal cancels or waits for.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendSlowAsync<TEntryImpl>(TEntryImpl entry, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -352,22 +353,9 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
-    private ValueTask<long> WaitDurableAsync(long index, CancellationToken token)
-    {
-        if ((long)_log.DurableLsn.Value >= index)
-        {
-            return new ValueTask<long>(index);
-        }
-
-        return WaitDurableSlowAsync(index, token);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<long> WaitDurableSlowAsync(long index, CancellationToken token)
-    {
-        await _log.WaitForDurableAsync(new Lsn((ulong)index), token).ConfigureAwait(false);
-        return index;
-    }
+    /// <summary>Completes once the entries up to <paramref name="index"/> are durable (the log's own wait: pooled, allocation-free).</summary>
+    private ValueTask WaitDurableAsync(long index, CancellationToken token) =>
+        (long)_log.DurableLsn.Value >= index ? ValueTask.CompletedTask : _log.WaitForDurableAsync(new Lsn((ulong)index), token);
 
     /// <summary>Drops every entry above <paramref name="index"/> from the log, the term index and the readers; under the exclusive append lock.</summary>
     private void TruncateAfterUnderLock(long index)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 
@@ -50,7 +51,7 @@ public abstract partial class AletheiaPersistentState
         return ReadCoreAsync(reader, Math.Max(startIndex, 1), endIndex, token);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<TResult> ReadCoreAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> consumer, long startIndex, long endIndex, CancellationToken token)
     {
         RaftEntryList list = RentList();
@@ -85,7 +86,7 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>Puts the snapshot (when the log no longer serves <paramref name="startIndex"/>) and the entries to <paramref name="endIndex"/> in <paramref name="list"/>; returns the snapshot's index when it is there.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long?> CollectAsync(RaftEntryList list, bool metadataOnly, long startIndex, long endIndex, CancellationToken token)
     {
         long? snapshotIndex = null;
@@ -177,7 +178,7 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>Copies the durable entries <paramref name="from"/>..<paramref name="to"/> into <paramref name="list"/> from a pooled live reader.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private async ValueTask CopyEntriesAsync(RaftEntryList list, long from, long to, CancellationToken token)
     {
         WalReader reader = RentReader(from, out long next);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -395,7 +396,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
 
     /// <summary>As <see cref="Dispose"/>.</summary>
     /// <exception cref="TimeoutException">As for <see cref="Dispose"/>.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
         // Full fence, one disposer: every member reads the flag with Volatile.Read, and the operations that change the log
@@ -492,7 +493,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// Its waits take the caller's token alone: the log's write ends by itself, and the commit lock's holders (commits, a
     /// follower's append, an installation) end by themselves or are cancelled by disposal.
     /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> CommitSlowAsync(long endIndex, CancellationToken token)
     {
         try
