@@ -197,6 +197,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// <summary>The lock appends and reads share, and cuts and installations hold alone (tests look at its holders).</summary>
     internal DotNext.Threading.AsyncReaderWriterLock AppendLock => _appendLock;
 
+    /// <summary>How many operations that change the log or raft.state are in progress (tests wait for one to have entered).</summary>
+    internal long OperationsInProgress => _operations.Count;
+
     /// <summary>The lock commits take (tests hold it to stall a commit or a snapshot's installation).</summary>
     internal AsyncExclusiveLock CommitLock => _commitLock;
 

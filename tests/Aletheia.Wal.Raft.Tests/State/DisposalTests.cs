@@ -184,6 +184,38 @@ public sealed class DisposalTests : IDisposable
         Assert.Equal(51, await reopened.AsPersistentState.AppendAsync(Entries.Of(2, "fifty-one")));
     }
 
+    [Fact]
+    public async Task A_disposal_from_inside_a_read_cancels_a_followers_append_waiting_for_the_append_lock_and_does_not_wait_for_the_read()
+    {
+        await AppendThreeEntriesAndCloseAsync();
+        AletheiaPersistentState state = Open();
+        var consumer = new DisposingConsumer(state);
+        string[] read = await state.AsPersistentState.ReadAsync(consumer, 1, 3).AsTask().WaitAsync(Wait);
+
+        // The read held the append lock's read side; the append waited for its write side; the disposal, from inside the
+        // read (as a cluster may dispose its log from inside a replication), cancelled the append and returned.
+        Assert.Equal(["1", "2", "3"], read);
+        var e = await Assert.ThrowsAsync<OperationCanceledException>(() => consumer.Append!.WaitAsync(Wait));
+        Assert.Equal(
+            $"The append at index 4 was cancelled: the persistent state in '{_dir.Path}' was disposed while it waited for the append lock, " +
+            "the entries' bytes or their write; what it appended stays in the log, unacknowledged.",
+            e.Message);
+
+        await using AletheiaPersistentState reopened = Open();
+        Assert.Equal(3, reopened.LastEntryIndex);
+        Assert.Equal(["1", "2", "3"], (await Entries.ReadAsync(reopened.AsPersistentState, 1, 3)).Entries.Select(x => x.Text));
+    }
+
+    [Fact]
+    public void Open_refuses_a_dispose_timeout_that_is_not_positive()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Open(disposeTimeout: TimeSpan.Zero));
+        Assert.StartsWith(
+            $"AletheiaRaftOptions.DisposeTimeout must be positive and at most {TimeSpan.FromMilliseconds(int.MaxValue)}, or Timeout.InfiniteTimeSpan; it is 00:00:00.",
+            e.Message,
+            StringComparison.Ordinal);
+    }
+
     /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and runs <paramref name="onRestore"/> inside its restore.</summary>
     private sealed class BlockingRestoreMachine(Action onRestore) : IReplicatedStateMachine
     {
@@ -231,6 +263,27 @@ public sealed class DisposalTests : IDisposable
             _streaming.TrySetResult();
             await _release.Task.WaitAsync(Wait, token);
             await writer.Invoke(payload.AsMemory(payload.Length / 2), token);
+        }
+    }
+
+    /// <summary>
+    /// A consumer that copies the entries' texts, starts a follower's append at index 4 (which waits for the lock the read
+    /// holds), and disposes the state before it returns.
+    /// </summary>
+    private sealed class DisposingConsumer(AletheiaPersistentState state) : ILogEntryConsumer<IRaftLogEntry, string[]>
+    {
+        public Task? Append { get; private set; }
+
+        public async ValueTask<string[]> ReadAsync<TEntry, TList>(TList entries, long? snapshotIndex, CancellationToken token)
+            where TEntry : IRaftLogEntry
+            where TList : IReadOnlyList<TEntry>
+        {
+            string[] texts = entries.Select(e => e.TryGetMemory(out ReadOnlyMemory<byte> m) ? Encoding.UTF8.GetString(m.Span) : "?").ToArray();
+            Append = state.AsPersistentState.AppendAsync(Entries.Producer(Entries.Of(1, "four")), 4).AsTask();
+            Assert.True(SpinWait.SpinUntil(() => state.OperationsInProgress == 1, Wait), "The append never entered.");
+            Assert.False(Append.IsCompleted, "The append waits for the lock this read holds.");
+            await state.DisposeAsync().AsTask().WaitAsync(Wait, token);
+            return texts;
         }
     }
 
