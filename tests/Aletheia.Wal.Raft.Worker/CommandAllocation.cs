@@ -1,4 +1,4 @@
-using DotNext.IO.Log;
+using Aletheia.Wal.Perf.Raft;
 using DotNext.Net.Cluster.Consensus.Raft;
 
 namespace Aletheia.Wal.Raft.Worker;
@@ -121,23 +121,6 @@ internal static class CommandAllocation
                     await Task.Yield();
                 }
             }
-        }
-    }
-
-    /// <summary>Reads entries as a leader's replication does, and keeps nothing: the sum of their lengths.</summary>
-    private sealed class LengthReader : ILogEntryConsumer<IRaftLogEntry, long>
-    {
-        public ValueTask<long> ReadAsync<TEntry, TList>(TList entries, long? snapshotIndex, CancellationToken token)
-            where TEntry : IRaftLogEntry
-            where TList : IReadOnlyList<TEntry>
-        {
-            long length = 0;
-            for (int i = 0; i < entries.Count; i++)
-            {
-                length += entries[i].Length.GetValueOrDefault();
-            }
-
-            return new ValueTask<long>(length);
         }
     }
 

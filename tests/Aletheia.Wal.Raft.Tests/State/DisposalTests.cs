@@ -26,47 +26,25 @@ public sealed class DisposalTests : IDisposable
             new AletheiaRaftOptions { Directory = _dir.Path, DisposeTimeout = disposeTimeout ?? TimeSpan.FromSeconds(30) },
             machine ?? new RecordingStateMachine());
 
-    /// <summary>A snapshot of a state machine that applied <paramref name="texts"/> at indexes 1, 2, ...</summary>
-    private static byte[] SnapshotOf(params string[] texts)
-    {
-        var machine = new RecordingStateMachine();
-        for (int i = 0; i < texts.Length; i++)
-        {
-            machine.Apply(new ReplicatedCommand(i + 1, 1, null, false, Encoding.UTF8.GetBytes(texts[i])));
-        }
-
-        var buffer = new ArrayBufferWriter<byte>();
-        machine.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] SnapshotOf(params string[] texts) => Entries.SnapshotOf(texts);
 
     /// <summary>Entries 1..3 of term 1 ("1", "2", "3"), none committed.</summary>
-    private async Task AppendThreeEntriesAndCloseAsync()
-    {
-        await using AletheiaPersistentState state = Open();
-        await state.AsPersistentState.AppendAsync(Entries.Producer(Entries.Of(1, "1"), Entries.Of(1, "2"), Entries.Of(1, "3")), 1);
-    }
+    private Task AppendThreeEntriesAndCloseAsync() => Entries.AppendAndCloseAsync(_dir.Path, "1", "2", "3");
 
     [Fact]
     public async Task Dispose_waits_for_an_installation_held_in_the_state_machines_restore_which_finishes_and_is_kept()
     {
         await AppendThreeEntriesAndCloseAsync();
-        var inRestore = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var go = new ManualResetEventSlim();
-        var machine = new BlockingRestoreMachine(() =>
-        {
-            inRestore.TrySetResult();
-            Assert.True(go.Wait(Wait), "The test never let the restore go on.");
-        });
+        using var held = new HeldRestore();
 
-        AletheiaPersistentState state = Open(machine);
+        AletheiaPersistentState state = Open(held.Machine);
         Task install = Task.Run(() => state.AsPersistentState.AppendAsync(Entries.Snapshot(2, SnapshotOf("a")), 50).AsTask());
-        await inRestore.Task.WaitAsync(Wait);
+        await held.InRestore.WaitAsync(Wait);
         Task dispose = Task.Run(() => state.DisposeAsync().AsTask());
 
         // Past its point of no return the installation owns the log and raft.state: the disposal waits for it.
         Assert.NotSame(dispose, await Task.WhenAny(dispose, Task.Delay(300)));
-        go.Set();
+        held.Go();
         await install.WaitAsync(Wait); // no ObjectDisposedException from the log, raft.state or a lock
         await dispose.WaitAsync(Wait);
 
@@ -153,17 +131,11 @@ public sealed class DisposalTests : IDisposable
     public async Task DisposeAsync_gives_up_after_the_dispose_timeout_and_the_installation_closes_the_log_when_it_ends()
     {
         await AppendThreeEntriesAndCloseAsync();
-        var inRestore = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var go = new ManualResetEventSlim();
-        var machine = new BlockingRestoreMachine(() =>
-        {
-            inRestore.TrySetResult();
-            Assert.True(go.Wait(Wait), "The test never let the restore go on.");
-        });
+        using var held = new HeldRestore();
 
-        AletheiaPersistentState state = Open(machine, disposeTimeout: TimeSpan.FromMilliseconds(200));
+        AletheiaPersistentState state = Open(held.Machine, disposeTimeout: TimeSpan.FromMilliseconds(200));
         Task install = Task.Run(() => state.AsPersistentState.AppendAsync(Entries.Snapshot(2, SnapshotOf("a")), 50).AsTask());
-        await inRestore.Task.WaitAsync(Wait);
+        await held.InRestore.WaitAsync(Wait);
 
         var e = await Assert.ThrowsAsync<TimeoutException>(() => state.DisposeAsync().AsTask().WaitAsync(Wait));
         Assert.Equal(
@@ -174,7 +146,7 @@ public sealed class DisposalTests : IDisposable
             e.Message);
         Assert.Throws<ObjectDisposedException>(() => state.AsPersistentState.AppendAsync(Entries.Of(2, "refused")).AsTask().GetAwaiter().GetResult());
 
-        go.Set();
+        held.Go();
         await install.WaitAsync(Wait);
         await state.DisposeAsync().AsTask().WaitAsync(Wait);
 
@@ -216,20 +188,28 @@ public sealed class DisposalTests : IDisposable
             StringComparison.Ordinal);
     }
 
-    /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and runs <paramref name="onRestore"/> inside its restore.</summary>
-    private sealed class BlockingRestoreMachine(Action onRestore) : IReplicatedStateMachine
+    /// <summary>A state machine whose restore, once reached (<see cref="InRestore"/>), waits for <see cref="Go"/> (at most <see cref="Wait"/>).</summary>
+    private sealed class HeldRestore : IDisposable
     {
-        private readonly RecordingStateMachine _inner = new();
+        private readonly TaskCompletionSource _inRestore = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _go = new();
 
-        public void Apply(ReplicatedCommand command) => _inner.Apply(command);
-
-        public void WriteSnapshot(IBufferWriter<byte> output) => _inner.WriteSnapshot(output);
-
-        public void RestoreSnapshot(ReadOnlySpan<byte> snapshot)
+        public HeldRestore() => Machine = new HookedStateMachine
         {
-            _inner.RestoreSnapshot(snapshot);
-            onRestore();
-        }
+            OnRestore = () =>
+            {
+                _inRestore.TrySetResult();
+                Assert.True(_go.Wait(Wait), "The test never let the restore go on.");
+            },
+        };
+
+        public HookedStateMachine Machine { get; }
+
+        public Task InRestore => _inRestore.Task;
+
+        public void Go() => _go.Set();
+
+        public void Dispose() => _go.Dispose();
     }
 
     /// <summary>A snapshot entry streamed from the leader whose stream stops mid-way until released (or cancelled).</summary>
