@@ -1,9 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Buffers;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Threading;
 
 namespace Aletheia.Wal.Raft;
 
@@ -37,8 +39,7 @@ public abstract partial class AletheiaPersistentState
             return ValueTask.FromException<long>(new InvalidOperationException("A snapshot cannot be appended at the end of the log; install it with AppendAsync(entry, startIndex)."));
         }
 
-        // Volatile: a fresh look at the flag DisposeAsync sets; an append racing disposal fails in the log instead.
-        if (Volatile.Read(ref _disposed) != 0)
+        if (!_operations.TryEnter())
         {
             return ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
         }
@@ -52,10 +53,11 @@ public abstract partial class AletheiaPersistentState
             finally
             {
                 _appendLock.Release();
+                _operations.Exit();
             }
         }
 
-        return AppendSlowAsync(entry, token);
+        return AppendSlowAsync(entry, token); // exits the operation
     }
 
     /// <summary>
@@ -68,28 +70,46 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <exception cref="InvalidOperationException"><paramref name="startIndex"/> is at or below the commit index.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1, or above <see cref="LastEntryIndex"/> + 1 (a gap) for an entry that is not a snapshot.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    /// <exception cref="OperationCanceledException"><paramref name="token"/> was cancelled; or the state was disposed while the call waited for the lock or the entry's bytes (a snapshot: before it held the state machine; nothing of it is kept).</exception>
+    /// <exception cref="ObjectDisposedException">The state was disposed before the call.</exception>
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(TEntryImpl entry, long startIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
-        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(startIndex, 1L);
-        await _appendLock.EnterWriteLockAsync(token).ConfigureAwait(false);
+        EnterOperation();
         try
         {
-            if (entry.IsSnapshot)
+            // Disposal cancels the waits for the lock and for the entry's bytes; past its point of no return an
+            // installation observes no token, and disposal waits for it.
+            using CancellationTokenMultiplexer.Scope cancellation = _cancellation.Combine([token, _lifetime.Token]);
+            await _appendLock.EnterWriteLockAsync(cancellation.Token).ConfigureAwait(false);
+            try
             {
-                await InstallSnapshotUnderLockAsync(entry, startIndex, token).ConfigureAwait(false);
-                return;
-            }
+                if (entry.IsSnapshot)
+                {
+                    await InstallSnapshotUnderLockAsync(entry, startIndex, cancellation.Token).ConfigureAwait(false);
+                    return;
+                }
 
-            CheckAppendIndexUnderLock(startIndex);
-            await AppendAtUnderLockAsync(entry, startIndex, token).ConfigureAwait(false);
-            await WaitDurableAsync(startIndex, token).ConfigureAwait(false);
+                CheckAppendIndexUnderLock(startIndex);
+                await AppendAtUnderLockAsync(entry, startIndex, cancellation.Token).ConfigureAwait(false);
+                await WaitDurableAsync(startIndex, cancellation.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _appendLock.Release();
+            }
+        }
+        catch (OperationCanceledException e) when (CancelledByDisposal(token))
+        {
+            throw entry.IsSnapshot
+                ? new OperationCanceledException($"The snapshot's installation at index {startIndex} was cancelled: the persistent state in '{_directory}' was disposed before it held the state machine, and nothing of it was kept.", e, e.CancellationToken)
+                : AppendCancelledByDisposal(startIndex, e);
         }
         finally
         {
-            _appendLock.Release();
+            _operations.Exit();
         }
     }
 
@@ -101,7 +121,7 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <exception cref="InvalidOperationException">An entry would go at or below the commit index and <paramref name="skipCommitted"/> is false; or an entry is a snapshot.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="startIndex"/> is below 1 or above <see cref="LastEntryIndex"/> + 1 (a gap).</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask AppendAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted = false, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
     {
@@ -116,7 +136,7 @@ public abstract partial class AletheiaPersistentState
     /// entries: both are on disk when this returns.
     /// </summary>
     /// <returns>How many entries were committed.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     public async ValueTask<long> AppendAndCommitAsync<TEntryImpl>(
         ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token = default)
         where TEntryImpl : IRaftLogEntry
@@ -127,12 +147,36 @@ public abstract partial class AletheiaPersistentState
 
     /// <summary>The range append; then, if <paramref name="commitIndex"/> is above the commit index, commits up to it (at most the last entry supplied) while the log writes the entries.</summary>
     /// <returns>How many entries were committed.</returns>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendRangeAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
-        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(startIndex, 1L);
+        EnterOperation();
+        try
+        {
+            // Disposal cancels the waits (the lock, the entries' bytes, the commit lock, the write).
+            using CancellationTokenMultiplexer.Scope cancellation = _cancellation.Combine([token, _lifetime.Token]);
+            return await AppendRangeUnderOperationAsync(entries, startIndex, skipCommitted, commitIndex, cancellation.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (CancelledByDisposal(token))
+        {
+            throw AppendCancelledByDisposal(startIndex, e);
+        }
+        finally
+        {
+            _operations.Exit();
+        }
+    }
+
+    private OperationCanceledException AppendCancelledByDisposal(long startIndex, OperationCanceledException e) =>
+        new($"The append at index {startIndex} was cancelled: the persistent state in '{_directory}' was disposed while it waited for the append lock, the entries' bytes or their write; what it appended stays in the log, unacknowledged.", e, e.CancellationToken);
+
+    /// <summary>The range append, once entered as an operation; <paramref name="token"/> is cancelled by disposal too.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
+    private async ValueTask<long> AppendRangeUnderOperationAsync<TEntryImpl>(ILogEntryProducer<TEntryImpl> entries, long startIndex, bool skipCommitted, long commitIndex, CancellationToken token)
+        where TEntryImpl : IRaftLogEntry
+    {
         await _appendLock.EnterWriteLockAsync(token).ConfigureAwait(false);
         try
         {
@@ -221,7 +265,7 @@ public abstract partial class AletheiaPersistentState
     /// Puts one entry at <paramref name="index"/> (at most one past the end), dropping a conflicting suffix first; the
     /// caller holds the exclusive append lock and has checked <paramref name="index"/> against the commit index.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private async ValueTask AppendAtUnderLockAsync<TEntryImpl>(TEntryImpl entry, long index, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
@@ -247,27 +291,38 @@ public abstract partial class AletheiaPersistentState
         AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, _entryBuffer.WrittenSpan);
     }
 
-    /// <summary>A leader's append whose entry cannot lend its bytes, or that found the append lock held alone.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    /// <summary>
+    /// A leader's append whose entry cannot lend its bytes, or that found the append lock held alone; the caller entered
+    /// the operation, which this exits. Its wait for the read lock needs no disposal token: it waits only for writers,
+    /// which disposal cancels or waits for.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long> AppendSlowAsync<TEntryImpl>(TEntryImpl entry, CancellationToken token)
         where TEntryImpl : IRaftLogEntry
     {
-        if (!entry.TryGetMemory(out ReadOnlyMemory<byte> payload))
-        {
-            // An entry that only streams its bytes: copied once into a buffer of its own (concurrent appends share no buffer).
-            var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(entry.Length.GetValueOrDefault(), 256, Array.MaxLength));
-            await DataTransferObject.WriteToAsync(entry, buffer, token).ConfigureAwait(false);
-            payload = buffer.WrittenMemory;
-        }
-
-        await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
         try
         {
-            return AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span);
+            if (!entry.TryGetMemory(out ReadOnlyMemory<byte> payload))
+            {
+                // An entry that only streams its bytes: copied once into a buffer of its own (concurrent appends share no buffer).
+                var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(entry.Length.GetValueOrDefault(), 256, Array.MaxLength));
+                await DataTransferObject.WriteToAsync(entry, buffer, token).ConfigureAwait(false);
+                payload = buffer.WrittenMemory;
+            }
+
+            await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
+            try
+            {
+                return AppendFrame(entry.Term, entry.CommandId, entry.IsConfiguration, false, payload.Span);
+            }
+            finally
+            {
+                _appendLock.Release();
+            }
         }
         finally
         {
-            _appendLock.Release();
+            _operations.Exit();
         }
     }
 
@@ -298,22 +353,9 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
-    private ValueTask<long> WaitDurableAsync(long index, CancellationToken token)
-    {
-        if ((long)_log.DurableLsn.Value >= index)
-        {
-            return new ValueTask<long>(index);
-        }
-
-        return WaitDurableSlowAsync(index, token);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<long> WaitDurableSlowAsync(long index, CancellationToken token)
-    {
-        await _log.WaitForDurableAsync(new Lsn((ulong)index), token).ConfigureAwait(false);
-        return index;
-    }
+    /// <summary>Completes once the entries up to <paramref name="index"/> are durable (the log's own wait: pooled, allocation-free).</summary>
+    private ValueTask WaitDurableAsync(long index, CancellationToken token) =>
+        (long)_log.DurableLsn.Value >= index ? ValueTask.CompletedTask : _log.WaitForDurableAsync(new Lsn((ulong)index), token);
 
     /// <summary>Drops every entry above <paramref name="index"/> from the log, the term index and the readers; under the exclusive append lock.</summary>
     private void TruncateAfterUnderLock(long index)

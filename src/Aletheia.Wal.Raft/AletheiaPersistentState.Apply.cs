@@ -16,17 +16,26 @@ public abstract partial class AletheiaPersistentState
     /// </summary>
     /// <returns>The index of the last entry the snapshot covers (0, and nothing written, when nothing was applied).</returns>
     /// <exception cref="OperationCanceledException"><paramref name="token"/> was cancelled first.</exception>
+    /// <exception cref="ObjectDisposedException">The state was disposed before the call.</exception>
     public async ValueTask<long> CompactAsync(CancellationToken token = default)
     {
-        ThrowIfDisposed();
-        await _machineGate.WaitAsync(token).ConfigureAwait(false);
+        EnterOperation();
         try
         {
-            return TakeSnapshotUnderGate();
+            // The gate's holders (the applier, an installation) end by themselves or on disposal: no disposal token needed.
+            await _machineGate.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                return TakeSnapshotUnderGate();
+            }
+            finally
+            {
+                _machineGate.Release();
+            }
         }
         finally
         {
-            _machineGate.Release();
+            _operations.Exit();
         }
     }
 
@@ -44,10 +53,14 @@ public abstract partial class AletheiaPersistentState
                     continue;
                 }
 
+                // The gate is taken inside the try: a cancellation while waiting for it (disposal; SemaphoreSlim throws for
+                // a cancelled token even when the gate is free) must still give the read lock back.
                 await _appendLock.EnterReadLockAsync(token).ConfigureAwait(false);
-                await _machineGate.WaitAsync(token).ConfigureAwait(false);
+                bool gateHeld = false;
                 try
                 {
+                    await _machineGate.WaitAsync(token).ConfigureAwait(false);
+                    gateHeld = true;
                     long commit = LastCommittedEntryIndex;
                     long from = LastAppliedIndex + 1;
                     if (reader is null || readerNext != from)
@@ -81,7 +94,11 @@ public abstract partial class AletheiaPersistentState
                 }
                 finally
                 {
-                    _machineGate.Release();
+                    if (gateHeld)
+                    {
+                        _machineGate.Release();
+                    }
+
                     _appendLock.Release();
                 }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster.Consensus.Raft;
 
@@ -13,13 +14,16 @@ public abstract partial class AletheiaPersistentState
     // Live readers left where their last read ended: replication to each follower reads on from there (guarded by itself).
     private readonly List<(WalReader Reader, long Next)> _readers = [];
     private readonly Stack<RaftEntryList> _lists = new(); // guarded by itself
+    private bool _readerPoolClosed; // guarded by _readers: set at disposal, after which readers returned are disposed
 
     /// <summary>
     /// Hands the entries from <paramref name="startIndex"/> to <paramref name="endIndex"/> to <paramref name="reader"/>.
     /// When the log no longer holds <paramref name="startIndex"/> (compacted), the first entry is the snapshot, and the
-    /// snapshot's index is passed along. Durable entries come from a live reader of the log (which returns durable records
-    /// only); entries appended and not yet written, from the copies kept in memory for this: a leader replicates an entry
-    /// while its own write runs. Either way each payload is copied once, into the read's buffer. A metadata-only reader
+    /// snapshot's index is passed along. The last entries appended (<c>RecentEntries.Capacity</c> of them, durable or not)
+    /// come from the copies kept in memory: a leader replicates an entry while its own write runs, and a follower that
+    /// keeps up is served without touching the log. Older entries (a lagging follower's) come from a live reader of the
+    /// log, pooled and read on from where its last read ended, once durable. Either way each payload is copied once, into
+    /// the read's buffer. A metadata-only reader
     /// gets terms without touching the log. Compactions do not wait for reads: a read whose entries a compaction removes
     /// while it collects them starts again, and then begins with the new snapshot.
     /// </summary>
@@ -47,7 +51,7 @@ public abstract partial class AletheiaPersistentState
         return ReadCoreAsync(reader, Math.Max(startIndex, 1), endIndex, token);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<TResult> ReadCoreAsync<TResult>(ILogEntryConsumer<IRaftLogEntry, TResult> consumer, long startIndex, long endIndex, CancellationToken token)
     {
         RaftEntryList list = RentList();
@@ -82,7 +86,7 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>Puts the snapshot (when the log no longer serves <paramref name="startIndex"/>) and the entries to <paramref name="endIndex"/> in <paramref name="list"/>; returns the snapshot's index when it is there.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<long?> CollectAsync(RaftEntryList list, bool metadataOnly, long startIndex, long endIndex, CancellationToken token)
     {
         long? snapshotIndex = null;
@@ -118,23 +122,33 @@ public abstract partial class AletheiaPersistentState
             return snapshotIndex;
         }
 
-        // Durable entries from the log's reader; the ones it has not written yet from memory, or, should one have left
-        // memory already, from the reader once it is written.
-        long durable = Math.Min(endIndex, (long)_log.DurableLsn.Value);
-        if (startIndex <= durable)
+        // Entries from memory while it holds them (the last ones appended, durable or not: a leader replicates an entry
+        // while its own write runs); the others (a lagging follower's, or too large to be kept) from a pooled reader of
+        // the log, once written. So a follower that keeps up is served without a reader, and a reader serves one that
+        // lags, reading on from where its last read ended.
+        long next = startIndex;
+        while (next <= endIndex)
         {
-            await CopyEntriesAsync(list, startIndex, durable, token).ConfigureAwait(false);
-        }
-
-        long next = Math.Max(startIndex, durable + 1);
-        next = CopyRecent(list, next, endIndex);
-        if (next <= endIndex)
-        {
-            await WaitDurableAsync(endIndex, token).ConfigureAwait(false);
-            await CopyEntriesAsync(list, next, endIndex, token).ConfigureAwait(false);
+            next = CopyRecent(list, next, endIndex);
+            if (next <= endIndex)
+            {
+                long runEnd = LastNotInMemory(next, endIndex);
+                await WaitDurableAsync(runEnd, token).ConfigureAwait(false);
+                await CopyEntriesAsync(list, next, runEnd, token).ConfigureAwait(false);
+                next = runEnd + 1;
+            }
         }
 
         return snapshotIndex;
+    }
+
+    /// <summary>The last index of the run from <paramref name="from"/> (which memory does not hold) that memory does not hold, at most <paramref name="to"/>.</summary>
+    private long LastNotInMemory(long from, long to)
+    {
+        lock (_termGate)
+        {
+            return _recent.LastMissing(from, to, (long)_log.LastLsn.Value);
+        }
     }
 
     /// <summary>Copies entries <paramref name="from"/>.. from memory while they are there; returns the first index not copied.</summary>
@@ -164,7 +178,7 @@ public abstract partial class AletheiaPersistentState
     }
 
     /// <summary>Copies the durable entries <paramref name="from"/>..<paramref name="to"/> into <paramref name="list"/> from a pooled live reader.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private async ValueTask CopyEntriesAsync(RaftEntryList list, long from, long to, CancellationToken token)
     {
         WalReader reader = RentReader(from, out long next);
@@ -173,9 +187,10 @@ public abstract partial class AletheiaPersistentState
         {
             while (next <= to)
             {
-                if (!TryCopyAvailable(reader, list, ref next, from, to))
+                if (!TryCopyAvailable(reader, list, ref next, from, to) && !await reader.WaitToReadAsync(token).ConfigureAwait(false))
                 {
-                    await reader.WaitToReadAsync(token).ConfigureAwait(false);
+                    // The log was closed (reads are not waited for at disposal) with this entry not written.
+                    throw new ObjectDisposedException(GetType().Name, $"The log in '{_log.Directory}' was closed while a read waited for entry {next}.");
                 }
             }
 
@@ -267,6 +282,12 @@ public abstract partial class AletheiaPersistentState
         {
             lock (_readers)
             {
+                if (_readerPoolClosed)
+                {
+                    reader.Dispose();
+                    return;
+                }
+
                 if (_readers.Count == MaxPooledReaders)
                 {
                     int behind = 0;
@@ -308,6 +329,17 @@ public abstract partial class AletheiaPersistentState
 
             _readers.Clear();
         }
+    }
+
+    /// <summary>Disposes the pooled readers, and from now on every reader returned (disposal: the log is closed next).</summary>
+    private void CloseReaderPool()
+    {
+        lock (_readers)
+        {
+            _readerPoolClosed = true;
+        }
+
+        DisposeReaders();
     }
 
     private RaftEntryList RentList()

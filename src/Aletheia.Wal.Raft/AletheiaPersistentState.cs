@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Aletheia.Wal.Raft.Storage;
+using Aletheia.Wal.Raft.Threading;
 using DotNext.IO.Log;
 using DotNext.Net.Cluster;
 using DotNext.Net.Cluster.Consensus.Raft;
@@ -56,6 +57,15 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     private readonly CancellationTokenSource _lifetime = new();
     private readonly Task _applier;
 
+    // Disposal: the operations that change the log or raft.state are counted, and those that wait for a lock or for the
+    // leader's stream wait with the caller's token combined with _lifetime's (pooled sources: nothing allocated per call),
+    // so that disposal cancels them; it then waits at most _disposeTimeout for the rest to end, and _closed completes once
+    // the log and raft.state are closed.
+    private readonly InFlightOperations _operations = new();
+    private readonly CancellationTokenMultiplexer _cancellation = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TimeSpan _disposeTimeout;
+
     private long _commitIndex;        // Volatile: written under _commitLock, read anywhere
     private long _durableCommitIndex; // Volatile: the commit index on disk in raft.state; written under _commitLock
     private long _appliedIndex;    // Volatile: written by the applier (or a snapshot's installation), read anywhere
@@ -73,6 +83,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         _directory = parts.Directory;
         _createMode = parts.CreateMode;
         _snapshotThreshold = parts.SnapshotThreshold;
+        _disposeTimeout = parts.DisposeTimeout;
         _snapshotIndex = parts.SnapshotIndex;
         _snapshotTerm = parts.SnapshotTerm;
         _snapshot = parts.Snapshot;
@@ -115,6 +126,14 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             throw new ArgumentException($"AletheiaRaftOptions.SnapshotThreshold must be at least 0; it is {options.SnapshotThreshold}.", nameof(options));
         }
 
+        if ((options.DisposeTimeout <= TimeSpan.Zero && options.DisposeTimeout != System.Threading.Timeout.InfiniteTimeSpan)
+            || options.DisposeTimeout > TimeSpan.FromMilliseconds(int.MaxValue))
+        {
+            throw new ArgumentException(
+                $"AletheiaRaftOptions.DisposeTimeout must be positive and at most {TimeSpan.FromMilliseconds(int.MaxValue)}, or Timeout.InfiniteTimeSpan; it is {options.DisposeTimeout}.",
+                nameof(options));
+        }
+
         string directory = Path.GetFullPath(options.Directory);
         System.IO.Directory.CreateDirectory(directory);
         string logDirectory = Path.Combine(directory, LogDirectoryName);
@@ -153,7 +172,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             }
 
             var parts = new Parts(
-                log, nodeState, stateMachine, directory, options.UnixCreateMode, options.SnapshotThreshold,
+                log, nodeState, stateMachine, directory, options.UnixCreateMode, options.SnapshotThreshold, options.DisposeTimeout,
                 snapshot?.Index ?? 0, snapshot?.Term ?? 0, snapshot?.Payload ?? []);
             return PersistentStateType.Create(parts);
         }
@@ -174,6 +193,12 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
 
     /// <summary>The log underneath (tests look at its durable LSN).</summary>
     internal WriteAheadLog Log => _log;
+
+    /// <summary>The lock appends and reads share, and cuts and installations hold alone (tests look at its holders).</summary>
+    internal DotNext.Threading.AsyncReaderWriterLock AppendLock => _appendLock;
+
+    /// <summary>How many operations that change the log or raft.state are in progress (tests wait for one to have entered).</summary>
+    internal long OperationsInProgress => _operations.Count;
 
     /// <summary>The lock commits take (tests hold it to stall a commit or a snapshot's installation).</summary>
     internal AsyncExclusiveLock CommitLock => _commitLock;
@@ -237,12 +262,19 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             return ValueTask.FromCanceled<long>(token);
         }
 
-        ThrowIfDisposed();
-        lock (_stateGate)
+        EnterOperation();
+        try
         {
-            long term = _nodeState.Term + 1;
-            _nodeState.Write(term, member, LastCommittedEntryIndex);
-            return new ValueTask<long>(term);
+            lock (_stateGate)
+            {
+                long term = _nodeState.Term + 1;
+                _nodeState.Write(term, member, LastCommittedEntryIndex);
+                return new ValueTask<long>(term);
+            }
+        }
+        finally
+        {
+            _operations.Exit();
         }
     }
 
@@ -254,10 +286,17 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             return ValueTask.FromCanceled(token);
         }
 
-        ThrowIfDisposed();
-        lock (_stateGate)
+        EnterOperation();
+        try
         {
-            _nodeState.Write(term, resetLastVote ? null : _nodeState.Vote, LastCommittedEntryIndex);
+            lock (_stateGate)
+            {
+                _nodeState.Write(term, resetLastVote ? null : _nodeState.Vote, LastCommittedEntryIndex);
+            }
+        }
+        finally
+        {
+            _operations.Exit();
         }
 
         return ValueTask.CompletedTask;
@@ -271,10 +310,17 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             return ValueTask.FromCanceled(token);
         }
 
-        ThrowIfDisposed();
-        lock (_stateGate)
+        EnterOperation();
+        try
         {
-            _nodeState.Write(_nodeState.Term, member, LastCommittedEntryIndex);
+            lock (_stateGate)
+            {
+                _nodeState.Write(_nodeState.Term, member, LastCommittedEntryIndex);
+            }
+        }
+        finally
+        {
+            _operations.Exit();
         }
 
         return ValueTask.CompletedTask;
@@ -306,7 +352,13 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         }
 
         // Acquire: pairs with the release store made once raft.state holds the index.
-        return endIndex <= Volatile.Read(ref _durableCommitIndex) ? new ValueTask<long>(0L) : CommitSlowAsync(endIndex, token);
+        if (endIndex <= Volatile.Read(ref _durableCommitIndex))
+        {
+            return new ValueTask<long>(0L);
+        }
+
+        // CommitSlowAsync exits the operation.
+        return _operations.TryEnter() ? CommitSlowAsync(endIndex, token) : ValueTask.FromException<long>(new ObjectDisposedException(GetType().Name));
     }
 
     /// <summary>Completes at the next application of entries to the state machine.</summary>
@@ -327,7 +379,18 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         return index <= LastAppliedIndex ? ValueTask.CompletedTask : _appliedWaiters.WaitAsync(index, _readApplied, token);
     }
 
-    /// <summary>Stops the applier and closes the log (making what was appended durable) and the state file. Idempotent.</summary>
+    /// <summary>
+    /// Closes the state: later calls are refused (<see cref="ObjectDisposedException"/>); the applier stops; operations still
+    /// waiting for a lock or for the leader's stream (a follower's append, a snapshot's installation that does not hold the
+    /// state machine yet) are cancelled and end with <see cref="OperationCanceledException"/>; those past that point (a
+    /// snapshot's installation runs to its end once it holds the state machine, an append copies its entry, a commit
+    /// writes raft.state) are waited for, at most <see cref="AletheiaRaftOptions.DisposeTimeout"/>; then the log is closed
+    /// (making what was appended durable) and raft.state. Reads are never waited for: one in progress ends with the
+    /// entries it collected, or with <see cref="ObjectDisposedException"/> if it still needed the log. Calling it again
+    /// waits again for the same closing.
+    /// </summary>
+    /// <exception cref="TimeoutException">Operations were still in progress after <see cref="AletheiaRaftOptions.DisposeTimeout"/>:
+    /// the last of them to end closes the log and raft.state (named in the message).</exception>
     public void Dispose()
     {
         DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -335,60 +398,129 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     }
 
     /// <summary>As <see cref="Dispose"/>.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    /// <exception cref="TimeoutException">As for <see cref="Dispose"/>.</exception>
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     public async ValueTask DisposeAsync()
     {
-        // Full fence, one disposer: every member reads the flag with Volatile.Read; a call racing this one may still run
-        // into the log, which then throws ObjectDisposedException itself.
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        // Full fence, one disposer: every member reads the flag with Volatile.Read, and the operations that change the log
+        // or raft.state enter _operations, which Close refuses from now on (see InFlightOperations.TryEnter).
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            return;
+            Task drained = _operations.Close();
+            _lifetime.Cancel();
+            _ = CloseWhenEndedAsync(drained); // completes _closed, with the failure if closing failed
         }
 
-        _lifetime.Cancel();
-        try
+        Task closed = _closed.Task;
+        if (_disposeTimeout == System.Threading.Timeout.InfiniteTimeSpan || closed.IsCompleted)
         {
-            await _applier.ConfigureAwait(false);
+            await closed.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        else
         {
+            try
+            {
+                await closed.WaitAsync(_disposeTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!closed.IsCompleted)
+            {
+                throw NotClosedInTime();
+            }
         }
 
-        _appliedEvent.Interrupt(new ObjectDisposedException(GetType().Name));
-        _appliedWaiters.Fail(new ObjectDisposedException(GetType().Name));
-        DisposeReaders();
-        await _log.DisposeAsync().ConfigureAwait(false);
-        lock (_stateGate)
-        {
-            _nodeState.Dispose();
-        }
-
-        _appendLock.Dispose();
-        _commitLock.Dispose();
-        _appliedEvent.Dispose();
-        _applyTrigger.Dispose();
-        _lifetime.Dispose();
         GC.SuppressFinalize(this);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<long> CommitSlowAsync(long endIndex, CancellationToken token)
+    /// <summary>Waits for the applier and the operations in progress to end, then closes what they used; completes <see cref="_closed"/>.</summary>
+    private async Task CloseWhenEndedAsync(Task drained)
     {
-        // Raft counts a leader in a majority only for entries on its disk: a leader's appends return before their write.
-        long written = Math.Min(endIndex, (long)_log.LastLsn.Value);
-        if (written > 0)
-        {
-            await WaitDurableAsync(written, token).ConfigureAwait(false);
-        }
-
-        await _commitLock.AcquireAsync(token).ConfigureAwait(false);
         try
         {
-            return CommitUnderLock(endIndex);
+            // The applier ends on the cancellation of _lifetime (it catches the cancellation itself).
+            await _applier.ConfigureAwait(false);
+            await drained.ConfigureAwait(false);
+            _appliedEvent.Interrupt(new ObjectDisposedException(GetType().Name));
+            _appliedWaiters.Fail(new ObjectDisposedException(GetType().Name));
+            CloseReaderPool();
+            await _log.DisposeAsync().ConfigureAwait(false);
+            lock (_stateGate)
+            {
+                _nodeState.Dispose();
+            }
+
+            // The append lock is left undisposed: a read may still hold it (reads are not waited for), and its Release
+            // must not meet a disposed lock. Every other user of these has ended.
+            _commitLock.Dispose();
+            _appliedEvent.Dispose();
+            _applyTrigger.Dispose();
+            _lifetime.Dispose();
+            _closed.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            _closed.TrySetException(e);
+        }
+    }
+
+    private TimeoutException NotClosedInTime()
+    {
+        long count = _operations.Count;
+        var waits = new List<string>(2);
+        if (count > 0)
+        {
+            waits.Add(count == 1
+                ? "1 operation that changes the log (an append, a snapshot's installation, a commit, a compaction or a term update) has not ended"
+                : $"{count} operations that change the log (appends, a snapshot's installation, commits, a compaction or term updates) have not ended");
+        }
+
+        if (!_applier.IsCompleted)
+        {
+            waits.Add("the applier has not ended (IReplicatedStateMachine.Apply or WriteSnapshot, or the configuration storage, may be what it waits for)");
+        }
+
+        if (waits.Count == 0)
+        {
+            waits.Add("closing the log (which makes what was appended durable first) has not finished");
+        }
+
+        string installation = count > 0
+            ? " A snapshot's installation runs to its end once it holds the state machine (IReplicatedStateMachine.RestoreSnapshot may be what it waits for)."
+            : "";
+        return new TimeoutException(
+            $"The persistent state in '{_directory}' was not closed within its DisposeTimeout ({_disposeTimeout.TotalMilliseconds:0} ms): " +
+            $"{string.Join(", and ", waits)}.{installation} The log and raft.state are closed when the last one ends; DisposeAsync waits for that again.");
+    }
+
+    /// <summary>The commit that writes raft.state; the caller entered the operation, which this exits.</summary>
+    /// <remarks>
+    /// Its waits take the caller's token alone: the log's write ends by itself, and the commit lock's holders (commits, a
+    /// follower's append, an installation) end by themselves or are cancelled by disposal.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
+    private async ValueTask<long> CommitSlowAsync(long endIndex, CancellationToken token)
+    {
+        try
+        {
+            // Raft counts a leader in a majority only for entries on its disk: a leader's appends return before their write.
+            long written = Math.Min(endIndex, (long)_log.LastLsn.Value);
+            if (written > 0)
+            {
+                await WaitDurableAsync(written, token).ConfigureAwait(false);
+            }
+
+            await _commitLock.AcquireAsync(token).ConfigureAwait(false);
+            try
+            {
+                return CommitUnderLock(endIndex);
+            }
+            finally
+            {
+                _commitLock.Release();
+            }
         }
         finally
         {
-            _commitLock.Release();
+            _operations.Exit();
         }
     }
 
@@ -429,8 +561,12 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         return Math.Max(0, endIndex - old);
     }
 
-    // Volatile: a fresh look at the flag DisposeAsync sets.
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+    /// <summary>Enters an operation that changes the log or raft.state (the caller exits it in a finally).</summary>
+    /// <exception cref="ObjectDisposedException">Disposal has begun.</exception>
+    private void EnterOperation() => ObjectDisposedException.ThrowIf(!_operations.TryEnter(), this);
+
+    /// <summary>True when an <see cref="OperationCanceledException"/> came from disposal, not from the caller's <paramref name="token"/>.</summary>
+    private bool CancelledByDisposal(CancellationToken token) => !token.IsCancellationRequested && _lifetime.IsCancellationRequested;
 
     /// <summary>What <see cref="Open"/> opened, handed to the constructor of the type made at run time.</summary>
     internal sealed record Parts(
@@ -440,6 +576,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
         string Directory,
         UnixFileMode CreateMode,
         long SnapshotThreshold,
+        TimeSpan DisposeTimeout,
         long SnapshotIndex,
         long SnapshotTerm,
         byte[] Snapshot);

@@ -21,6 +21,14 @@ public sealed class AletheiaRaftOptions
     /// </summary>
     public Func<string, WalOptions>? LogOptions { get; init; }
 
+    /// <summary>
+    /// How long <see cref="AletheiaPersistentState.DisposeAsync"/> waits for the operations in progress that change the log
+    /// (an append, a snapshot's installation, a commit, a compaction, a term update) to end before it gives up with a
+    /// <see cref="TimeoutException"/>; those still waiting for a lock, or for the leader's stream, are cancelled at once.
+    /// Default 30 s. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait however long.
+    /// </summary>
+    public TimeSpan DisposeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Who may read and write <c>raft.state</c> and <c>raft.snapshot</c>. Default 0600 (owner only), as the log's files.</summary>
     public UnixFileMode UnixCreateMode { get; init; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 }

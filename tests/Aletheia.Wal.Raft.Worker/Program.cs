@@ -2,6 +2,12 @@ using System.Text;
 using Aletheia.Wal.Raft.Tests.Support;
 using DotNext.Net.Cluster.Consensus.Raft;
 
+// "alloc <directory>": the bytes allocated per command in steady state (Worker/CommandAllocation.cs).
+if (args is ["alloc", string allocDirectory])
+{
+    return await Aletheia.Wal.Raft.Worker.CommandAllocation.RunAsync(allocDirectory);
+}
+
 // A Raft node in a process of its own, for the crash tests (killed with SIGKILL, then restarted on its directory).
 // Usage: node <directory> <port> <member ports, comma-separated> <lower election timeout ms> <upper election timeout ms>
 // Prints "ready" once its cluster member is started, then "applied <index>" whenever the applied index moved (every 20 ms

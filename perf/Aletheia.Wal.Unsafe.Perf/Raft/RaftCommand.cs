@@ -197,21 +197,4 @@ public static class RaftCommand
         Console.Error.WriteLine("usage: raft --clients 1,16,256 --seconds 5 --warmup 1 --logs dotnext,aletheia --payload 64 --root /tmp/aletheia-raft");
         return 2;
     }
-
-    /// <summary>Reads entries as a leader's replication does, and keeps nothing.</summary>
-    private sealed class LengthReader : ILogEntryConsumer<IRaftLogEntry, long>
-    {
-        public ValueTask<long> ReadAsync<TEntry, TList>(TList entries, long? snapshotIndex, CancellationToken token)
-            where TEntry : IRaftLogEntry
-            where TList : IReadOnlyList<TEntry>
-        {
-            long length = 0;
-            for (int i = 0; i < entries.Count; i++)
-            {
-                length += entries[i].Length.GetValueOrDefault();
-            }
-
-            return new ValueTask<long>(length);
-        }
-    }
 }

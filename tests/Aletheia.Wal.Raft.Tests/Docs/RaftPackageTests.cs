@@ -12,7 +12,7 @@ public sealed class RaftPackageTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task The_package_has_its_id_description_readme_symbols_and_depends_on_the_log_and_DotNext()
+    public async Task The_package_has_its_id_description_readme_symbols_and_depends_on_the_log_DotNext_and_ObjectPool()
     {
         (int exitCode, string output) = await Repository.RunAsync(
             "dotnet", ["pack", Repository.File("src/Aletheia.Wal.Raft"), "-c", Repository.Configuration, "--no-build", "-o", _temp.Path]);
@@ -30,7 +30,8 @@ public sealed class RaftPackageTests : IDisposable
         Assert.Contains("lib/net10.0/Aletheia.Wal.Raft.dll", PackageFile.Entries(nupkg));
         var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
             .Select(e => (e.Attribute("id")!.Value, e.Attribute("version")!.Value)).Order().ToArray();
-        Assert.Equal([("Aletheia.Wal.Unsafe", version), ("DotNext.Net.Cluster", "6.12.0")], dependencies);
+        // Microsoft.Extensions.ObjectPool: the pools of the per-command async methods' boxes (Threading/).
+        Assert.Equal([("Aletheia.Wal.Unsafe", version), ("DotNext.Net.Cluster", "6.12.0"), ("Microsoft.Extensions.ObjectPool", "10.0.0")], dependencies);
         Assert.True(File.Exists(Path.Combine(_temp.Path, $"Aletheia.Wal.Raft.{version}.snupkg")));
     }
 }

@@ -20,25 +20,9 @@ public sealed class SnapshotInstallTests : IDisposable
     private AletheiaPersistentState Open(IReplicatedStateMachine? machine = null) =>
         AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = _dir.Path }, machine ?? new RecordingStateMachine());
 
-    /// <summary>A snapshot of a state machine that applied <paramref name="texts"/> at indexes 1, 2, ...</summary>
-    private static byte[] SnapshotOf(params string[] texts)
-    {
-        var machine = new RecordingStateMachine();
-        for (int i = 0; i < texts.Length; i++)
-        {
-            machine.Apply(new ReplicatedCommand(i + 1, 1, null, false, Encoding.UTF8.GetBytes(texts[i])));
-        }
+    private static byte[] SnapshotOf(params string[] texts) => Entries.SnapshotOf(texts);
 
-        var buffer = new ArrayBufferWriter<byte>();
-        machine.WriteSnapshot(buffer);
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private async Task AppendThreeEntriesAndCloseAsync()
-    {
-        await using AletheiaPersistentState state = Open();
-        await state.AsPersistentState.AppendAsync(Entries.Producer(Entries.Of(1, "1"), Entries.Of(1, "2"), Entries.Of(1, "3")), 1);
-    }
+    private Task AppendThreeEntriesAndCloseAsync() => Entries.AppendAndCloseAsync(_dir.Path, "1", "2", "3");
 
     [Fact]
     public async Task The_fillers_are_durable_before_the_snapshot_file_names_the_index_and_the_state_machine_is_restored()
@@ -244,25 +228,5 @@ public sealed class SnapshotInstallTests : IDisposable
         Assert.Equal(2, await raft.CommitAsync(2));
         await raft.WaitForApplyAsync(2).AsTask().WaitAsync(Wait);
         Assert.Equal(["e1", "e2"], machine.Applied.Select(a => Encoding.UTF8.GetString(a.Payload)));
-    }
-
-    /// <summary>A state machine that records like <see cref="RecordingStateMachine"/> and calls back at a restore.</summary>
-    private sealed class HookedStateMachine : IReplicatedStateMachine
-    {
-        private readonly RecordingStateMachine _inner = new();
-
-        public Action? OnRestore { get; init; }
-
-        public IReadOnlyList<(long Index, long Term, byte[] Payload)> Applied => _inner.Applied;
-
-        public void Apply(ReplicatedCommand command) => _inner.Apply(command);
-
-        public void WriteSnapshot(IBufferWriter<byte> output) => _inner.WriteSnapshot(output);
-
-        public void RestoreSnapshot(ReadOnlySpan<byte> snapshot)
-        {
-            _inner.RestoreSnapshot(snapshot);
-            OnRestore?.Invoke();
-        }
     }
 }

@@ -22,8 +22,29 @@ internal static class Entries
     /// <summary>A snapshot entry as a leader sends it (streamed, as one received over the network is).</summary>
     public static TestEntry Snapshot(long term, byte[] payload) => new(term, payload, lendsBytes: false, isSnapshot: true);
 
+    /// <summary>The snapshot of a state machine that applied <paramref name="texts"/> (term 1) at indexes 1, 2, ...</summary>
+    public static byte[] SnapshotOf(params string[] texts)
+    {
+        var machine = new RecordingStateMachine();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            machine.Apply(new ReplicatedCommand(i + 1, 1, null, false, System.Text.Encoding.UTF8.GetBytes(texts[i])));
+        }
+
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        machine.WriteSnapshot(buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     /// <summary>A cluster configuration entry, lending its bytes.</summary>
     public static TestEntry Configuration(long term, byte[] payload) => new(term, payload, lendsBytes: true, isConfiguration: true);
+
+    /// <summary>Opens a node's state in <paramref name="directory"/>, puts entries of term 1 with <paramref name="texts"/> at 1, 2, ... (uncommitted), and closes it.</summary>
+    public static async Task AppendAndCloseAsync(string directory, params string[] texts)
+    {
+        await using AletheiaPersistentState state = AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = directory }, new RecordingStateMachine());
+        await state.AsPersistentState.AppendAsync(Producer(texts.Select(text => Of(1, text)).ToArray()), 1);
+    }
 
     public static ValueTask<ReadResult> ReadAsync(IPersistentState state, long start, long end, bool metadataOnly = false) =>
         state.ReadAsync(new Reader(metadataOnly), start, end);
