@@ -103,6 +103,13 @@ public sealed class WalOptions
     public UnixFileMode UnixCreateMode { get; init; } = OwnerReadWrite;
 
     /// <summary>
+    /// How segment writes are made durable on return: <see cref="WalWriteMode.WriteThrough"/> (the default, .NET's
+    /// write-through handle) or, on Linux, <see cref="WalWriteMode.DataSync"/> (<c>O_DSYNC</c>: the same durability of the
+    /// data the log reads back, without a journal commit for the file's timestamps).
+    /// </summary>
+    public WalWriteMode WriteMode { get; init; } = WalWriteMode.WriteThrough;
+
+    /// <summary>
     /// A name for the log in its metrics: the tag <c>wal.name</c> of every instrument of the meter
     /// <see cref="WalDiagnostics.MeterName"/>, beside <c>wal.directory</c> (the full directory path), so that dashboards
     /// tell several logs of one process apart by a stable name rather than by path. Default null: no <c>wal.name</c> tag.
@@ -168,6 +175,7 @@ public sealed class WalOptions
                 ? $"from {largestWrite} to {BatchHeader.MaxBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
                 : $"at most {BatchHeader.MaxBytes} bytes, and room for the headers and the largest record");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
+        Check(Enum.IsDefined(WriteMode), nameof(WriteMode), WriteMode, "WriteThrough or DataSync");
         Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");
         Check((UnixCreateMode & OwnerReadWrite) == OwnerReadWrite && (UnixCreateMode & ~PermissionBits) == 0, nameof(UnixCreateMode),
             Octal(UnixCreateMode), "from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits)");

@@ -100,7 +100,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
         _bufferCapacity = writeBufferBytes;
         _writeLimit = WriteLimitOf(segments);
-        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes)); // room for the end marker after a full batch
+        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes + PageBytes)); // room for the end marker and the padding after a full batch
         _buffer = _bufferSlab.Pointer;
         _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
     }
@@ -113,6 +113,15 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     /// ends (native-layout.md, section 4). The next write starts on it and overwrites it.
     /// </summary>
     public const int MarkerBytes = BatchHeader.Size;
+
+    /// <summary>
+    /// Every batch write is padded with zeros to the end of its last page of this size (as far as the segment and its
+    /// header's <see cref="SegmentWriter.CurrentMaxWriteBytes"/> allow), so that it never covers part of a page: the page
+    /// cache holds no page of a segment prepared with direct I/O (or recycled, or reopened), and a write-through write
+    /// that covers part of a page not cached first reads it from the device. Measured: without the padding, 1 KiB bursts
+    /// into a directly prepared segment ran at 276 MB/s against 1,237 with the page cache filled by the preparation.
+    /// </summary>
+    public const int PageBytes = 4096;
 
     /// <summary>The smallest ring record: an empty frame and its ring header.</summary>
     private static int MinRecordBytes => RingRecordHeader.RecordSize(FrameHeader.Size);
@@ -444,9 +453,16 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     {
         BatchHeader.Write(_buffer, _used - BatchHeader.Size, _batchFirstLsn, _batchRecords, _segments.Salt);
         BatchHeader.WriteEndMarker(_buffer + _used, _nextLsn, _segments.Salt);
+        int length = _used + MarkerBytes;
+        long end = _segments.Offset + length;
+        long paddedEnd = Math.Min(
+            (end + PageBytes - 1) & ~(long)(PageBytes - 1),
+            Math.Min(_segments.CurrentLength, _segments.Offset + _segments.CurrentMaxWriteBytes));
+        int padding = (int)Math.Max(0, paddedEnd - end);
+        NativeMemory.Clear(_buffer + length, (nuint)padding); // what follows an end marker is zeros, or stale bytes, never frames
         long started = Stopwatch.GetTimestamp();
         ProtocolDelays.Step(); // the next batch accumulates while this one waits
-        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + MarkerBytes), advance: _used);
+        _segments.Write(new ReadOnlySpan<byte>(_buffer, length + padding), advance: _used);
         long elapsed = Stopwatch.GetTimestamp() - started;
 
         ulong durable = _nextLsn - 1;

@@ -73,6 +73,9 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     public uint InheritedMaxWriteBytes { get; private set; }
 
+    /// <summary>The largest write the current segment's header allows: this writer's, or the inherited one.</summary>
+    public uint CurrentMaxWriteBytes => InheritedMaxWriteBytes != 0 ? InheritedMaxWriteBytes : _maxWriteBytes;
+
     /// <summary>True once the current segment's opening write (header and end marker) has returned.</summary>
     public bool IsOpened => Offset != 0;
 
@@ -240,7 +243,7 @@ internal sealed class SegmentWriter : IDisposable
         string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
         using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
         {
-            WriteZeros(file, 0, bytes);
+            file.FillZeros(0, bytes);
             file.Sync();
         }
 

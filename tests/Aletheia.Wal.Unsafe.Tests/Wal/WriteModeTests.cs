@@ -1,0 +1,78 @@
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Wal;
+
+/// <summary>
+/// <see cref="WalOptions.WriteMode"/>: the segment the writer holds open is opened O_SYNC (WriteThrough, the default) or
+/// O_DSYNC (DataSync), as the kernel reports it in /proc/self/fdinfo; either way every record reads back.
+/// </summary>
+public sealed class WriteModeTests : IDisposable
+{
+    private const int DataSyncFlag = 0x1000;  // O_DSYNC
+    private const int SyncOnlyFlag = 0x100000; // __O_SYNC: O_SYNC is it plus O_DSYNC
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(WalWriteMode.WriteThrough, DataSyncFlag | SyncOnlyFlag)]
+    [InlineData(WalWriteMode.DataSync, DataSyncFlag)]
+    public void The_open_segment_has_the_flags_of_the_mode_and_every_record_reads_back(WalWriteMode mode, int expectedFlags)
+    {
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, WriteMode = mode, SegmentSizeBytes = 1 << 20 }))
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                log.AppendDurable(Payloads.Make(1, i, 20_000)); // about two segments: the next one is opened the same way
+            }
+
+            if (OperatingSystem.IsLinux())
+            {
+                string current = SegmentFiles.Used(directory)[^1];
+                int flags = SegmentFlags(current);
+                Assert.Equal(expectedFlags, flags & (DataSyncFlag | SyncOnlyFlag));
+            }
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(100, records.Count);
+        for (int i = 0; i < records.Count; i++)
+        {
+            Assert.True(Payloads.Matches(records[i].Payload, 1, i), $"Record {i + 1} is byte-exact.");
+        }
+    }
+
+    /// <summary>The open flags of the one descriptor of this process on <paramref name="path"/> that is open for writing.</summary>
+    private static int SegmentFlags(string path)
+    {
+        var found = new List<int>();
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            string? target = null;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget;
+            }
+            catch (IOException)
+            {
+                continue; // closed meanwhile
+            }
+
+            if (target != path)
+            {
+                continue;
+            }
+
+            string line = File.ReadAllLines($"/proc/self/fdinfo/{Path.GetFileName(fd)}").Single(l => l.StartsWith("flags:", StringComparison.Ordinal));
+            int flags = Convert.ToInt32(line["flags:".Length..].Trim(), 8); // octal
+            if ((flags & 0x3) != 0) // O_WRONLY or O_RDWR
+            {
+                found.Add(flags);
+            }
+        }
+
+        return Assert.Single(found);
+    }
+}
