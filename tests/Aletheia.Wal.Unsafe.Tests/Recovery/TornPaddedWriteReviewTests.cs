@@ -137,6 +137,80 @@ public sealed class TornPaddedWriteReviewTests(ITestOutputHelper output) : IDisp
     }
 
     /// <summary>
+    /// A segment whose header says the 0.6 write size (buffer + 24) is continued by this version under load, cut with
+    /// TruncateAfter (the writer continues in it from the cut) and written again: no write into it, padding included, is
+    /// longer than its header allows, and every record reads back.
+    /// </summary>
+    [Fact]
+    public void A_segment_with_a_0_6_header_continued_and_cut_is_never_written_past_its_write_size()
+    {
+        string directory = _temp.Log();
+        var expected = new Dictionary<ulong, byte[]>();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(directory, maxRecycled: 0)))
+        {
+            AppendFive(log, expected);
+        }
+
+        string segment = SegmentFiles.Used(directory).Single();
+        byte[] header = File.ReadAllBytes(segment).AsSpan(0, SegmentHeader.Size).ToArray();
+        const uint OldMaxWrite = Buffer + BatchHeader.Size;
+        BitConverter.TryWriteBytes(header.AsSpan(48), OldMaxWrite);
+        BitConverter.TryWriteBytes(header.AsSpan(60), Crc32C.Compute(header.AsSpan(0, 60)));
+        SegmentFiles.Patch(segment, 0, header);
+
+        // Which thread made each segment write (writes are sequential here: recovery's, then the flush thread's and the
+        // cut's, which holds the flush thread): the flush thread's are the batch writes; the others zero-fill (recovery's
+        // seal of the tail, the cut's zeroing after its end marker) and may be as long as the bytes to zero.
+        var storage = new FaultyStorage();
+        var writers = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        bool slow = false;
+        storage.BeforeWrite = () =>
+        {
+            writers.Enqueue(Thread.CurrentThread.Name ?? "");
+            if (Volatile.Read(ref slow))
+            {
+                Thread.Sleep(1); // records pile up: batches as large as the header allows
+            }
+        };
+        Bounded.Run(() =>
+        {
+            using WriteAheadLog log = WriteAheadLog.Open(Options(directory, maxRecycled: 0), storage);
+            Volatile.Write(ref slow, true);
+            for (int i = 0; i < 40; i++)
+            {
+                byte[] payload = Payloads.Make(3, i, 300 + (i * 37 % 900));
+                expected[log.Append(payload).Value] = payload;
+            }
+
+            log.Flush();
+            Volatile.Write(ref slow, false);
+            log.TruncateAfter(new Lsn(20));
+            foreach (ulong gone in expected.Keys.Where(l => l > 20).ToList())
+            {
+                expected.Remove(gone);
+            }
+
+            Volatile.Write(ref slow, true);
+            for (int i = 40; i < 60; i++)
+            {
+                byte[] payload = Payloads.Make(3, i, 300 + (i * 37 % 900));
+                expected[log.Append(payload).Value] = payload;
+            }
+
+            log.Flush();
+        });
+
+        Assert.Equal(writers.Count, storage.Writes.Count);
+        var intoOld = storage.Writes.Zip(writers).Where(w => w.First.Path == segment && w.Second.EndsWith("-flush", StringComparison.Ordinal)).Select(w => w.First).ToList();
+        output.WriteLine($"{intoOld.Count} batch writes into the 0.6 segment, the longest {intoOld.Max(w => w.Length)} bytes; its header allows {OldMaxWrite}");
+        Assert.Contains(intoOld, w => w.Length > Buffer / 2); // the load made large batches there
+        Assert.All(intoOld, w => Assert.True(w.Length <= OldMaxWrite, $"The write [{w.Offset}, {w.Offset + w.Length}) into the 0.6 segment is longer than its header's {OldMaxWrite} bytes."));
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(expected.Count, records.Count);
+        Assert.All(records, r => Assert.True(expected[r.Lsn].AsSpan().SequenceEqual(r.Payload), $"Record {r.Lsn} is byte-exact."));
+    }
+
+    /// <summary>
     /// Writes the log: five acknowledged records of 700 bytes (the last write then ends mid-page), then one of
     /// <paramref name="lastPayload"/> bytes, whose write is captured: the segment's bytes before it, and what it wrote.
     /// The recycled kind first fills segments 1 and 2 with records of 1000 bytes, truncates segment 1 away (kept as a
