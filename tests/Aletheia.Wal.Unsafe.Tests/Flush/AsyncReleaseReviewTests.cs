@@ -233,11 +233,7 @@ public sealed class AsyncReleaseReviewTests(ITestOutputHelper output)
             for (int round = 0; round < Rounds; round++)
             {
                 var watermark = new DurableWatermark(Lsn.None);
-                var tasks = new Task<Lsn>[16];
-                for (int i = 0; i < tasks.Length; i++)
-                {
-                    tasks[i] = watermark.WaitAsync(new Lsn((ulong)(i + 1)), CancellationToken.None).AsTask();
-                }
+                Task<Lsn>[] tasks = WaitForFirst(watermark, 16);
 
                 ulong durable = (ulong)random.Next(0, 17);
                 watermark.Advance(new Lsn(durable));
@@ -285,11 +281,7 @@ public sealed class AsyncReleaseReviewTests(ITestOutputHelper output)
             for (int round = 0; round < Rounds; round++)
             {
                 var watermark = new DurableWatermark(Lsn.None);
-                var tasks = new Task<Lsn>[8];
-                for (int i = 0; i < tasks.Length; i++)
-                {
-                    tasks[i] = watermark.WaitAsync(new Lsn((ulong)(i + 1)), CancellationToken.None).AsTask();
-                }
+                Task<Lsn>[] tasks = WaitForFirst(watermark, 8);
 
                 watermark.Advance(new Lsn(4));
                 watermark.SetFaulted(new IOException("the next write failed (EIO)"));
@@ -334,11 +326,7 @@ public sealed class AsyncReleaseReviewTests(ITestOutputHelper output)
             {
                 var lsns = new Aletheia.Wal.Stripes.LsnSequence(16);
                 var watermark = new DurableWatermark(Lsn.None, lsns);
-                var tasks = new Task<Lsn>[16];
-                for (int i = 0; i < tasks.Length; i++)
-                {
-                    tasks[i] = watermark.WaitAsync(new Lsn((ulong)(i + 1)), CancellationToken.None).AsTask();
-                }
+                Task<Lsn>[] tasks = WaitForFirst(watermark, 16);
 
                 ulong a = (ulong)random.Next(1, 16);
                 ulong b = (ulong)random.Next(0, (int)a + 1);
@@ -418,6 +406,10 @@ public sealed class AsyncReleaseReviewTests(ITestOutputHelper output)
             AssertEmpty(watermark);
         }, TimeSpan.FromSeconds(90));
     }
+
+    /// <summary>Async waits for LSNs 1 to <paramref name="count"/>, in order.</summary>
+    private static Task<Lsn>[] WaitForFirst(DurableWatermark watermark, int count) =>
+        Enumerable.Range(1, count).Select(lsn => watermark.WaitAsync(new Lsn((ulong)lsn), CancellationToken.None).AsTask()).ToArray();
 
     /// <summary>True when every task completed (any way) within <paramref name="limit"/>.</summary>
     internal static bool CompletedWithin(IEnumerable<Task> tasks, TimeSpan limit) =>

@@ -115,7 +115,7 @@ public sealed class DataSyncReviewTests(ITestOutputHelper output) : IDisposable
             {
                 lock (Opens)
                 {
-                    Opens.Add((path, WritableFlags(path)));
+                    Opens.Add((path, DescriptorFlags.Writable(path)));
                 }
             }
 
@@ -133,36 +133,5 @@ public sealed class DataSyncReviewTests(ITestOutputHelper output) : IDisposable
         public override void SyncDirectory(string directory) => inner.SyncDirectory(directory);
 
         public override string[] ListFiles(string directory, string searchPattern) => inner.ListFiles(directory, searchPattern);
-
-        private static List<int> WritableFlags(string path)
-        {
-            var found = new List<int>();
-            foreach (string fd in Directory.GetFiles("/proc/self/fd"))
-            {
-                string? target;
-                try
-                {
-                    target = new FileInfo(fd).LinkTarget;
-                }
-                catch (IOException)
-                {
-                    continue; // closed meanwhile
-                }
-
-                if (target != path)
-                {
-                    continue;
-                }
-
-                string line = File.ReadAllLines($"/proc/self/fdinfo/{Path.GetFileName(fd)}").Single(l => l.StartsWith("flags:", StringComparison.Ordinal));
-                int flags = Convert.ToInt32(line["flags:".Length..].Trim(), 8);
-                if ((flags & 0x3) != 0)
-                {
-                    found.Add(flags);
-                }
-            }
-
-            return found;
-        }
     }
 }
