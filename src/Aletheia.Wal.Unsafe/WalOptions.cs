@@ -28,6 +28,13 @@ public sealed class WalOptions
     /// </summary>
     public const long MinSegmentSizeBytes = FlushCoordinator.MaxHeaderBytes + FrameHeader.Size + DefaultMaxEntryBytes;
 
+    /// <summary>
+    /// The largest <see cref="WriteBufferBytes"/>: 1 GiB. The log holds two write buffers, and a write is its buffer, the
+    /// end marker and up to a page of padding, which must stay within a 32-bit length (found by review: a buffer near
+    /// int.MaxValue overflowed that sum).
+    /// </summary>
+    public const int MaxWriteBufferBytes = 1 << 30;
+
     /// <summary>The largest <see cref="SegmentSizeBytes"/>.</summary>
     public const long MaxSegmentSizeBytes = 1L << 40;
 
@@ -170,10 +177,10 @@ public sealed class WalOptions
             largestWrite > SegmentFloorBytes
                 ? $"from {minSegment} to {MaxSegmentSizeBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a segment holds its headers and the largest record)"
                 : $"from {SegmentFloorBytes} to {MaxSegmentSizeBytes} bytes");
-        Check(WriteBufferBytes >= largestWrite && WriteBufferBytes <= BatchHeader.MaxBytes, nameof(WriteBufferBytes), WriteBufferBytes,
+        Check(WriteBufferBytes >= largestWrite && WriteBufferBytes <= MaxWriteBufferBytes, nameof(WriteBufferBytes), WriteBufferBytes,
             MaxEntryBytes >= 1
-                ? $"from {largestWrite} to {BatchHeader.MaxBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
-                : $"at most {BatchHeader.MaxBytes} bytes, and room for the headers and the largest record");
+                ? $"from {largestWrite} to {MaxWriteBufferBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
+                : $"at most {MaxWriteBufferBytes} bytes, and room for the headers and the largest record");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
         Check(Enum.IsDefined(WriteMode), nameof(WriteMode), WriteMode, "WriteThrough or DataSync");
         Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");

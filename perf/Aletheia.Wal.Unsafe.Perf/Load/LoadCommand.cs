@@ -19,7 +19,7 @@ public static class LoadCommand
         ["faster"] = static directory => new FasterLogPeer(directory),
 
         // Variants, not run by default: per-batch fsync without WriteThrough; FasterLog with FastCommitMode.
-        ["channel-fsync"] = static directory => new ChannelFileStreamLog(directory, writeThrough: false),
+        ["channel-fsync"] = static directory => new ChannelFileStreamLog(directory, ChannelMode.FsyncPerBatch),
         ["faster-fastcommit"] = static directory => new FasterLogPeer(directory, fastCommit: true),
 
         // Not logs: the floor of blocking group commit on this machine (a write per round, a park and a wake per

@@ -59,8 +59,10 @@ public static class LoadDriver
             state.ReleaseStart();
 
             long measureStart = 0;
+            long allocatedBefore = 0;
             if (!state.WaitFailed(warmup))
             {
+                allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
                 measureStart = Stopwatch.GetTimestamp();
                 state.SetPhase(PhaseMeasure);
                 state.WaitFailed(duration);
@@ -68,6 +70,7 @@ public static class LoadDriver
 
             state.SetPhase(PhaseStop);
             long measureEnd = Stopwatch.GetTimestamp();
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
 
             int stuck = JoinAll(threadObjects);
             if (stuck > 0)
@@ -83,7 +86,8 @@ public static class LoadDriver
                 throw new InvalidOperationException($"Peer '{log.Name}' failed under load with {threads} threads.", error);
             }
 
-            return Summarize(log.Name, threads, workers, measureStart, measureEnd);
+            LoadResult result = Summarize(log.Name, threads, workers, measureStart, measureEnd);
+            return result with { BytesPerAppend = result.TotalRecords > 0 ? (double)allocated / result.TotalRecords : null };
         }
         finally
         {

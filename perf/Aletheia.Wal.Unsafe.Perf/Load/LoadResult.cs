@@ -13,4 +13,11 @@ public sealed record LoadResult(
     double RecordsPerSecond,
     double P50Micros,
     double P99Micros,
-    long TotalRecords);
+    long TotalRecords)
+{
+    /// <summary>
+    /// Bytes the whole process allocated over the measured window per durable append (the appends that completed in it), or
+    /// null when none did.
+    /// </summary>
+    public double? BytesPerAppend { get; init; }
+}

@@ -10,12 +10,17 @@ internal static class RaftLogs
 {
     public static readonly string[] Names = ["dotnext", "aletheia"];
 
-    /// <summary>Opens the named log in <paramref name="directory"/>; the second item disposes it.</summary>
-    public static (IPersistentState Log, IAsyncDisposable Owner) Open(string name, string directory) => name switch
+    /// <summary>
+    /// Opens the named log in <paramref name="directory"/>; the second item disposes it. <paramref name="dotNextChunkBytes"/>
+    /// sets DotNext's <c>ChunkSize</c> (its default is the system page size, one file per 4 KiB of entries); null keeps it.
+    /// </summary>
+    public static (IPersistentState Log, IAsyncDisposable Owner) Open(string name, string directory, int? dotNextChunkBytes = null) => name switch
     {
         // Default options: in 6.12 DotNext's log always flushes what it appended before CommitAsync returns (FlushOnCommit
         // is obsolete, "always true"); a follower's appended entries reach the disk at its next commit.
-        "dotnext" => Own(new DotNextLog(new DotNextLog.Options { Location = directory }, new NoOpDotNextMachine())),
+        "dotnext" => Own(new DotNextLog(
+            dotNextChunkBytes is { } chunk ? new DotNextLog.Options { Location = directory, ChunkSize = chunk } : new DotNextLog.Options { Location = directory },
+            new NoOpDotNextMachine())),
         "aletheia" => OwnAletheia(AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = directory }, new NoOpMachine())),
         _ => throw new ArgumentException($"Unknown log '{name}'. Known: dotnext, aletheia.", nameof(name)),
     };

@@ -506,8 +506,11 @@ internal sealed class DurableWatermark : IDisposable
             {
                 DurableWaiter waiter = ready[i];
                 ready[i] = null!;
-                Exception? error = fault is not null ? Faulted(fault)
-                    : waiter.Target <= durable ? null
+                // Durable first: a record whose write returned is durable even when the log faulted after it, before this
+                // pass ran (found by review: the async releaser runs after the advance that made it ready, and a fault
+                // in between failed waits for records on disk), as a wait made after the fault reports it.
+                Exception? error = waiter.Target <= durable ? null
+                    : fault is not null ? Faulted(fault)
                     : new ObjectDisposedException("WriteAheadLog", "The log was disposed before this record became durable.");
                 waiter.Complete(error); // the waiter may be reused at once: nothing touches it after this
             }

@@ -36,15 +36,17 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
     {
         const int ReadWrite = 0x2, DataSync = 0x1000, CloseOnExec = 0x80000; // O_RDWR, O_DSYNC (asm-generic and x86), O_CLOEXEC
         int fd = Open(path, ReadWrite | DataSync | CloseOnExec);
-        if (fd < 0)
+        if (fd >= 0)
         {
-            int errno = Marshal.GetLastPInvokeError();
-            throw errno == 2 /* ENOENT */
-                ? new FileNotFoundException($"Could not find file '{path}'.", path)
-                : new IOException($"Cannot open '{path}' for O_DSYNC writes (errno {errno}).");
+            return new SafeFileHandle(fd, ownsHandle: true);
         }
 
-        return new SafeFileHandle(fd, ownsHandle: true);
+        // The exception .NET gives for the same open (FileNotFoundException, DirectoryNotFoundException,
+        // UnauthorizedAccessException, PathTooLongException...), so that callers see one set whatever the mode (found by
+        // review: only ENOENT was mapped). Should that open succeed (the cause went away meanwhile), the errno is reported.
+        int errno = Marshal.GetLastPInvokeError();
+        File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete).Dispose();
+        throw new IOException($"Cannot open '{path}' for O_DSYNC writes (errno {errno}).");
     }
 
     public override WalFile CreateNew(string path, bool writeThrough)

@@ -99,10 +99,18 @@ internal sealed class SegmentWriter : IDisposable
     /// Writes at <see cref="Offset"/> (write-through: durable on return) and advances it by <paramref name="advance"/>
     /// (the batch; the end marker after it is overwritten by the next write).
     /// </summary>
-    public void Write(ReadOnlySpan<byte> data, int advance)
+    public void Write(ReadOnlySpan<byte> data, int advance) => ReserveWrite(advance, out long offset).Write(data, offset);
+
+    /// <summary>
+    /// Takes the place of the next write: returns the current segment's file and, in <paramref name="offset"/>, where the
+    /// write goes (<see cref="Offset"/>), and advances <see cref="Offset"/> by <paramref name="advance"/> at once, so that
+    /// the next batch is laid out while this one is written by another thread. The caller writes before it rotates.
+    /// </summary>
+    public WalFile ReserveWrite(int advance, out long offset)
     {
-        _current.Write(data, Offset);
+        offset = Offset;
         Offset += advance;
+        return _current;
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ public sealed class WalOptionsTests : IDisposable
         },
         {
             "WriteBufferBytes", d => new WalOptions { Directory = d, WriteBufferBytes = 100 },
-            "WalOptions.WriteBufferBytes must be from 65664 to 2147483647 bytes with WalOptions.MaxEntryBytes 65536 (a write holds its headers and the largest record); it is 100."
+            "WalOptions.WriteBufferBytes must be from 65664 to 1073741824 bytes with WalOptions.MaxEntryBytes 65536 (a write holds its headers and the largest record); it is 100."
         },
         {
             "RecoveryMode", d => new WalOptions { Directory = d, RecoveryMode = (WalRecoveryMode)7 },

@@ -1,3 +1,4 @@
+using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
 
@@ -41,6 +42,28 @@ public sealed class WriteModeTests : IDisposable
         for (int i = 0; i < records.Count; i++)
         {
             Assert.True(Payloads.Matches(records[i].Payload, 1, i), $"Record {i + 1} is byte-exact.");
+        }
+    }
+
+    [Fact]
+    public void A_failed_open_throws_what_the_write_through_open_throws_for_the_same_path()
+    {
+        WalStorage writeThrough = WalStorage.Files;
+        WalStorage dataSync = WalStorage.Files.WithWriteMode(WalWriteMode.DataSync);
+        string[] paths =
+        [
+            Path.Combine(_temp.Path, "missing.wal"),                      // FileNotFoundException
+            Path.Combine(_temp.Path, "no-such-directory", "segment.wal"), // DirectoryNotFoundException
+            _temp.Path,                                                  // a directory: UnauthorizedAccessException
+            Path.Combine(_temp.Path, new string('n', 300) + ".wal"),     // a name too long: PathTooLongException
+        ];
+        var expected = new[] { typeof(FileNotFoundException), typeof(DirectoryNotFoundException), typeof(UnauthorizedAccessException), typeof(PathTooLongException) };
+        for (int i = 0; i < paths.Length; i++)
+        {
+            Exception reference = Assert.ThrowsAny<Exception>(() => writeThrough.OpenWrite(paths[i], writeThrough: true).Dispose());
+            Exception actual = Assert.ThrowsAny<Exception>(() => dataSync.OpenWrite(paths[i], writeThrough: true).Dispose());
+            Assert.Equal(expected[i], reference.GetType());
+            Assert.Equal(expected[i], actual.GetType());
         }
     }
 
