@@ -72,9 +72,9 @@ public sealed class DataSyncReviewTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>
     /// A failed open(2) in DataSync mode reports the exception File.OpenHandle reports in WriteThrough mode for the same
-    /// path. ENOENT of the file maps (FileNotFoundException); the rows that fail are review13 D3: a missing directory
+    /// path. Review13 D3 (found on 2ebf652, fixed on async by 61b7e8d): only ENOENT of the file mapped; a missing directory
     /// (DirectoryNotFoundException), a directory in the segment's place and a name too long (UnauthorizedAccessException,
-    /// PathTooLongException) come out as FileNotFoundException or a bare IOException "(errno N)".
+    /// PathTooLongException) came out as FileNotFoundException or a bare IOException "(errno N)".
     /// </summary>
     [Theory]
     [InlineData("missing file")]

@@ -111,23 +111,27 @@ public sealed class SegmentPreparationReviewTests(ITestOutputHelper output) : ID
     }
 
     /// <summary>
-    /// DEFECT (review13 D2). WalOptions accepts any WriteBufferBytes up to BatchHeader.MaxBytes (int.MaxValue). The flush
-    /// thread's buffer is now WriteBufferBytes + 24 + 4096, computed in int: for a buffer within 4,120 bytes of int.MaxValue
-    /// it overflows to a negative int, cast to a 64-bit nuint, and Open throws OutOfMemoryException (undocumented) for
-    /// options Validate accepted. Version 0.6 (+ 24 only) opens such a log (a 2 GiB buffer).
+    /// Review13 D2, found on 2ebf652: WalOptions accepted any WriteBufferBytes up to int.MaxValue, and the flush thread's
+    /// buffer, WriteBufferBytes + 24 + 4096 computed in int, overflowed for a buffer within 4,120 bytes of int.MaxValue: Open
+    /// threw OutOfMemoryException (undocumented) for options Validate accepted. Fixed on async (61b7e8d) by a limit of
+    /// 1 GiB: the largest buffer the options accept opens and writes, and one past it is refused by Validate, by name.
     /// </summary>
     [Fact]
-    public void A_log_with_the_largest_write_buffer_the_options_accept_opens()
+    public void The_largest_write_buffer_the_options_accept_opens_and_one_near_int_MaxValue_is_refused_by_name()
     {
         string directory = _temp.Log();
-        var options = new WalOptions { Directory = directory, WriteBufferBytes = int.MaxValue - 1000 };
-        options.Validate(); // accepted
+        var largest = new WalOptions { Directory = directory, WriteBufferBytes = WalOptions.MaxWriteBufferBytes };
+        largest.Validate();
         Exception? error = Record.Exception(() =>
         {
-            using WriteAheadLog log = WriteAheadLog.Open(options);
+            using WriteAheadLog log = WriteAheadLog.Open(largest);
             Assert.Equal(new Lsn(1), log.AppendDurable([1, 2, 3]));
         });
-        Assert.True(error is null, $"Open with WriteBufferBytes {options.WriteBufferBytes} (valid) threw {error?.GetType().Name}: {error?.Message}");
+        Assert.True(error is null, $"Open with WriteBufferBytes {largest.WriteBufferBytes} (valid) threw {error?.GetType().Name}: {error?.Message}");
         Assert.Equal([1, 2, 3], LogContents.ReadAll(directory).Single().Payload);
+
+        var refused = Assert.Throws<ArgumentException>(() => new WalOptions { Directory = directory, WriteBufferBytes = int.MaxValue - 1000 }.Validate());
+        Assert.Equal(nameof(WalOptions.WriteBufferBytes), refused.ParamName);
+        Assert.Contains($"to {WalOptions.MaxWriteBufferBytes} bytes", refused.Message, StringComparison.Ordinal);
     }
 }
