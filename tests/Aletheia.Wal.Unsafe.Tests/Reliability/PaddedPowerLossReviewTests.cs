@@ -120,19 +120,7 @@ public sealed class PaddedPowerLossReviewTests(ITestOutputHelper output) : IDisp
             // the power went
         }
 
-        disk.Disarm();
-        bool hit = disk.FaultReport is not null;
-        long operations = disk.Counted;
-        string restored = _temp.Log($"case-{id}-restored");
-        disk.RestoreImageTo(restored);
-        string context = $"pipelined, case {id}: {disk.FaultReport ?? "no fault"}";
-        WalInspectionReport report = WalInspection.Inspect(restored);
-        ulong last;
-        using (WriteAheadLog log = WriteAheadLog.Open(Pipelined(restored)))
-        {
-            last = log.LastLsn.Value;
-            Assert.True(report.LastLsn.Value == last, $"{context}: the dry run ends at {report.LastLsn} ({report.Verdict}), recovery at {last}.");
-        }
+        (bool hit, long operations, string restored, string context, ulong last) = Recover(disk, id, "pipelined", Pipelined, appendAfter: false);
 
         Assert.True(last >= flushed, $"{context}: LSN {flushed} was flushed (durable), the recovered log ends at {last}.");
         var records = LogContents.ReadAll(restored, WalRecoveryMode.Strict);
@@ -188,21 +176,7 @@ public sealed class PaddedPowerLossReviewTests(ITestOutputHelper output) : IDisp
             // the power went
         }
 
-        disk.Disarm();
-        bool hit = disk.FaultReport is not null;
-        long operations = disk.Counted;
-        string restored = _temp.Log($"case-{id}-restored");
-        disk.RestoreImageTo(restored);
-        string context = $"{tear}, case {id}: {disk.FaultReport ?? "no fault"}";
-
-        WalInspectionReport report = WalInspection.Inspect(restored);
-        ulong last;
-        using (WriteAheadLog log = WriteAheadLog.Open(Options(restored)))
-        {
-            last = log.LastLsn.Value;
-            Assert.True(report.LastLsn.Value == last, $"{context}: the dry run ends at {report.LastLsn} ({report.Verdict}), recovery at {last}.");
-            Assert.Equal(new Lsn(last + 1), log.AppendDurable(Payloads.MakeTagged(2, 0, 100)));
-        }
+        (bool hit, long operations, string restored, string context, ulong last) = Recover(disk, id, tear.ToString(), Options, appendAfter: true);
 
         var records = LogContents.ReadAll(restored, WalRecoveryMode.Strict);
         ulong first = records[0].Lsn;
@@ -247,6 +221,29 @@ public sealed class PaddedPowerLossReviewTests(ITestOutputHelper output) : IDisp
         }
 
         return (hit, records.Count - 1, operations);
+    }
+
+    /// <summary>
+    /// After the power loss: the durable image restored into a directory of its own, the dry run and the real recovery
+    /// run on it and must agree on where the log ends; with <paramref name="appendAfter"/>, the log takes an append.
+    /// </summary>
+    private (bool Hit, long Operations, string Restored, string Context, ulong Last) Recover(
+        SimulatedDisk disk, int id, string kind, Func<string, WalOptions> options, bool appendAfter)
+    {
+        disk.Disarm();
+        string restored = _temp.Log($"case-{id}-restored");
+        disk.RestoreImageTo(restored);
+        string context = $"{kind}, case {id}: {disk.FaultReport ?? "no fault"}";
+        WalInspectionReport report = WalInspection.Inspect(restored);
+        using WriteAheadLog log = WriteAheadLog.Open(options(restored));
+        ulong last = log.LastLsn.Value;
+        Assert.True(report.LastLsn.Value == last, $"{context}: the dry run ends at {report.LastLsn} ({report.Verdict}), recovery at {last}.");
+        if (appendAfter)
+        {
+            Assert.Equal(new Lsn(last + 1), log.AppendDurable(Payloads.MakeTagged(2, 0, 100)));
+        }
+
+        return (disk.FaultReport is not null, disk.Counted, restored, context, last);
     }
 
     private static WalOptions Options(string directory) => new()
