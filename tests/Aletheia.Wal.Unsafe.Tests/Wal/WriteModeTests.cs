@@ -68,34 +68,5 @@ public sealed class WriteModeTests : IDisposable
     }
 
     /// <summary>The open flags of the one descriptor of this process on <paramref name="path"/> that is open for writing.</summary>
-    private static int SegmentFlags(string path)
-    {
-        var found = new List<int>();
-        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
-        {
-            string? target = null;
-            try
-            {
-                target = new FileInfo(fd).LinkTarget;
-            }
-            catch (IOException)
-            {
-                continue; // closed meanwhile
-            }
-
-            if (target != path)
-            {
-                continue;
-            }
-
-            string line = File.ReadAllLines($"/proc/self/fdinfo/{Path.GetFileName(fd)}").Single(l => l.StartsWith("flags:", StringComparison.Ordinal));
-            int flags = Convert.ToInt32(line["flags:".Length..].Trim(), 8); // octal
-            if ((flags & 0x3) != 0) // O_WRONLY or O_RDWR
-            {
-                found.Add(flags);
-            }
-        }
-
-        return Assert.Single(found);
-    }
+    private static int SegmentFlags(string path) => Assert.Single(DescriptorFlags.Writable(path));
 }
