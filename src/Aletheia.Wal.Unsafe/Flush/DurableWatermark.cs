@@ -138,7 +138,7 @@ internal sealed class DurableWatermark : IDisposable
         foreach (DurableWaiter waiter in dropped)
         {
             waiter.Complete(new WalTruncatedException(
-                new Lsn(waiter.Target), $"LSN {waiter.Target} was dropped by TruncateAfter({lsn}) before it became durable: it is not acknowledged, and the LSN will be handed out again."));
+                new Lsn(waiter.Target), $"LSN {waiter.Target} was dropped by TruncateAfter({lsn}) before this wait saw it durable: it is not acknowledged, and the LSN will be handed out again."));
         }
     }
 

@@ -163,17 +163,18 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
             return false;
         }
 
-        int fd = Open(path, 0x1 /* O_WRONLY */ | 0x80000 /* O_CLOEXEC */ | directFlag);
-        if (fd < 0)
-        {
-            return false; // EINVAL: the file system takes no O_DIRECT
-        }
-
-        // Owned here: freed in the finally below, after the last write that reads it returned.
+        // Owned here: freed in the finally below, after the last write that reads it returned. Allocated before the
+        // descriptor is opened, so that a failed allocation leaks no descriptor (found by review).
         void* zeros = NativeMemory.AlignedAlloc(DirectZeroChunkBytes, (nuint)DirectIoAlignment);
-        using var direct = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
+            int fd = Open(path, 0x1 /* O_WRONLY */ | 0x80000 /* O_CLOEXEC */ | directFlag);
+            if (fd < 0)
+            {
+                return false; // EINVAL: the file system takes no O_DIRECT
+            }
+
+            using var direct = new SafeFileHandle(fd, ownsHandle: true);
             NativeMemory.Clear(zeros, DirectZeroChunkBytes);
             long offset = from;
             try

@@ -367,7 +367,7 @@ public sealed class AsyncReleaseReviewTests(ITestOutputHelper output)
                 AssertEmpty(watermark);
             }
 
-            output.WriteLine($"waits for LSNs durable, then cut: {droppedDurableReturned} returned durable, {droppedDurableTruncated} failed 'dropped ... before it became durable'");
+            output.WriteLine($"waits for LSNs durable, then cut: {droppedDurableReturned} returned durable, {droppedDurableTruncated} failed 'dropped ... before this wait saw it durable'");
         }, TimeSpan.FromSeconds(120));
     }
 
