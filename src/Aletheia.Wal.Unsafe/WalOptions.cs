@@ -28,6 +28,13 @@ public sealed class WalOptions
     /// </summary>
     public const long MinSegmentSizeBytes = FlushCoordinator.MaxHeaderBytes + FrameHeader.Size + DefaultMaxEntryBytes;
 
+    /// <summary>
+    /// The largest <see cref="WriteBufferBytes"/>: 1 GiB. The log holds two write buffers, and a write is its buffer, the
+    /// end marker and up to a page of padding, which must stay within a 32-bit length (found by review: a buffer near
+    /// int.MaxValue overflowed that sum).
+    /// </summary>
+    public const int MaxWriteBufferBytes = 1 << 30;
+
     /// <summary>The largest <see cref="SegmentSizeBytes"/>.</summary>
     public const long MaxSegmentSizeBytes = 1L << 40;
 
@@ -103,6 +110,13 @@ public sealed class WalOptions
     public UnixFileMode UnixCreateMode { get; init; } = OwnerReadWrite;
 
     /// <summary>
+    /// How segment writes are made durable on return: <see cref="WalWriteMode.WriteThrough"/> (the default, .NET's
+    /// write-through handle) or, on Linux, <see cref="WalWriteMode.DataSync"/> (<c>O_DSYNC</c>: the same durability of the
+    /// data the log reads back, without a journal commit for the file's timestamps).
+    /// </summary>
+    public WalWriteMode WriteMode { get; init; } = WalWriteMode.WriteThrough;
+
+    /// <summary>
     /// A name for the log in its metrics: the tag <c>wal.name</c> of every instrument of the meter
     /// <see cref="WalDiagnostics.MeterName"/>, beside <c>wal.directory</c> (the full directory path), so that dashboards
     /// tell several logs of one process apart by a stable name rather than by path. Default null: no <c>wal.name</c> tag.
@@ -163,11 +177,12 @@ public sealed class WalOptions
             largestWrite > SegmentFloorBytes
                 ? $"from {minSegment} to {MaxSegmentSizeBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a segment holds its headers and the largest record)"
                 : $"from {SegmentFloorBytes} to {MaxSegmentSizeBytes} bytes");
-        Check(WriteBufferBytes >= largestWrite && WriteBufferBytes <= BatchHeader.MaxBytes, nameof(WriteBufferBytes), WriteBufferBytes,
+        Check(WriteBufferBytes >= largestWrite && WriteBufferBytes <= MaxWriteBufferBytes, nameof(WriteBufferBytes), WriteBufferBytes,
             MaxEntryBytes >= 1
-                ? $"from {largestWrite} to {BatchHeader.MaxBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
-                : $"at most {BatchHeader.MaxBytes} bytes, and room for the headers and the largest record");
+                ? $"from {largestWrite} to {MaxWriteBufferBytes} bytes with WalOptions.MaxEntryBytes {MaxEntryBytes} (a write holds its headers and the largest record)"
+                : $"at most {MaxWriteBufferBytes} bytes, and room for the headers and the largest record");
         Check(Enum.IsDefined(RecoveryMode), nameof(RecoveryMode), RecoveryMode, "TruncateTornTail, PointInTime or Strict");
+        Check(Enum.IsDefined(WriteMode), nameof(WriteMode), WriteMode, "WriteThrough or DataSync");
         Check(MaxRecycledSegments is >= 0 and <= 64, nameof(MaxRecycledSegments), MaxRecycledSegments, "from 0 to 64");
         Check((UnixCreateMode & OwnerReadWrite) == OwnerReadWrite && (UnixCreateMode & ~PermissionBits) == 0, nameof(UnixCreateMode),
             Octal(UnixCreateMode), "from 0600 to 0777 octal (the owner reads and writes; only the nine permission bits)");

@@ -176,7 +176,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             LogDirectory.RefuseForeignFiles(storage, directory);
         }
 
-        storage = storage.WithCreateMode(options.UnixCreateMode);
+        storage = storage.WithCreateMode(options.UnixCreateMode).WithWriteMode(options.WriteMode);
         DirectoryLock directoryLock = DirectoryLock.Acquire(directory, options.UnixCreateMode);
         SegmentWriter? segments = null;
         try
@@ -207,7 +207,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
             segments = new SegmentWriter(
                 storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes,
-                recovered.WriteSegmentSize, (uint)(options.WriteBufferBytes + FlushCoordinator.MarkerBytes), reusable, recovered.Recycled,
+                recovered.WriteSegmentSize, (uint)(options.WriteBufferBytes + FlushCoordinator.MarkerBytes + FlushCoordinator.PageBytes), reusable, recovered.Recycled,
                 options.MaxRecycledSegments);
             LogHead head = recovered.Head;
             if (!segments.IsOpened)

@@ -13,6 +13,7 @@ namespace Aletheia.Wal.Worker;
 /// <see cref="CountingMeterListener"/> enabled for every instrument of the library's meter; prints "allocated N batches B
 /// durations D" (D: write-latency measurements in the window).</item>
 /// <item><c>protocol-stress DIR THREADS MILLISECONDS</c>: see <see cref="ProtocolStress"/>.</item>
+/// <item><c>async-stress DIR TASKS MILLISECONDS</c>: see <see cref="AsyncWaitStress"/>.</item>
 /// <item><c>tail-write DIR POSFILE MILLISECONDS</c>: see <see cref="TailWrite"/>.</item>
 /// <item><c>alloc-tail DIR</c>: a live reader follows a writer thread's appends with WaitToReadAsync and TryRead; prints
 /// "allocated N records R waits W" for the whole process in the best of five windows after warm-up.</item>
@@ -25,7 +26,7 @@ public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        if (args is ["protocol-stress", ..])
+        if (args is ["protocol-stress" or "async-stress", ..])
         {
             // Before any type of the library is used: the switch is read once, when ProtocolDelays is initialized.
             AppContext.SetSwitch(Diagnostics.ProtocolDelays.SwitchName, true);
@@ -49,11 +50,14 @@ public static class Program
                 return TailWrite.Run(directory, positionFile, int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             case ["reader-gc", string directory]:
                 return ReaderGc(directory);
+            case ["async-stress", string directory, string tasks, string milliseconds]:
+                return AsyncWaitStress.Run(
+                    directory, int.Parse(tasks, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             case ["protocol-stress", string directory, string threads, string milliseconds]:
                 return ProtocolStress.Run(
                     directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-flush-metered DIR | alloc-async DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS | tail-write DIR POSFILE MILLISECONDS | alloc-tail DIR");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-flush-metered DIR | alloc-async DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS | async-stress DIR TASKS MILLISECONDS | tail-write DIR POSFILE MILLISECONDS | alloc-tail DIR");
                 return 2;
         }
     }

@@ -121,6 +121,7 @@ internal static class RunOneCommand
         Func<string, IDurableLog> factory = peer switch
         {
             "aletheia" => static d => new AletheiaLog(d),
+            "aletheia-dsync" => static d => new AletheiaLog(d, WalWriteMode.DataSync),
             "raw" => static d => new RawWriteThroughLog(d),
             "channel" => static d => new ChannelFileStreamLog(d),
             "faster" => static d => new FasterLogPeer(d),
@@ -163,6 +164,7 @@ internal static class RunOneCommand
         using IBurstLog log = peer switch
         {
             "aletheia" => new AletheiaLog(directory),
+            "aletheia-dsync" => new AletheiaLog(directory, WalWriteMode.DataSync),
             "channel" => new ChannelFileStreamLog(directory, ChannelMode.Buffered),
             "faster" => new FasterLogPeer(directory, autoCommit: false),
             "rocksdb" => new RocksDbLog(directory),

@@ -3,21 +3,24 @@ namespace Aletheia.Wal.Perf.Load;
 /// <summary>
 /// This library as a peer, default options: <see cref="WriteAheadLog.AppendDurable(ReadOnlySpan{byte})"/> (closed loop),
 /// <see cref="WriteAheadLog.AppendDurableAsync"/> (async), <see cref="WriteAheadLog.Append(ReadOnlySpan{byte})"/> and one
-/// <see cref="WriteAheadLog.Flush()"/> (burst).
+/// <see cref="WriteAheadLog.Flush()"/> (burst). With <see cref="WalWriteMode.DataSync"/>, the peer "aletheia-dsync": the same
+/// log with its one opt-in durability mode (O_DSYNC), to measure it against the default in the same run.
 /// </summary>
 public sealed class AletheiaLog : IDurableLog, IAsyncDurableLog<Lsn>, IBurstLog
 {
     private readonly string _directory;
     private readonly WriteAheadLog _log;
+    private readonly WalWriteMode _mode;
 
-    public AletheiaLog(string directory)
+    public AletheiaLog(string directory, WalWriteMode mode = WalWriteMode.WriteThrough)
     {
         _directory = directory;
-        _log = WriteAheadLog.Open(new WalOptions { Directory = directory });
+        _mode = mode;
+        _log = WriteAheadLog.Open(new WalOptions { Directory = directory, WriteMode = mode });
         _log.TestHookWaitForPreparedSegment(); // the next segment's zero-fill is start-up work, not part of the load
     }
 
-    public string Name => "aletheia";
+    public string Name => _mode == WalWriteMode.DataSync ? "aletheia-dsync" : "aletheia";
 
     public void AppendDurable(ReadOnlySpan<byte> payload) => _log.AppendDurable(payload);
 
@@ -32,7 +35,7 @@ public sealed class AletheiaLog : IDurableLog, IAsyncDurableLog<Lsn>, IBurstLog
     {
         _log.Dispose();
         long count = 0;
-        using (WriteAheadLog reopened = WriteAheadLog.Open(new WalOptions { Directory = _directory }))
+        using (WriteAheadLog reopened = WriteAheadLog.Open(new WalOptions { Directory = _directory, WriteMode = _mode }))
         using (WalReader reader = reopened.ReadFrom(reopened.OldestLsn))
         {
             while (reader.TryRead(out WalRecord record))

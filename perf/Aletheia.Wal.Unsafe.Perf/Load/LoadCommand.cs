@@ -14,6 +14,7 @@ public static class LoadCommand
     private static readonly Dictionary<string, Func<string, IDurableLog>> s_peers = new(StringComparer.OrdinalIgnoreCase)
     {
         ["aletheia"] = static directory => new AletheiaLog(directory),
+        ["aletheia-dsync"] = static directory => new AletheiaLog(directory, WalWriteMode.DataSync),
         ["raw"] = static directory => new RawWriteThroughLog(directory),
         ["channel"] = static directory => new ChannelFileStreamLog(directory),
         ["faster"] = static directory => new FasterLogPeer(directory),

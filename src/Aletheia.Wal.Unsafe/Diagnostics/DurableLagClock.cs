@@ -4,7 +4,8 @@ namespace Aletheia.Wal.Diagnostics;
 
 /// <summary>
 /// When the oldest record not yet durable was first seen by the flush thread: the start of the <c>aletheia.wal.durable_lag.age</c>
-/// gauge. Flush thread only, except <see cref="OldestPendingTicks"/>.
+/// gauge. Written by the flush thread, and by the writer thread that reports a large batch durable: under a lock of its
+/// own (uncontended but for the moment a batch becomes durable while the flush thread starts a round).
 /// </summary>
 /// <remarks>
 /// At the start of each round the flush thread notes the last LSN handed out, with the time, whenever it grew: an entry
@@ -19,6 +20,7 @@ internal sealed class DurableLagClock
 {
     private const int Capacity = 8;
 
+    private readonly object _gate = new();
     private readonly ulong[] _lsns = new ulong[Capacity];
     private readonly long[] _ticks = new long[Capacity];
     private int _first;
@@ -37,6 +39,35 @@ internal sealed class DurableLagClock
 
     /// <summary>Flush thread, at the start of a round: <paramref name="last"/> is the last LSN handed out now.</summary>
     public void OnRound(ulong last)
+    {
+        lock (_gate)
+        {
+            OnRoundUnderLock(last);
+        }
+    }
+
+    /// <summary>Flush thread or writer thread: every record up to <paramref name="durable"/> is durable.</summary>
+    public void OnDurable(ulong durable)
+    {
+        lock (_gate)
+        {
+            OnDurableUnderLock(durable);
+        }
+    }
+
+    /// <summary>Flush thread, after a TruncateAfter: the LSNs go on after <paramref name="last"/>, every one of them durable.</summary>
+    public void Reset(ulong last)
+    {
+        lock (_gate)
+        {
+            _first = 0;
+            _count = 0;
+            _seen = last;
+            Volatile.Write(ref _oldestTicks, 0); // Volatile: as in OnRound
+        }
+    }
+
+    private void OnRoundUnderLock(ulong last)
     {
         if (last <= _seen || _count == Capacity)
         {
@@ -57,8 +88,7 @@ internal sealed class DurableLagClock
         _seen = last;
     }
 
-    /// <summary>Flush thread: every record up to <paramref name="durable"/> is durable.</summary>
-    public void OnDurable(ulong durable)
+    private void OnDurableUnderLock(ulong durable)
     {
         while (_count > 0 && _lsns[_first] <= durable)
         {
@@ -72,14 +102,5 @@ internal sealed class DurableLagClock
 
         // Volatile: as in OnRound.
         Volatile.Write(ref _oldestTicks, _count > 0 ? _ticks[_first] : 0);
-    }
-
-    /// <summary>Flush thread, after a TruncateAfter: the LSNs go on after <paramref name="last"/>, every one of them durable.</summary>
-    public void Reset(ulong last)
-    {
-        _first = 0;
-        _count = 0;
-        _seen = last;
-        Volatile.Write(ref _oldestTicks, 0); // Volatile: as in OnRound
     }
 }

@@ -44,7 +44,7 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
 
     public bool IsAsync { get; private set; }
 
-    /// <summary>Registered / removed, guarded by the watermark's lock.</summary>
+    /// <summary>In the watermark's heap of its kind, or not; guarded by the watermark's lock.</summary>
     public bool IsRegistered { get; set; }
 
     /// <summary>

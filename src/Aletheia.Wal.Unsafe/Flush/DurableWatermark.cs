@@ -11,10 +11,12 @@ namespace Aletheia.Wal.Flush;
 /// parks (on a pooled <see cref="DurableWaiter"/>) when it has to. Nothing is allocated per record or per wait.
 /// </summary>
 /// <remarks>
-/// Waking is a cascade: after an advance the flush thread wakes at most <see cref="RootWakes"/> parked sync waiters
-/// (and hands every async one to the thread pool, which costs no syscall), and every sync waiter woken wakes
-/// <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are woken in three steps spread over
-/// the threads that must run anyway, while the flush thread goes back to writing the next batch.
+/// Waking is a cascade: after an advance the flush thread wakes at most <see cref="RootWakes"/> parked sync waiters,
+/// and every sync waiter woken wakes <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are
+/// woken in three steps spread over the threads that must run anyway, while the flush thread goes back to writing the
+/// next batch. The async waiters are not the flush thread's to complete at all: it queues one work item
+/// (<see cref="AsyncReleaser"/>) that takes the ready ones from their heap and hands each to the thread pool, so that
+/// thousands of async waits in flight cost the flush thread one queueing per batch, not one per waiter.
 /// </remarks>
 internal sealed class DurableWatermark : IDisposable
 {
@@ -34,11 +36,15 @@ internal sealed class DurableWatermark : IDisposable
     private static readonly long s_spinnerBudgetTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 500 us
 
     private readonly object _gate = new();
-    private readonly List<DurableWaiter> _waiters = new(capacity: 256); // guarded by _gate
+    private readonly WaiterHeap _syncWaiters = new(initialCapacity: 64);   // parked threads; guarded by _gate
+    private readonly WaiterHeap _asyncWaiters = new(initialCapacity: 256); // pending ValueTasks; guarded by _gate
     private readonly ObjectPool<DurableWaiter> _pool;
     private readonly Stripes.LsnSequence? _lsns;
+    private readonly AsyncReleaser _asyncReleaser;
     private PaddedInt64 _durable; // mutable struct: do not make this readonly
-    private int _waiterCount;     // _waiters.Count, readable without the lock
+    private int _syncWaiterCount;  // _syncWaiters.Count, readable without the lock
+    private int _asyncWaiterCount; // _asyncWaiters.Count, readable without the lock
+    private int _asyncRelease;     // AsyncReleaser: 0 idle, 1 queued or running, 2 asked to look again
     private int _spinner;         // 1 while one waiter spins through a write instead of parking
     private Exception? _fault;
     private bool _stopping;       // guarded by _gate
@@ -49,6 +55,7 @@ internal sealed class DurableWatermark : IDisposable
     public DurableWatermark(Lsn durable, Stripes.LsnSequence? lsns = null)
     {
         _lsns = lsns;
+        _asyncReleaser = new AsyncReleaser(this);
         _durable.Value = (long)durable.Value;
         _pool = new DefaultObjectPool<DurableWaiter>(new WaiterPolicy(this), maximumRetained: MaxPooledWaiters);
 
@@ -83,12 +90,17 @@ internal sealed class DurableWatermark : IDisposable
         Volatile.Write(ref _durable.Value, (long)durable.Value);
         ProtocolDelays.Step(); // waiters register between the store and the count check
 
-        // Full fence (store-load): Register increments _waiterCount (full fence) and then re-reads _durable; we store
-        // _durable and then read _waiterCount. One side sees the other, so no waiter sleeps through its completion.
+        // Full fence (store-load): Register increments its kind's count (full fence) and then re-reads _durable; we
+        // store _durable and then read the counts. One side sees the other, so no waiter sleeps through its completion.
         Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref _waiterCount) != 0)
+        if (Volatile.Read(ref _syncWaiterCount) != 0)
         {
-            ReleaseReady(RootWakes);
+            ReleaseReady(RootWakes, includeAsync: false);
+        }
+
+        if (Volatile.Read(ref _asyncWaiterCount) != 0)
+        {
+            ScheduleAsyncRelease();
         }
     }
 
@@ -97,7 +109,7 @@ internal sealed class DurableWatermark : IDisposable
     {
         // Full fence; first fault wins, so every waiter reports the same cause.
         Interlocked.CompareExchange(ref _fault, cause, null);
-        ReleaseReady(int.MaxValue);
+        ReleaseReady(int.MaxValue, includeAsync: true);
     }
 
     /// <summary>
@@ -107,26 +119,26 @@ internal sealed class DurableWatermark : IDisposable
     /// </summary>
     public void Rewind(Lsn lsn)
     {
-        var dropped = new List<(DurableWaiter Waiter, ulong Target)>();
+        var dropped = new List<DurableWaiter>();
         lock (_gate)
         {
             // Release: a waiter that registers after this (under the lock) and reads the lowered value waits for the LSN
             // as handed out again; one registered before is taken out here, before the lock is let go.
             Volatile.Write(ref _durable.Value, (long)lsn.Value);
-            for (int i = _waiters.Count - 1; i >= 0; i--)
+            _syncWaiters.RemoveAbove(lsn.Value, dropped);
+            _asyncWaiters.RemoveAbove(lsn.Value, dropped);
+            foreach (DurableWaiter waiter in dropped)
             {
-                if (_waiters[i].Target > lsn.Value)
-                {
-                    dropped.Add((_waiters[i], _waiters[i].Target));
-                    RemoveAtUnderLock(i);
-                }
+                // Under the lock, as every write of the counts (see RemoveUnderLock): full fences.
+                waiter.IsRegistered = false;
+                Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
             }
         }
 
-        foreach ((DurableWaiter waiter, ulong target) in dropped)
+        foreach (DurableWaiter waiter in dropped)
         {
             waiter.Complete(new WalTruncatedException(
-                new Lsn(target), $"LSN {target} was dropped by TruncateAfter({lsn}) before it became durable: it is not acknowledged, and the LSN will be handed out again."));
+                new Lsn(waiter.Target), $"LSN {waiter.Target} was dropped by TruncateAfter({lsn}) before this wait saw it durable: it is not acknowledged, and the LSN will be handed out again."));
         }
     }
 
@@ -175,7 +187,7 @@ internal sealed class DurableWatermark : IDisposable
         // and jump the queue (at 64 threads it doubled the p99 latency). Its budget (500 us) is below the smallest
         // timeout but zero, and a cancellation during it is seen by the registration below.
         // Interlocked: claims the single spinner slot; no ordering needed beyond atomicity.
-        if (Volatile.Read(ref _waiterCount) < Environment.ProcessorCount && Interlocked.CompareExchange(ref _spinner, 1, 0) == 0)
+        if (Volatile.Read(ref _syncWaiterCount) < Environment.ProcessorCount && Interlocked.CompareExchange(ref _spinner, 1, 0) == 0)
         {
             try
             {
@@ -231,9 +243,9 @@ internal sealed class DurableWatermark : IDisposable
             }
 
             // Take the next step of the wake cascade for the waiters still parked.
-            if (Volatile.Read(ref _waiterCount) != 0)
+            if (Volatile.Read(ref _syncWaiterCount) != 0)
             {
-                ReleaseReady(WakesPerStep);
+                ReleaseReady(WakesPerStep, includeAsync: false);
             }
 
             if (waiter.Error is { } error)
@@ -305,7 +317,7 @@ internal sealed class DurableWatermark : IDisposable
             _stopping = true;
         }
 
-        ReleaseReady(int.MaxValue);
+        ReleaseReady(int.MaxValue, includeAsync: true);
     }
 
     internal void ReturnWaiter(DurableWaiter waiter)
@@ -396,13 +408,13 @@ internal sealed class DurableWatermark : IDisposable
     /// <summary>Under <see cref="_gate"/>: puts <paramref name="waiter"/> in the registry, where releases find it.</summary>
     private void AddUnderLock(DurableWaiter waiter)
     {
-        _waiters.Add(waiter);
+        (waiter.IsAsync ? _asyncWaiters : _syncWaiters).Add(waiter);
         waiter.IsRegistered = true;
 
         // Full fence: the count is visible before Register's re-check of _durable (pairs with Advance). On Arm64 the
         // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
         // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
-        Interlocked.Increment(ref _waiterCount);
+        Interlocked.Increment(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
         FullFenceOnArm();
     }
 
@@ -414,6 +426,7 @@ internal sealed class DurableWatermark : IDisposable
         }
     }
 
+    /// <summary>Under <see cref="_gate"/>: takes <paramref name="waiter"/> out of the registry; false if it was not in it.</summary>
     private bool RemoveUnderLock(DurableWaiter waiter)
     {
         if (!waiter.IsRegistered)
@@ -421,32 +434,53 @@ internal sealed class DurableWatermark : IDisposable
             return false;
         }
 
-        RemoveAtUnderLock(_waiters.IndexOf(waiter));
-        return true;
-    }
-
-    /// <summary>Under <see cref="_gate"/>: removes the registered waiter at <paramref name="index"/>, moving the last one into its slot.</summary>
-    private void RemoveAtUnderLock(int index)
-    {
-        DurableWaiter waiter = _waiters[index];
-        Debug.Assert(waiter.IsRegistered, "A waiter in the registry is marked registered: both change together under the lock.");
-        int last = _waiters.Count - 1;
-        _waiters[index] = _waiters[last];
-        _waiters.RemoveAt(last);
+        bool removed = (waiter.IsAsync ? _asyncWaiters : _syncWaiters).Remove(waiter);
+        Debug.Assert(removed, "A registered waiter is in the heap of its kind.");
         waiter.IsRegistered = false;
 
         // Every write of the count holds _gate, so atomicity is not what this buys: it keeps the count's writes full
         // fences, as Register's increment is. A lock-free reader (Advance, Wait's cascade step) that still sees the
         // higher count runs one pass that finds nothing; one that sees the lower count misses only this waiter, which
         // is owned by whoever removed it and needs no release.
-        Interlocked.Decrement(ref _waiterCount);
+        Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
+        return true;
     }
 
     /// <summary>
-    /// Completes the waits that are satisfied (or all, when faulted or stopping): every async one, and at most
-    /// <paramref name="maxSyncWakes"/> sync ones (each of which continues the cascade when it wakes).
+    /// Queues <see cref="AsyncReleaser"/> unless it is queued or running already; then it looks again before it goes
+    /// idle. Called after the durable LSN moved (or the log faulted): the pass that follows reads the durable LSN after
+    /// this call, so it completes every async waiter this advance made ready.
     /// </summary>
-    private void ReleaseReady(int maxSyncWakes)
+    private void ScheduleAsyncRelease()
+    {
+        // Full fence: the durable LSN stored before this is read by the releaser's pass, which starts after it sees 2
+        // (or is queued here). 0 before: nobody is queued or running, so queue it; 1 or 2: the running pass sees the 2
+        // when it tries to go idle, and looks again.
+        if (Interlocked.Exchange(ref _asyncRelease, 2) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(_asyncReleaser, preferLocal: false);
+        }
+    }
+
+    /// <summary>The async release, on a thread-pool thread: passes until no advance asked for another meanwhile.</summary>
+    private void ReleaseAsyncWaiters()
+    {
+        do
+        {
+            // Full fence: "looking now" (1) is published before the pass reads the durable LSN; an advance after this
+            // store sets 2 again, and the compare-exchange below fails, so that advance is never missed.
+            Interlocked.Exchange(ref _asyncRelease, 1);
+            ReleaseReady(maxSyncWakes: 0, includeAsync: true);
+        }
+        while (Interlocked.CompareExchange(ref _asyncRelease, 0, 1) != 1); // full fence; 2: an advance came meanwhile
+    }
+
+    /// <summary>
+    /// Completes the waits that are satisfied (or all, when faulted or stopping): every async one when
+    /// <paramref name="includeAsync"/> (always when faulted or stopping), and at most <paramref name="maxSyncWakes"/> sync
+    /// ones (each of which continues the cascade when it wakes).
+    /// </summary>
+    private void ReleaseReady(int maxSyncWakes, bool includeAsync)
     {
         // Acquire: pairs with Advance's release store. A waiter completed below as durable is ordered after the write
         // that made its LSN durable (and, through Complete's release, so is the thread that wakes).
@@ -462,7 +496,8 @@ internal sealed class DurableWatermark : IDisposable
                 // run late on a woken waiter's thread (found by review: a value read before a TruncateAfter completed, as
                 // durable, a wait for a record given a dropped LSN again, not yet written).
                 durable = (ulong)Volatile.Read(ref _durable.Value);
-                batch = TakeReadyUnderLock(durable, all: fault is not null || _stopping, maxSyncWakes, ready);
+                bool all = fault is not null || _stopping;
+                batch = TakeReadyUnderLock(durable, all, maxSyncWakes, includeAsync || all, ready);
             }
 
             maxSyncWakes -= batch.SyncWakes; // only the sync waiters taken spend the budget
@@ -471,8 +506,11 @@ internal sealed class DurableWatermark : IDisposable
             {
                 DurableWaiter waiter = ready[i];
                 ready[i] = null!;
-                Exception? error = fault is not null ? Faulted(fault)
-                    : waiter.Target <= durable ? null
+                // Durable first: a record whose write returned is durable even when the log faulted after it, before this
+                // pass ran (found by review: the async releaser runs after the advance that made it ready, and a fault
+                // in between failed waits for records on disk), as a wait made after the fault reports it.
+                Exception? error = waiter.Target <= durable ? null
+                    : fault is not null ? Faulted(fault)
                     : new ObjectDisposedException("WriteAheadLog", "The log was disposed before this record became durable.");
                 waiter.Complete(error); // the waiter may be reused at once: nothing touches it after this
             }
@@ -486,44 +524,46 @@ internal sealed class DurableWatermark : IDisposable
 
     /// <summary>
     /// Under <see cref="_gate"/>: moves the next ready waiters (every waiter, when <paramref name="all"/>) out of the
-    /// registry into <paramref name="batch"/>, until it is full: every async one, and sync ones while fewer than
-    /// <paramref name="syncWakesLeft"/> are taken. A sync waiter counts against the budget only once it is removed into
-    /// the batch, never when it is left for lack of room; such a waiter sets <see cref="ReadyBatch.More"/> instead.
+    /// registry into <paramref name="batch"/>, until it is full: sync ones while fewer than <paramref name="syncWakesLeft"/>
+    /// are taken, then every async one when <paramref name="includeAsync"/>, lowest targets first. A sync waiter counts against the budget only once it is
+    /// taken, never when it is left for lack of room; a ready waiter left for lack of room sets <see cref="ReadyBatch.More"/>.
+    /// Waiters that are not ready are never looked at: each kind's heap has its lowest target on top.
     /// </summary>
-    private ReadyBatch TakeReadyUnderLock(ulong durable, bool all, int syncWakesLeft, Span<DurableWaiter> batch)
+    private ReadyBatch TakeReadyUnderLock(ulong durable, bool all, int syncWakesLeft, bool includeAsync, Span<DurableWaiter> batch)
     {
         int count = 0;
         int syncWakes = 0;
-
-        // From the end: removal moves the last waiter into the freed slot, and every waiter behind this one was
-        // already looked at, so none is skipped or seen twice.
-        for (int i = _waiters.Count - 1; i >= 0; i--)
+        while (syncWakes < syncWakesLeft && _syncWaiters.Count > 0 && (all || _syncWaiters.MinTarget <= durable))
         {
-            DurableWaiter waiter = _waiters[i];
-            if (!all && waiter.Target > durable)
-            {
-                continue; // not durable yet
-            }
-
-            if (!waiter.IsAsync && syncWakes == syncWakesLeft)
-            {
-                continue; // sync budget spent: the cascade of the waiters woken wakes it
-            }
-
             if (count == batch.Length)
             {
                 return new ReadyBatch(count, syncWakes, More: true); // no room: the next batch takes it
             }
 
-            RemoveAtUnderLock(i);
-            batch[count++] = waiter;
-            if (!waiter.IsAsync)
+            batch[count++] = TakeUnderLock(_syncWaiters);
+            syncWakes++;
+        }
+
+        while (includeAsync && _asyncWaiters.Count > 0 && (all || _asyncWaiters.MinTarget <= durable))
+        {
+            if (count == batch.Length)
             {
-                syncWakes++;
+                return new ReadyBatch(count, syncWakes, More: true);
             }
+
+            batch[count++] = TakeUnderLock(_asyncWaiters);
         }
 
         return new ReadyBatch(count, syncWakes, More: false);
+    }
+
+    /// <summary>Under <see cref="_gate"/>: removes the top of <paramref name="heap"/> (see <see cref="RemoveUnderLock"/> for the count).</summary>
+    private DurableWaiter TakeUnderLock(WaiterHeap heap)
+    {
+        DurableWaiter waiter = heap.RemoveMin();
+        waiter.IsRegistered = false;
+        Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount); // a full fence, as in RemoveUnderLock
+        return waiter;
     }
 
     /// <summary>A wait that found its LSN durable (or the log faulted) at registration and took itself back: true, or what a fault or a drop since says.</summary>
@@ -603,7 +643,7 @@ internal sealed class DurableWatermark : IDisposable
     }
 
     /// <summary>Test hook: one release pass on the calling thread, as Advance (budget <see cref="RootWakes"/>) or a woken waiter (<see cref="WakesPerStep"/>) runs it.</summary>
-    internal void TestHookReleasePass(int maxSyncWakes) => ReleaseReady(maxSyncWakes);
+    internal void TestHookReleasePass(int maxSyncWakes) => ReleaseReady(maxSyncWakes, includeAsync: true);
 
     /// <summary>
     /// Test hook: runs on a sync waiter's thread when its park timed out, before it tries to take itself out of the
@@ -621,7 +661,7 @@ internal sealed class DurableWatermark : IDisposable
         {
             lock (_gate)
             {
-                return _waiters.Count;
+                return _syncWaiters.Count + _asyncWaiters.Count;
             }
         }
     }
@@ -650,6 +690,12 @@ internal sealed class DurableWatermark : IDisposable
         public const int Length = 16;
 
         private DurableWaiter _element;
+    }
+
+    /// <summary>The work item that completes the ready async waiters off the flush thread (<see cref="ScheduleAsyncRelease"/>): one per watermark, so queueing it allocates nothing.</summary>
+    private sealed class AsyncReleaser(DurableWatermark owner) : IThreadPoolWorkItem
+    {
+        public void Execute() => owner.ReleaseAsyncWaiters();
     }
 
     private sealed class WaiterPolicy(DurableWatermark owner) : IPooledObjectPolicy<DurableWaiter>

@@ -37,7 +37,7 @@ namespace Aletheia.Wal.Flush;
  */
 
 /// <summary>The single flush thread: drains every stripe, merges in LSN order, writes with write-through, advances durability.</summary>
-internal sealed unsafe class FlushCoordinator : IDisposable
+internal sealed unsafe partial class FlushCoordinator : IDisposable
 {
     private const int ParkMilliseconds = 100;
 
@@ -47,7 +47,8 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private readonly byte** _table;
     private readonly ulong _tableMask;
     private readonly NativeSlab _bufferSlab;
-    private readonly byte* _buffer;
+    private readonly NativeSlab _spareBufferSlab; // the second write buffer: filled while the first is being written
+    private byte* _buffer;                         // the one CollectUnsynchronized fills; flush thread only
     private readonly int _bufferCapacity;
     private int _writeLimit; // the most a write into the current segment may hold before its end marker
     private readonly LsnSequence _lsns;
@@ -100,8 +101,11 @@ internal sealed unsafe class FlushCoordinator : IDisposable
 
         _bufferCapacity = writeBufferBytes;
         _writeLimit = WriteLimitOf(segments);
-        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes)); // room for the end marker after a full batch
+        _bufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes + PageBytes)); // room for the end marker and the padding after a full batch
         _buffer = _bufferSlab.Pointer;
+        _spareBufferSlab = new NativeSlab((nuint)(writeBufferBytes + MarkerBytes + PageBytes));
+        _writer = new Thread(RunWriter) { IsBackground = true, Name = $"{name}-write" };
+        _handOffBytes = Math.Max(LargeBatchFloorBytes, writeBufferBytes / 4);
         _thread = new Thread(Run) { IsBackground = true, Name = $"{name}-flush" };
     }
 
@@ -113,6 +117,15 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     /// ends (native-layout.md, section 4). The next write starts on it and overwrites it.
     /// </summary>
     public const int MarkerBytes = BatchHeader.Size;
+
+    /// <summary>
+    /// Every batch write is padded with zeros to the end of its last page of this size (as far as the segment and its
+    /// header's <see cref="SegmentWriter.CurrentMaxWriteBytes"/> allow), so that it never covers part of a page: the page
+    /// cache holds no page of a segment prepared with direct I/O (or recycled, or reopened), and a write-through write
+    /// that covers part of a page not cached first reads it from the device. Measured: without the padding, 1 KiB bursts
+    /// into a directly prepared segment ran at 276 MB/s against 1,237 with the page cache filled by the preparation.
+    /// </summary>
+    public const int PageBytes = 4096;
 
     /// <summary>The smallest ring record: an empty frame and its ring header.</summary>
     private static int MinRecordBytes => RingRecordHeader.RecordSize(FrameHeader.Size);
@@ -131,7 +144,11 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     /// </summary>
     public long OldestPendingTicks => _lagClock.OldestPendingTicks;
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        _writer.Start();
+        _thread.Start();
+    }
 
     /// <summary>False once the flush thread has exited (stopped or faulted).</summary>
     public bool IsRunning => _thread.IsAlive;
@@ -174,6 +191,9 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     {
         _tableSlab.Dispose();
         _bufferSlab.Dispose();
+        _spareBufferSlab.Dispose();
+        _postedEvent.Dispose();
+        _doneEvent.Dispose();
     }
 
     private void Run()
@@ -206,6 +226,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                 {
                     if (stopping && _nextLsn > _lsns.Last.Value && AllRingsEmpty())
                     {
+                        AwaitWriteInFlight(); // everything appended is written, and durable, before Stop returns
                         return;
                     }
 
@@ -215,12 +236,15 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                     continue;
                 }
 
+                AwaitWriteInFlight(); // nothing in flight while parked: its fault, if any, is seen now
                 _doorbell.Park(static self => self.HasWork(), this, ParkMilliseconds);
                 idle = default;
             }
         }
         catch (Exception e)
         {
+            // A write in flight finishes first (and is reported durable if it returned): it was copied before the fault.
+            FinishWriteInFlightQuietly();
             // No retry: after a failed write-through write the state of the page cache is unknown. Nothing copied
             // after the last successful write is reported durable. Closing the stripes wakes appenders parked for space.
             // Reported before the waiters learn of it, so that a listener has it when they do.
@@ -235,6 +259,10 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             {
                 cut.Drained.Set(); // a TruncateAfter waiting for the drain finds the log faulted
             }
+        }
+        finally
+        {
+            StopWriter();
         }
     }
 
@@ -264,6 +292,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
             idle.SpinOnce(sleep1Threshold: -1);
         }
 
+        AwaitWriteInFlight(); // the caller takes the segment writer: nothing may be in flight
         _dropAbove = ulong.MaxValue;
         cut.Drained.Set();
         cut.Resume.Wait();
@@ -385,6 +414,7 @@ internal sealed unsafe class FlushCoordinator : IDisposable
                         $"Segment {_segments.CurrentNumber}, opened by this writer ({_segments.CurrentLength} bytes, writes of {_writeLimit} bytes), cannot take a frame of {size} bytes.");
                 }
 
+                AwaitWriteInFlight(); // the closing write goes after the last batch of the segment
                 _segments.Rotate(_nextLsn);
                 _writeLimit = WriteLimitOf(_segments);
                 _used = 0;
@@ -439,32 +469,64 @@ internal sealed unsafe class FlushCoordinator : IDisposable
     private int WriteLimitOf(SegmentWriter segments) =>
         segments.InheritedMaxWriteBytes == 0 ? _bufferCapacity : (int)Math.Min(_bufferCapacity, Math.Max(0L, segments.InheritedMaxWriteBytes - MarkerBytes));
 
-    /// <summary>Flush thread only: seals the batch and the end marker after it, writes them, advances durability.</summary>
+    /// <summary>
+    /// Flush thread only: seals the batch, the end marker and the padding after it, and writes them: itself when the
+    /// batch is small (a durable append waits for no thread hand-over), else through the writer thread, so that the next
+    /// batch is collected into the other buffer while this one is being written. One write is in flight at a time, in
+    /// order, so the format is the same either way.
+    /// </summary>
     private void WriteBatchUnsynchronized()
     {
         BatchHeader.Write(_buffer, _used - BatchHeader.Size, _batchFirstLsn, _batchRecords, _segments.Salt);
         BatchHeader.WriteEndMarker(_buffer + _used, _nextLsn, _segments.Salt);
+        int length = _used + MarkerBytes;
+        AwaitWriteInFlight(); // the previous write returns first: writes land in order, and Offset is where this one goes
+        long end = _segments.Offset + length;
+        long paddedEnd = Math.Min(
+            (end + PageBytes - 1) & ~(long)(PageBytes - 1),
+            Math.Min(_segments.CurrentLength, _segments.Offset + _segments.CurrentMaxWriteBytes));
+        int padding = (int)Math.Max(0, paddedEnd - end);
+        NativeMemory.Clear(_buffer + length, (nuint)padding); // what follows an end marker is zeros, or stale bytes, never frames
+        var write = new BatchWrite(_segments.ReserveWrite(_used, out long offset), offset, _buffer, length + padding, _used, _batchRecords, _batchFirstLsn, _nextLsn - 1);
+        bool handOff = _used >= _handOffBytes;
+        _used = 0;
+        _batchRecords = 0;
+        if (handOff)
+        {
+            PostWrite(write);
+            _buffer = _buffer == _bufferSlab.Pointer ? _spareBufferSlab.Pointer : _bufferSlab.Pointer; // the next batch goes into the other one
+        }
+        else
+        {
+            WriteAndPublish(write);
+        }
+    }
+
+    /// <summary>
+    /// The flush thread (a small batch) or the writer thread (a large one), never both at once: writes the batch and, once
+    /// the write-through write returned, reports it durable.
+    /// </summary>
+    private void WriteAndPublish(in BatchWrite write)
+    {
         long started = Stopwatch.GetTimestamp();
         ProtocolDelays.Step(); // the next batch accumulates while this one waits
-        _segments.Write(new ReadOnlySpan<byte>(_buffer, _used + MarkerBytes), advance: _used);
+        write.File.Write(new ReadOnlySpan<byte>(write.Data, write.Length), write.Offset);
         long elapsed = Stopwatch.GetTimestamp() - started;
 
-        ulong durable = _nextLsn - 1;
+        // Single writer at a time (the hand-over orders the two threads), so plain increments published with Volatile.
         Volatile.Write(ref _batches, _batches + 1);
-        Volatile.Write(ref _bytesWritten, _bytesWritten + _used);
-        Volatile.Write(ref _recordsWritten, _recordsWritten + _batchRecords);
+        Volatile.Write(ref _bytesWritten, _bytesWritten + write.BatchBytes);
+        Volatile.Write(ref _recordsWritten, _recordsWritten + write.Records);
         Volatile.Write(ref _lastWriteTicks, elapsed);
 
         // Before the records are reported durable: a listener has the batch by the time a waiter returns. Costs a few
         // checks when nothing listens.
-        _telemetry.BatchWritten(_batchRecords, _used, _batchFirstLsn, durable, elapsed);
-        _lagClock.OnDurable(durable); // before Advance: the age is read low while the two disagree, never high
-        _used = 0;
-        _batchRecords = 0;
+        _telemetry.BatchWritten(write.Records, write.BatchBytes, write.FirstLsn, write.Durable, elapsed);
+        _lagClock.OnDurable(write.Durable); // before Advance: the age is read low while the two disagree, never high
 
         // The write returned from a write-through write: only now is the batch durable.
         ProtocolDelays.Step(); // written, not yet reported durable: waiters must not have been released
-        _watermark.Advance(new Lsn(durable));
+        _watermark.Advance(new Lsn(write.Durable));
     }
 }
 

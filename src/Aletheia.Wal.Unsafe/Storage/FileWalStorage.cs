@@ -7,7 +7,7 @@ namespace Aletheia.Wal.Storage;
 /// The real file system: <see cref="RandomAccess"/> on <see cref="SafeFileHandle"/>s, directory fsync through libc. Files
 /// are created with the mode given at construction (<see cref="WalOptions.UnixCreateMode"/>).
 /// </summary>
-internal sealed partial class FileWalStorage(UnixFileMode createMode) : WalStorage
+internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMode writeMode = WalWriteMode.WriteThrough) : WalStorage
 {
     /// <summary>Creates files with the default <see cref="WalOptions.UnixCreateMode"/>, 0600.</summary>
     public FileWalStorage()
@@ -17,10 +17,37 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode) : WalStora
 
     public UnixFileMode CreateMode { get; } = createMode;
 
-    public override WalStorage WithCreateMode(UnixFileMode mode) => mode == CreateMode ? this : new FileWalStorage(mode);
+    public WalWriteMode WriteMode { get; } = writeMode;
+
+    public override WalStorage WithCreateMode(UnixFileMode mode) => mode == CreateMode ? this : new FileWalStorage(mode, WriteMode);
+
+    public override WalStorage WithWriteMode(WalWriteMode mode) => mode == WriteMode ? this : new FileWalStorage(CreateMode, mode);
 
     public override WalFile OpenWrite(string path, bool writeThrough) =>
-        new HandleFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, Options(writeThrough)));
+        writeThrough && WriteMode == WalWriteMode.DataSync && OperatingSystem.IsLinux()
+            ? new HandleFile(path, OpenDataSync(path))
+            : new HandleFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, Options(writeThrough)));
+
+    /// <summary>
+    /// Linux: opens an existing file for reading and writing with <c>O_DSYNC</c> (<see cref="WalWriteMode.DataSync"/>),
+    /// which <see cref="FileOptions"/> cannot ask for. The handle owns the descriptor.
+    /// </summary>
+    private static SafeFileHandle OpenDataSync(string path)
+    {
+        const int ReadWrite = 0x2, DataSync = 0x1000, CloseOnExec = 0x80000; // O_RDWR, O_DSYNC (asm-generic and x86), O_CLOEXEC
+        int fd = Open(path, ReadWrite | DataSync | CloseOnExec);
+        if (fd >= 0)
+        {
+            return new SafeFileHandle(fd, ownsHandle: true);
+        }
+
+        // The exception .NET gives for the same open (FileNotFoundException, DirectoryNotFoundException,
+        // UnauthorizedAccessException, PathTooLongException...), so that callers see one set whatever the mode (found by
+        // review: only ENOENT was mapped). Should that open succeed (the cause went away meanwhile), the errno is reported.
+        int errno = Marshal.GetLastPInvokeError();
+        File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete).Dispose();
+        throw new IOException($"Cannot open '{path}' for O_DSYNC writes (errno {errno}).");
+    }
 
     public override WalFile CreateNew(string path, bool writeThrough)
     {
@@ -107,6 +134,69 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode) : WalStora
 
     private static FileOptions Options(bool writeThrough) => writeThrough ? FileOptions.WriteThrough : FileOptions.None;
 
+    /// <summary>The offset, length and buffer alignment that O_DIRECT asks for on any block device Linux runs on.</summary>
+    private const long DirectIoAlignment = 4096;
+
+    private const int DirectZeroChunkBytes = 1 << 20;
+
+    private static long AlignUp(long offset) => (offset + DirectIoAlignment - 1) & ~(DirectIoAlignment - 1);
+
+    /// <summary>
+    /// Linux: writes zeros over [<paramref name="from"/>, <paramref name="to"/>) (both aligned to
+    /// <see cref="DirectIoAlignment"/>) of <paramref name="path"/> through a second descriptor opened with O_DIRECT, from
+    /// one zeroed aligned buffer: the device reads the zeros by DMA, so the preparation of a 64 MiB segment neither
+    /// copies 64 MiB into the page cache (measured: a quarter of both cores during a stream of durable appends) nor
+    /// leaves it there dirty for writeback to compete with the log's own writes. The caller syncs the file (a direct write
+    /// is not durable without fsync either). False, having written nothing, where O_DIRECT is not offered (another
+    /// OS or architecture, or a file system such as tmpfs that refuses it): the caller writes through the page cache.
+    /// </summary>
+    internal static unsafe bool TryWriteZerosDirect(string path, long from, long to)
+    {
+        int directFlag = !OperatingSystem.IsLinux() ? 0 : RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 0x4000,    // O_DIRECT, asm-generic
+            Architecture.Arm64 => 0x10000, // O_DIRECT, arm64
+            _ => 0,
+        };
+        if (directFlag == 0)
+        {
+            return false;
+        }
+
+        // Owned here: freed in the finally below, after the last write that reads it returned. Allocated before the
+        // descriptor is opened, so that a failed allocation leaks no descriptor (found by review).
+        void* zeros = NativeMemory.AlignedAlloc(DirectZeroChunkBytes, (nuint)DirectIoAlignment);
+        try
+        {
+            int fd = Open(path, 0x1 /* O_WRONLY */ | 0x80000 /* O_CLOEXEC */ | directFlag);
+            if (fd < 0)
+            {
+                return false; // EINVAL: the file system takes no O_DIRECT
+            }
+
+            using var direct = new SafeFileHandle(fd, ownsHandle: true);
+            NativeMemory.Clear(zeros, DirectZeroChunkBytes);
+            long offset = from;
+            try
+            {
+                for (; offset < to; offset += DirectZeroChunkBytes)
+                {
+                    RandomAccess.Write(direct, new ReadOnlySpan<byte>(zeros, (int)Math.Min(DirectZeroChunkBytes, to - offset)), offset);
+                }
+            }
+            catch (IOException) when (offset == from)
+            {
+                return false; // refused on its first write (EINVAL: alignment the device does not take): nothing written
+            }
+
+            return true;
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(zeros);
+        }
+    }
+
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);
 
@@ -141,6 +231,20 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode) : WalStora
             }
 
             return total;
+        }
+
+        public override void FillZeros(long from, long to)
+        {
+            long directFrom = Math.Min(to, AlignUp(from));
+            long directTo = Math.Max(directFrom, to & ~(DirectIoAlignment - 1));
+            if (directTo > directFrom && TryWriteZerosDirect(Path, directFrom, directTo))
+            {
+                base.FillZeros(from, directFrom); // the unaligned edges, if any, through the page cache
+                base.FillZeros(directTo, to);
+                return;
+            }
+
+            base.FillZeros(from, to);
         }
 
         public override void Sync() => RandomAccess.FlushToDisk(handle);

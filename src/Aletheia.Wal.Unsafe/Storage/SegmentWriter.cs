@@ -73,6 +73,9 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     public uint InheritedMaxWriteBytes { get; private set; }
 
+    /// <summary>The largest write the current segment's header allows: this writer's, or the inherited one.</summary>
+    public uint CurrentMaxWriteBytes => InheritedMaxWriteBytes != 0 ? InheritedMaxWriteBytes : _maxWriteBytes;
+
     /// <summary>True once the current segment's opening write (header and end marker) has returned.</summary>
     public bool IsOpened => Offset != 0;
 
@@ -96,10 +99,18 @@ internal sealed class SegmentWriter : IDisposable
     /// Writes at <see cref="Offset"/> (write-through: durable on return) and advances it by <paramref name="advance"/>
     /// (the batch; the end marker after it is overwritten by the next write).
     /// </summary>
-    public void Write(ReadOnlySpan<byte> data, int advance)
+    public void Write(ReadOnlySpan<byte> data, int advance) => ReserveWrite(advance, out long offset).Write(data, offset);
+
+    /// <summary>
+    /// Takes the place of the next write: returns the current segment's file and, in <paramref name="offset"/>, where the
+    /// write goes (<see cref="Offset"/>), and advances <see cref="Offset"/> by <paramref name="advance"/> at once, so that
+    /// the next batch is laid out while this one is written by another thread. The caller writes before it rotates.
+    /// </summary>
+    public WalFile ReserveWrite(int advance, out long offset)
     {
-        _current.Write(data, Offset);
+        offset = Offset;
         Offset += advance;
+        return _current;
     }
 
     /// <summary>
@@ -240,7 +251,7 @@ internal sealed class SegmentWriter : IDisposable
         string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
         using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
         {
-            WriteZeros(file, 0, bytes);
+            file.FillZeros(0, bytes);
             file.Sync();
         }
 

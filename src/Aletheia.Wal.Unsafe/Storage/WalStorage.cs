@@ -30,6 +30,12 @@ internal abstract class WalStorage
     public virtual WalStorage WithCreateMode(UnixFileMode mode) => this;
 
     /// <summary>
+    /// This storage, opening existing files for write-through writes in <paramref name="mode"/>
+    /// (<see cref="WalOptions.WriteMode"/>). The default returns this storage unchanged (test doubles have one durability).
+    /// </summary>
+    public virtual WalStorage WithWriteMode(WalWriteMode mode) => this;
+
+    /// <summary>
     /// True for a storage that changes nothing on disk (<c>WalInspection</c>'s dry run): what is written through it must
     /// not change what the process remembers of the real files (<see cref="LogHeadFile"/>'s copies whose write failed),
     /// nor be told to the event source as done.

@@ -88,7 +88,16 @@ public sealed class DurableWatermarkRaceTests
             lock (watermark.TestHookGate)
             {
                 advancer.Start();
-                WaitUntilBlocked(advancer); // LSN 11 stored as durable; its release pass waits for the lock
+                if (async)
+                {
+                    // LSN 11 stored as durable; the async release is queued to the thread pool, where it waits for the lock.
+                    Assert.True(advancer.Join(TimeSpan.FromSeconds(10)), "Advance does not release async waiters itself.");
+                }
+                else
+                {
+                    WaitUntilBlocked(advancer); // LSN 11 stored as durable; its release pass waits for the lock
+                }
+
                 Assert.Equal(new Lsn(11), watermark.Durable);
                 cancel.Cancel(); // the callback takes the lock (re-entrant here) and the waiter
             }

@@ -88,14 +88,17 @@ public sealed class TailSealTests : IDisposable
 
         Bounded.Run(() => WriteThenBurst(Options(directory), before: 2, startAt: 1));
 
+        // The first writer's header allows its buffer, the end marker and the page padding (native-layout.md, section 4).
+        uint maxWrite = LogLayout.Read(directory).Segments[0].MaxWriteBytes;
+        Assert.Equal((uint)(SmallBuffer + BatchHeader.Size + global::Aletheia.Wal.Flush.FlushCoordinator.PageBytes), maxWrite);
         List<BatchHeader> batches = Batches(SegmentFiles.Used(directory).Single());
         foreach (BatchHeader batch in batches)
         {
-            Assert.True(BatchHeader.Size + batch.FrameBytes <= SmallBuffer, $"The batch at LSN {batch.FirstLsn} ({batch.RecordCount} records) fits the segment's {SmallBuffer}-byte writes.");
+            Assert.True(BatchHeader.Size + batch.FrameBytes + BatchHeader.Size <= maxWrite, $"The batch at LSN {batch.FirstLsn} ({batch.RecordCount} records) and its end marker fit the segment's {maxWrite}-byte writes.");
         }
 
         Assert.Equal(2 + Burst, batches.Sum(batch => (int)batch.RecordCount));
-        Assert.True(batches.Count >= 2 + (Burst * WriteBytes / SmallBuffer), $"The burst was split into writes of the segment's size ({batches.Count} batches).");
+        Assert.True(batches.Count >= 2 + (Burst * WriteBytes / (maxWrite - BatchHeader.Size)), $"The burst was split into writes of the segment's size ({batches.Count} batches).");
         Assert.Equal(2 + Burst, LogContents.ReadAll(directory, WalRecoveryMode.Strict).Count);
     }
 
@@ -133,7 +136,12 @@ public sealed class TailSealTests : IDisposable
             bool closed = i < segments.Length - 1;
             List<(long Offset, int Length)> batches = writes.Skip(1).SkipLast(closed ? 1 : 0).ToList();
             Assert.Equal(SegmentHeader.Size, batches[0].Offset);
-            Assert.All(batches, w => Assert.True(w.Length == batchWrite, $"A batch write is its header, one frame and its end marker ({w.Length} bytes)."));
+            // Padded with zeros to the next 4 KiB offset, within the segment and its header's write size.
+            long segmentLength = layout.Segments[i].Length;
+            uint maxWrite = layout.Segments[i].MaxWriteBytes;
+            Assert.All(batches, w => Assert.True(
+                w.Length == Math.Min((w.Offset + batchWrite + global::Aletheia.Wal.Flush.FlushCoordinator.PageBytes - 1) & ~(long)(global::Aletheia.Wal.Flush.FlushCoordinator.PageBytes - 1), Math.Min(segmentLength, w.Offset + maxWrite)) - w.Offset,
+                $"A batch write is its header, one frame, its end marker and the padding to the next page ({w.Length} bytes at {w.Offset})."));
             if (closed)
             {
                 Assert.Equal((layout.Segments[i].DataEnd, BatchHeader.Size), writes[^1]);

@@ -20,6 +20,9 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>Every successful segment write: file, offset and length, in order.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<(string Path, long Offset, int Length)> Writes { get; } = new();
 
+    /// <summary>Every successful segment write with the name of the thread that made it, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string? Thread, long Offset, int Length)> WriterThreads { get; } = new();
+
     /// <summary>Runs before every segment write (a test holds writes back with it).</summary>
     public Action? BeforeWrite { get; set; }
 
@@ -81,6 +84,7 @@ internal sealed class FaultyStorage : WalStorage
 
             inner.Write(data, offset);
             owner.Writes.Enqueue((inner.Path, offset, data.Length));
+            owner.WriterThreads.Enqueue((Thread.CurrentThread.Name, offset, data.Length));
             owner.AfterWrite?.Invoke();
         }
 

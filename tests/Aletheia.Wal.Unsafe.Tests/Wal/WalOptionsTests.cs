@@ -52,11 +52,15 @@ public sealed class WalOptionsTests : IDisposable
         },
         {
             "WriteBufferBytes", d => new WalOptions { Directory = d, WriteBufferBytes = 100 },
-            "WalOptions.WriteBufferBytes must be from 65664 to 2147483647 bytes with WalOptions.MaxEntryBytes 65536 (a write holds its headers and the largest record); it is 100."
+            "WalOptions.WriteBufferBytes must be from 65664 to 1073741824 bytes with WalOptions.MaxEntryBytes 65536 (a write holds its headers and the largest record); it is 100."
         },
         {
             "RecoveryMode", d => new WalOptions { Directory = d, RecoveryMode = (WalRecoveryMode)7 },
             "WalOptions.RecoveryMode must be TruncateTornTail, PointInTime or Strict; it is 7."
+        },
+        {
+            "WriteMode", d => new WalOptions { Directory = d, WriteMode = (WalWriteMode)2 },
+            "WalOptions.WriteMode must be WriteThrough or DataSync; it is 2."
         },
         { "MaxRecycledSegments", d => new WalOptions { Directory = d, MaxRecycledSegments = 65 }, "WalOptions.MaxRecycledSegments must be from 0 to 64; it is 65." },
         {
@@ -167,6 +171,7 @@ public sealed class WalOptionsTests : IDisposable
         Assert.Equal(64L << 20, options.SegmentSizeBytes);
         Assert.Equal(64 * 1024, options.MaxEntryBytes);
         Assert.Equal(WalRecoveryMode.TruncateTornTail, options.RecoveryMode);
+        Assert.Equal(WalWriteMode.WriteThrough, options.WriteMode);
         Assert.False(options.AllowForeignFiles);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, options.UnixCreateMode);
         Assert.Null(options.Name);

@@ -1,0 +1,72 @@
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Wal;
+
+/// <summary>
+/// <see cref="WalOptions.WriteMode"/>: the segment the writer holds open is opened O_SYNC (WriteThrough, the default) or
+/// O_DSYNC (DataSync), as the kernel reports it in /proc/self/fdinfo; either way every record reads back.
+/// </summary>
+public sealed class WriteModeTests : IDisposable
+{
+    private const int DataSyncFlag = 0x1000;  // O_DSYNC
+    private const int SyncOnlyFlag = 0x100000; // __O_SYNC: O_SYNC is it plus O_DSYNC
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(WalWriteMode.WriteThrough, DataSyncFlag | SyncOnlyFlag)]
+    [InlineData(WalWriteMode.DataSync, DataSyncFlag)]
+    public void The_open_segment_has_the_flags_of_the_mode_and_every_record_reads_back(WalWriteMode mode, int expectedFlags)
+    {
+        string directory = _temp.Log();
+        using (WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = directory, WriteMode = mode, SegmentSizeBytes = 1 << 20 }))
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                log.AppendDurable(Payloads.Make(1, i, 20_000)); // about two segments: the next one is opened the same way
+            }
+
+            if (OperatingSystem.IsLinux())
+            {
+                string current = SegmentFiles.Used(directory)[^1];
+                int flags = SegmentFlags(current);
+                Assert.Equal(expectedFlags, flags & (DataSyncFlag | SyncOnlyFlag));
+            }
+        }
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(100, records.Count);
+        for (int i = 0; i < records.Count; i++)
+        {
+            Assert.True(Payloads.Matches(records[i].Payload, 1, i), $"Record {i + 1} is byte-exact.");
+        }
+    }
+
+    [Fact]
+    public void A_failed_open_throws_what_the_write_through_open_throws_for_the_same_path()
+    {
+        WalStorage writeThrough = WalStorage.Files;
+        WalStorage dataSync = WalStorage.Files.WithWriteMode(WalWriteMode.DataSync);
+        string[] paths =
+        [
+            Path.Combine(_temp.Path, "missing.wal"),                      // FileNotFoundException
+            Path.Combine(_temp.Path, "no-such-directory", "segment.wal"), // DirectoryNotFoundException
+            _temp.Path,                                                  // a directory: UnauthorizedAccessException
+            Path.Combine(_temp.Path, new string('n', 300) + ".wal"),     // a name too long: PathTooLongException
+        ];
+        var expected = new[] { typeof(FileNotFoundException), typeof(DirectoryNotFoundException), typeof(UnauthorizedAccessException), typeof(PathTooLongException) };
+        for (int i = 0; i < paths.Length; i++)
+        {
+            Exception reference = Assert.ThrowsAny<Exception>(() => writeThrough.OpenWrite(paths[i], writeThrough: true).Dispose());
+            Exception actual = Assert.ThrowsAny<Exception>(() => dataSync.OpenWrite(paths[i], writeThrough: true).Dispose());
+            Assert.Equal(expected[i], reference.GetType());
+            Assert.Equal(expected[i], actual.GetType());
+        }
+    }
+
+    /// <summary>The open flags of the one descriptor of this process on <paramref name="path"/> that is open for writing.</summary>
+    private static int SegmentFlags(string path) => Assert.Single(DescriptorFlags.Writable(path));
+}
