@@ -165,6 +165,7 @@ internal static class RunOneCommand
         {
             "aletheia" => new AletheiaLog(directory),
             "aletheia-dsync" => new AletheiaLog(directory, WalWriteMode.DataSync),
+            "aletheia-recycled" => AletheiaLog.WithRecycledSpace(directory, burstBytes),
             "channel" => new ChannelFileStreamLog(directory, ChannelMode.Buffered),
             "faster" => new FasterLogPeer(directory, autoCommit: false),
             "rocksdb" => new RocksDbLog(directory),

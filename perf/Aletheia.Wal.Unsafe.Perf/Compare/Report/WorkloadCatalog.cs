@@ -68,6 +68,7 @@ public static class WorkloadCatalog
     {
         ["aletheia"] = "this log, default options: `AppendDurable`; `AppendDurableAsync`; `Append` from two producers, then one `Flush`; recovery is `WriteAheadLog.Open` then a `WalReader` over every record.",
         ["aletheia-dsync"] = "this log with `WalOptions.WriteMode = DataSync` (segments opened `O_DSYNC` instead of the `O_SYNC` of `FileOptions.WriteThrough`), otherwise as `aletheia`: the measurement behind the opt-in mode.",
+        ["aletheia-recycled"] = "this log in the steady state of an engine that checkpoints: before the burst (unmeasured) it writes as much as the burst and truncates it (`TruncateBefore`, `MaxRecycledSegments` = 64), so the burst reuses freed segments instead of zero-filling new ones while it writes.",
         ["channel"] = "the usual .NET group commit: each append posts a copy of its payload and a fresh `TaskCompletionSource` to an unbounded `Channel`; one consumer writes what it drains to a write-through `FileStream` (1 MiB buffer), `Flush(true)`, then completes the batch. Burst (\"channel-buffered\"): the same channel into a buffered `FileStream`, one `Flush(true)` at the end.",
         ["faster"] = "Microsoft.FASTER.Core 2.6.5 `FasterLog`, `AutoCommit`: `Enqueue` then `WaitForCommit`; async `EnqueueAndWaitForCommitAsync`; burst (`AutoCommit` off) `Enqueue` from two producers, then `Commit(spinWait: true)`.",
         ["rocksdb"] = "RocksDB 11.12 (NuGet `RocksDB`, RocksDbSharp) used as a log, default options: keys are 8-byte big-endian sequence numbers from one counter; durable is `Put` with `WriteOptions.SetSync(true)`; burst is `Put` without sync from two producers, then one `FlushWal(sync: true)`.",
@@ -98,7 +99,7 @@ public static class WorkloadCatalog
             ["aletheia", "channel", "faster", "rocksdb", "dotnext"], s_none, new ReferenceRow("raw-1m", "raw", "raw device, 1 MiB write-through writes")),
         new("burst-1k", "Burst, 2 producers, 1 KiB records, end to end", Figure.MegabytesPerSecond,
             Columns.RecordsPerSecond | Columns.MegabytesPerSecond | Columns.BytesPerAppend | Columns.Seconds,
-            ["aletheia", "aletheia-dsync", "channel", "faster", "rocksdb", "dotnext"], s_none, new ReferenceRow("raw-1m", "raw", "raw device, 1 MiB write-through writes")),
+            ["aletheia", "aletheia-dsync", "aletheia-recycled", "channel", "faster", "rocksdb", "dotnext"], s_none, new ReferenceRow("raw-1m", "raw", "raw device, 1 MiB write-through writes")),
         new("raw-1m", "Raw device: 1 MiB write-through writes into a zero-filled file", Figure.MegabytesPerSecond,
             Columns.MegabytesPerSecond | Columns.Latency,
             ["raw"], s_none, null),
