@@ -275,7 +275,11 @@ internal sealed class SegmentWriter : IDisposable
     {
         using (WalFile file = storage.OpenWrite(recycled, writeThrough: true))
         {
-            file.Write(s_zeros.AsSpan(0, SegmentHeader.OpeningWriteBytes), 0);
+            // Not the 1 MiB zero array: its first use allocates it, and a log whose preparation goes through direct I/O
+            // would allocate it here, in the middle of the first burst into recycled segments.
+            Span<byte> zeros = stackalloc byte[SegmentHeader.OpeningWriteBytes];
+            zeros.Clear();
+            file.Write(zeros, 0);
         }
 
         string path = SegmentNames.PathOf(directory, number);
