@@ -18,7 +18,7 @@ internal static class AllocationPaths
 {
     public static async Task<int> RunAsync(string directory)
     {
-        await using AletheiaPersistentState state = AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = directory }, new NoOpMachine());
+        await using AletheiaPersistentState state = AletheiaPersistentState.Open(new AletheiaRaftOptions { Directory = directory }, new CommandAllocation.NoOpMachine());
         var paths = new Paths(state.AsPersistentState);
         Console.WriteLine(await MeasureAsync("large-leader", paths.LeaderAsync, small: false, 1_000));
         Console.WriteLine(await MeasureAsync("follower", paths.FollowerAsync, small: true, 1_000));
@@ -142,20 +142,5 @@ internal static class AllocationPaths
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    private sealed class NoOpMachine : IReplicatedStateMachine
-    {
-        public void Apply(ReplicatedCommand command)
-        {
-        }
-
-        public void WriteSnapshot(System.Buffers.IBufferWriter<byte> output)
-        {
-        }
-
-        public void RestoreSnapshot(ReadOnlySpan<byte> snapshot)
-        {
-        }
     }
 }
