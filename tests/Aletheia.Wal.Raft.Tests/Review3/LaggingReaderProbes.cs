@@ -17,17 +17,20 @@ public sealed class LaggingReaderProbes : IDisposable
     public void Dispose() => _dir.Dispose();
 
     /// <summary>
-    /// Defect R3-D1: each read disposes the other follower's pooled reader (RentReader drops every pooled reader more than
-    /// 4,096 entries behind the read's start) and opens a new one: about 1,360 B per read, and a reader opened per read.
+    /// R3-D1: two lagging followers 10,000 entries apart each keep their own pooled reader. Before the fix each read
+    /// disposed the other follower's (RentReader dropped every pooled reader more than 4,096 entries behind the read's
+    /// start) and opened a new one: about 1,650 B per read, and a reader opened per read.
     /// </summary>
     [Fact]
     public Task R3_D1_two_lagging_followers_10000_entries_apart_evict_each_others_pooled_reader_on_every_read() =>
         ReadInTurnAllocatesNothingAsync(10_000);
 
     /// <summary>
-    /// Defect R3-D3 (minor): a lagging follower's reads from the log allocate 448 B per 40 reads of 64 entries (2,560
-    /// entries, about 225 KB of log) in steady state, with one follower or two whose readers stay pooled; from the log's
-    /// reader (not traced further).
+    /// R3-D3: a lagging follower's reads from the log allocate nothing in steady state, with one follower or two whose
+    /// readers stay pooled. The 448 B per window of 40 reads first seen here were the window's own <c>Assert.Equal</c>
+    /// (xunit's comparer allocates 448 B per call once warm), not the reads: the count is now checked after the window.
+    /// (With the default 64 MiB segments these reads never leave the first segment; a reader moving to the next segment
+    /// allocates 472 B, its path among them, once per segment.)
     /// </summary>
     [Theory]
     [InlineData(0)]
@@ -72,8 +75,9 @@ public sealed class LaggingReaderProbes : IDisposable
         for (int w = 0; w < windows.Length; w++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
-            Assert.Equal(40, ReadInTurn(40));
+            int synchronous = ReadInTurn(40);
             windows[w] = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(40, synchronous); // after the window: xunit's Assert.Equal allocates
         }
 
         // One-off work (a lock inflated, a reader's buffer grown) shows in one window; a per-read allocation in each.
