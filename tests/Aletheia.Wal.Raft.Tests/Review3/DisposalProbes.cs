@@ -110,9 +110,10 @@ public sealed class DisposalProbes(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// Defect R3-D2 (low): Dispose called from inside IReplicatedStateMachine.Apply waits for the applier, which is the
-    /// caller: it blocks for the whole DisposeTimeout, then throws TimeoutException out of Apply (which the applier then
-    /// records as its failure). Expected: a disposal from the applier's own thread does not wait for itself.
+    /// R3-D2: a disposal from inside the applier's call of the state machine does not wait for itself. Before the fix,
+    /// Dispose called from inside IReplicatedStateMachine.Apply waited for the applier, which is the caller: it blocked
+    /// for the whole DisposeTimeout, then threw TimeoutException out of Apply (which the applier then recorded as its
+    /// failure).
     /// </summary>
     [Fact]
     public async Task R3_D2_a_disposal_from_inside_the_state_machines_apply_does_not_hang_until_the_dispose_timeout()
@@ -140,6 +141,39 @@ public sealed class DisposalProbes(ITestOutputHelper output) : IDisposable
         await state.DisposeAsync().AsTask().WaitAsync(Wait);
         output.WriteLine($"Dispose inside Apply took {took.TotalMilliseconds:0} ms and threw {thrown?.GetType().Name}: {thrown?.Message}");
         Assert.True(thrown is null && took < TimeSpan.FromSeconds(1), $"Dispose inside Apply took {took.TotalMilliseconds:0} ms and threw {thrown?.GetType().Name}: {thrown?.Message}");
+    }
+
+    /// <summary>R3-D2: the applier ends once the Apply that disposed returns; the batch's later entries are not applied.</summary>
+    [Fact]
+    public async Task R3_D2_the_applier_ends_after_the_apply_that_disposed_and_applies_no_later_entry()
+    {
+        AletheiaPersistentState? state = null;
+        int applied = 0;
+        var disposed = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var machine = new ApplyHook(() =>
+        {
+            // Interlocked: the count is read on the test's thread once the closing (after the applier's end) completed.
+            if (Interlocked.Increment(ref applied) == 1)
+            {
+                try
+                {
+                    state!.Dispose();
+                    disposed.TrySetResult(null);
+                }
+                catch (Exception e)
+                {
+                    disposed.TrySetResult(e);
+                }
+            }
+        });
+        state = Open(machine, TimeSpan.FromSeconds(3));
+        IPersistentState raft = state.AsPersistentState;
+        await raft.AppendAsync(Entries.Producer(Entries.Of(1, "a"), Entries.Of(1, "b"), Entries.Of(1, "c")), 1);
+        await raft.CommitAsync(3);
+        Exception? thrown = await disposed.Task.WaitAsync(Wait); // the first Apply was called, and its Dispose returned
+        await state.DisposeAsync().AsTask().WaitAsync(Wait); // the closing, which follows the applier's end
+        Assert.Null(thrown);
+        Assert.Equal(1, Volatile.Read(ref applied));
     }
 
     [Fact]
