@@ -10,6 +10,12 @@ public abstract partial class AletheiaPersistentState
     // Held while the state machine is called: by the applier for each batch, by a snapshot's taking or installation.
     private readonly SemaphoreSlim _machineGate = new(1, 1);
 
+    // The state whose applier this thread is calling the state machine for (Apply, or WriteSnapshot at the threshold), else
+    // null: a disposal made from inside that call must not wait for the applier, which is its own caller. Per thread, set
+    // and cleared by the applier around the call, so no other thread ever sees it.
+    [ThreadStatic]
+    private static AletheiaPersistentState? t_applying;
+
     /// <summary>
     /// Snapshots the state machine as of the last entry applied, writes the snapshot durably (<c>raft.snapshot</c>), then
     /// removes the log's segments that lie wholly below it (<see cref="WriteAheadLog.TruncateBefore"/>).
@@ -89,7 +95,15 @@ public abstract partial class AletheiaPersistentState
 
                     if (_snapshotThreshold > 0 && LastAppliedIndex - SnapshotIndex >= _snapshotThreshold)
                     {
-                        TakeSnapshotUnderGate();
+                        t_applying = this;
+                        try
+                        {
+                            TakeSnapshotUnderGate();
+                        }
+                        finally
+                        {
+                            t_applying = null;
+                        }
                     }
                 }
                 finally
@@ -156,11 +170,23 @@ public abstract partial class AletheiaPersistentState
             }
             else
             {
-                _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, false, payload));
+                t_applying = this;
+                try
+                {
+                    _stateMachine.Apply(new ReplicatedCommand(index, header.Term, header.CommandId, false, payload));
+                }
+                finally
+                {
+                    t_applying = null;
+                }
             }
 
             // Release: a reader of the applied index finds the state machine changed (Apply returned before this store).
             Volatile.Write(ref _appliedIndex, index);
+
+            // Disposal began (perhaps from inside that Apply, which then did not wait for the applier): the applier ends
+            // with the entry in hand rather than applying the rest of the batch into a state being closed.
+            _lifetime.Token.ThrowIfCancellationRequested();
         }
 
         return null;

@@ -12,7 +12,9 @@ public abstract partial class AletheiaPersistentState
     private const long MaxReaderSkip = RecentEntries.Capacity;
 
     // Live readers left where their last read ended: replication to each follower reads on from there (guarded by itself).
-    private readonly List<(WalReader Reader, long Next)> _readers = [];
+    // Used: when the reader was last returned (_readerClock), so that a full pool gives up the least recently used.
+    private readonly List<(WalReader Reader, long Next, long Used)> _readers = [];
+    private long _readerClock; // guarded by _readers
     private readonly Stack<RaftEntryList> _lists = new(); // guarded by itself
     private bool _readerPoolClosed; // guarded by _readers: set at disposal, after which readers returned are disposed
 
@@ -228,23 +230,14 @@ public abstract partial class AletheiaPersistentState
     /// <summary>
     /// A live reader positioned at or a little before <paramref name="from"/> (<paramref name="position"/>: its next LSN),
     /// from the pool when one is (reads of recent entries served from memory leave readers behind, and a reader skips
-    /// ahead for less than a new one costs), else a new one.
+    /// ahead for less than a new one costs), else a new one. Of the pooled readers it takes the one closest below
+    /// <paramref name="from"/>; the others stay pooled, whatever their positions: each may be another follower's, which
+    /// lags by more or less than this one (two lagging followers far apart each keep their own reader).
     /// </summary>
     private WalReader RentReader(long from, out long position)
     {
         lock (_readers)
         {
-            // Readers left further behind than a skip are no use to this read, nor, mostly, to later ones (reads of
-            // recent entries come from memory): they go, and their buffers back to the pool the new reader takes from.
-            for (int i = _readers.Count - 1; i >= 0; i--)
-            {
-                if (_readers[i].Next < from - MaxReaderSkip)
-                {
-                    _readers[i].Reader.Dispose();
-                    _readers.RemoveAt(i);
-                }
-            }
-
             int best = -1;
             for (int i = 0; i < _readers.Count; i++)
             {
@@ -257,7 +250,7 @@ public abstract partial class AletheiaPersistentState
 
             if (best >= 0)
             {
-                (WalReader reader, position) = _readers[best];
+                (WalReader reader, position, _) = _readers[best];
                 _readers.RemoveAt(best);
                 return reader;
             }
@@ -275,7 +268,10 @@ public abstract partial class AletheiaPersistentState
         }
     }
 
-    /// <summary>Pools the reader at <paramref name="next"/>; a full pool gives up the reader furthest behind (each holds a 1 MiB buffer).</summary>
+    /// <summary>
+    /// Pools the reader at <paramref name="next"/>; a full pool first gives up its least recently used reader (each holds a
+    /// 1 MiB buffer): a follower that stopped reading, or one caught up and served from memory, rather than one that reads.
+    /// </summary>
     private void ReturnReader(WalReader reader, long next, bool healthy)
     {
         if (healthy)
@@ -290,26 +286,20 @@ public abstract partial class AletheiaPersistentState
 
                 if (_readers.Count == MaxPooledReaders)
                 {
-                    int behind = 0;
+                    int oldest = 0;
                     for (int i = 1; i < _readers.Count; i++)
                     {
-                        if (_readers[i].Next < _readers[behind].Next)
+                        if (_readers[i].Used < _readers[oldest].Used)
                         {
-                            behind = i;
+                            oldest = i;
                         }
                     }
 
-                    if (_readers[behind].Next > next)
-                    {
-                        reader.Dispose(); // the returned one is the furthest behind
-                        return;
-                    }
-
-                    _readers[behind].Reader.Dispose();
-                    _readers.RemoveAt(behind);
+                    _readers[oldest].Reader.Dispose();
+                    _readers.RemoveAt(oldest);
                 }
 
-                _readers.Add((reader, next));
+                _readers.Add((reader, next, ++_readerClock));
                 return;
             }
         }
@@ -322,7 +312,7 @@ public abstract partial class AletheiaPersistentState
     {
         lock (_readers)
         {
-            foreach ((WalReader reader, _) in _readers)
+            foreach ((WalReader reader, _, _) in _readers)
             {
                 reader.Dispose();
             }

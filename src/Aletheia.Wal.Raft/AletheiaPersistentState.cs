@@ -387,7 +387,9 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
     /// writes raft.state) are waited for, at most <see cref="AletheiaRaftOptions.DisposeTimeout"/>; then the log is closed
     /// (making what was appended durable) and raft.state. Reads are never waited for: one in progress ends with the
     /// entries it collected, or with <see cref="ObjectDisposedException"/> if it still needed the log. Calling it again
-    /// waits again for the same closing.
+    /// waits again for the same closing. Called from inside <see cref="IReplicatedStateMachine.Apply"/> (or a snapshot
+    /// taken at <see cref="AletheiaRaftOptions.SnapshotThreshold"/>), it waits for the other operations only: the applier
+    /// ends when that call returns, and the log and raft.state are closed after it.
     /// </summary>
     /// <exception cref="TimeoutException">Operations were still in progress after <see cref="AletheiaRaftOptions.DisposeTimeout"/>:
     /// the last of them to end closes the log and raft.state (named in the message).</exception>
@@ -411,7 +413,10 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
             _ = CloseWhenEndedAsync(drained); // completes _closed, with the failure if closing failed
         }
 
-        Task closed = _closed.Task;
+        // From inside the applier's own call of the state machine: the applier ends once that call returns, so waiting for
+        // it (for the closing, which follows it) would wait for this caller. Only the other operations are waited for; the
+        // log and raft.state are closed after this returns, and a later DisposeAsync waits for that.
+        Task closed = t_applying == this ? _operations.Close() : _closed.Task;
         if (_disposeTimeout == System.Threading.Timeout.InfiniteTimeSpan || closed.IsCompleted)
         {
             await closed.ConfigureAwait(false);
@@ -473,7 +478,7 @@ public abstract partial class AletheiaPersistentState : IAuditTrail<IRaftLogEntr
                 : $"{count} operations that change the log (appends, a snapshot's installation, commits, a compaction or term updates) have not ended");
         }
 
-        if (!_applier.IsCompleted)
+        if (!_applier.IsCompleted && t_applying != this) // from inside the applier's call, the applier is not waited for
         {
             waits.Add("the applier has not ended (IReplicatedStateMachine.Apply or WriteSnapshot, or the configuration storage, may be what it waits for)");
         }

@@ -125,7 +125,7 @@ internal static class CommandAllocation
     }
 
     /// <summary>Applies nothing, snapshots nothing.</summary>
-    private sealed class NoOpMachine : IReplicatedStateMachine
+    internal sealed class NoOpMachine : IReplicatedStateMachine
     {
         public void Apply(ReplicatedCommand command)
         {

@@ -8,6 +8,18 @@ if (args is ["alloc", string allocDirectory])
     return await Aletheia.Wal.Raft.Worker.CommandAllocation.RunAsync(allocDirectory);
 }
 
+// "alloc-paths <directory>": the bytes allocated per command on the paths "alloc" does not take (Worker/AllocationPaths.cs).
+if (args is ["alloc-paths", string pathsDirectory])
+{
+    return await Aletheia.Wal.Raft.Worker.AllocationPaths.RunAsync(pathsDirectory);
+}
+
+// "churn <directory>": appends, commits, term increments and compactions until killed (Worker/Churn.cs).
+if (args is ["churn", string churnDirectory])
+{
+    return await Aletheia.Wal.Raft.Worker.Churn.RunAsync(churnDirectory);
+}
+
 // A Raft node in a process of its own, for the crash tests (killed with SIGKILL, then restarted on its directory).
 // Usage: node <directory> <port> <member ports, comma-separated> <lower election timeout ms> <upper election timeout ms>
 // Prints "ready" once its cluster member is started, then "applied <index>" whenever the applied index moved (every 20 ms
