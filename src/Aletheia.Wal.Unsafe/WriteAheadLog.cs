@@ -207,7 +207,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
             segments = new SegmentWriter(
                 storage, directory, options.SegmentSizeBytes, recovered.Head.LogId, current, number, offset, recovered.WriteSegmentMaxWriteBytes,
-                recovered.WriteSegmentSize, (uint)(options.WriteBufferBytes + FlushCoordinator.MarkerBytes + FlushCoordinator.PageBytes), reusable, recovered.Recycled,
+                recovered.WriteSegmentSize, (uint)FlushCoordinator.MaxWriteBytesFor(options.WriteBufferBytes), reusable, recovered.Recycled,
                 options.MaxRecycledSegments);
             LogHead head = recovered.Head;
             if (!segments.IsOpened)

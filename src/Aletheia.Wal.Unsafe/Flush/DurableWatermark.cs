@@ -129,9 +129,7 @@ internal sealed class DurableWatermark : IDisposable
             _asyncWaiters.RemoveAbove(lsn.Value, dropped);
             foreach (DurableWaiter waiter in dropped)
             {
-                // Under the lock, as every write of the counts (see RemoveUnderLock): full fences.
-                waiter.IsRegistered = false;
-                Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
+                MarkRemovedUnderLock(waiter);
             }
         }
 
@@ -408,13 +406,13 @@ internal sealed class DurableWatermark : IDisposable
     /// <summary>Under <see cref="_gate"/>: puts <paramref name="waiter"/> in the registry, where releases find it.</summary>
     private void AddUnderLock(DurableWaiter waiter)
     {
-        (waiter.IsAsync ? _asyncWaiters : _syncWaiters).Add(waiter);
+        HeapOf(waiter).Add(waiter);
         waiter.IsRegistered = true;
 
         // Full fence: the count is visible before Register's re-check of _durable (pairs with Advance). On Arm64 the
         // JIT emits the increment as an acquire-release RMW, which does not order its store before a later
         // load-acquire (RCPC): the explicit barrier restores the store-load order there (a no-op branch on x64).
-        Interlocked.Increment(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
+        Interlocked.Increment(ref CountOf(waiter));
         FullFenceOnArm();
     }
 
@@ -434,17 +432,29 @@ internal sealed class DurableWatermark : IDisposable
             return false;
         }
 
-        bool removed = (waiter.IsAsync ? _asyncWaiters : _syncWaiters).Remove(waiter);
+        bool removed = HeapOf(waiter).Remove(waiter);
         Debug.Assert(removed, "A registered waiter is in the heap of its kind.");
+        MarkRemovedUnderLock(waiter);
+        return true;
+    }
+
+    /// <summary>Under <see cref="_gate"/>: <paramref name="waiter"/>, just taken out of its heap, is no longer registered, nor counted.</summary>
+    private void MarkRemovedUnderLock(DurableWaiter waiter)
+    {
         waiter.IsRegistered = false;
 
         // Every write of the count holds _gate, so atomicity is not what this buys: it keeps the count's writes full
         // fences, as Register's increment is. A lock-free reader (Advance, Wait's cascade step) that still sees the
         // higher count runs one pass that finds nothing; one that sees the lower count misses only this waiter, which
         // is owned by whoever removed it and needs no release.
-        Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount);
-        return true;
+        Interlocked.Decrement(ref CountOf(waiter));
     }
+
+    /// <summary>The heap of <paramref name="waiter"/>'s kind.</summary>
+    private WaiterHeap HeapOf(DurableWaiter waiter) => waiter.IsAsync ? _asyncWaiters : _syncWaiters;
+
+    /// <summary>The lock-free count of <paramref name="waiter"/>'s kind.</summary>
+    private ref int CountOf(DurableWaiter waiter) => ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount;
 
     /// <summary>
     /// Queues <see cref="AsyncReleaser"/> unless it is queued or running already; then it looks again before it goes
@@ -557,12 +567,11 @@ internal sealed class DurableWatermark : IDisposable
         return new ReadyBatch(count, syncWakes, More: false);
     }
 
-    /// <summary>Under <see cref="_gate"/>: removes the top of <paramref name="heap"/> (see <see cref="RemoveUnderLock"/> for the count).</summary>
+    /// <summary>Under <see cref="_gate"/>: removes the top of <paramref name="heap"/>.</summary>
     private DurableWaiter TakeUnderLock(WaiterHeap heap)
     {
         DurableWaiter waiter = heap.RemoveMin();
-        waiter.IsRegistered = false;
-        Interlocked.Decrement(ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount); // a full fence, as in RemoveUnderLock
+        MarkRemovedUnderLock(waiter);
         return waiter;
     }
 

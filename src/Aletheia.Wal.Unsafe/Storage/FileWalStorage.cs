@@ -34,8 +34,7 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
     /// </summary>
     private static SafeFileHandle OpenDataSync(string path)
     {
-        const int ReadWrite = 0x2, DataSync = 0x1000, CloseOnExec = 0x80000; // O_RDWR, O_DSYNC (asm-generic and x86), O_CLOEXEC
-        int fd = Open(path, ReadWrite | DataSync | CloseOnExec);
+        int fd = Open(path, ReadWriteFlag | DataSyncFlag | CloseOnExecFlag);
         if (fd >= 0)
         {
             return new SafeFileHandle(fd, ownsHandle: true);
@@ -110,7 +109,7 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
             return;
         }
 
-        int fd = Open(directory, 0 /* O_RDONLY */);
+        int fd = Open(directory, ReadOnlyFlag);
         if (fd < 0)
         {
             throw new IOException($"Cannot open directory '{directory}' to fsync it (errno {Marshal.GetLastPInvokeError()}).");
@@ -133,6 +132,13 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
         Directory.GetFiles(directory, searchPattern).Select(Path.GetFileName).ToArray()!;
 
     private static FileOptions Options(bool writeThrough) => writeThrough ? FileOptions.WriteThrough : FileOptions.None;
+
+    // open(2) flags, the same on x64 and Arm64 Linux (asm-generic); O_DIRECT differs and is chosen where it is used.
+    private const int ReadOnlyFlag = 0x0;       // O_RDONLY
+    private const int WriteOnlyFlag = 0x1;      // O_WRONLY
+    private const int ReadWriteFlag = 0x2;      // O_RDWR
+    private const int DataSyncFlag = 0x1000;    // O_DSYNC
+    private const int CloseOnExecFlag = 0x80000; // O_CLOEXEC
 
     /// <summary>The offset, length and buffer alignment that O_DIRECT asks for on any block device Linux runs on.</summary>
     private const long DirectIoAlignment = 4096;
@@ -168,7 +174,7 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
         void* zeros = NativeMemory.AlignedAlloc(DirectZeroChunkBytes, (nuint)DirectIoAlignment);
         try
         {
-            int fd = Open(path, 0x1 /* O_WRONLY */ | 0x80000 /* O_CLOEXEC */ | directFlag);
+            int fd = Open(path, WriteOnlyFlag | CloseOnExecFlag | directFlag);
             if (fd < 0)
             {
                 return false; // EINVAL: the file system takes no O_DIRECT

@@ -96,15 +96,10 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>
-    /// Writes at <see cref="Offset"/> (write-through: durable on return) and advances it by <paramref name="advance"/>
-    /// (the batch; the end marker after it is overwritten by the next write).
-    /// </summary>
-    public void Write(ReadOnlySpan<byte> data, int advance) => ReserveWrite(advance, out long offset).Write(data, offset);
-
-    /// <summary>
     /// Takes the place of the next write: returns the current segment's file and, in <paramref name="offset"/>, where the
-    /// write goes (<see cref="Offset"/>), and advances <see cref="Offset"/> by <paramref name="advance"/> at once, so that
-    /// the next batch is laid out while this one is written by another thread. The caller writes before it rotates.
+    /// write goes (<see cref="Offset"/>), and advances <see cref="Offset"/> by <paramref name="advance"/> at once (the
+    /// batch; the end marker after it is overwritten by the next write), so that the next batch is laid out while this one
+    /// is written by another thread. The caller writes, write-through, before it rotates.
     /// </summary>
     public WalFile ReserveWrite(int advance, out long offset)
     {

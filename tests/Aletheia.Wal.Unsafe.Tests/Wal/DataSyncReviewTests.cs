@@ -7,13 +7,11 @@ namespace Aletheia.Wal.Tests.Wal;
 
 /// <summary>
 /// Review of <see cref="WalWriteMode.DataSync"/> (O_DSYNC through libc open): every write-through open the log makes goes
-/// through the mode (rotation into new and recycled segments, recovery's seal and cut at reopen, TruncateAfter, wal.head),
-/// and a failed open(2) reports what File.OpenHandle reports for the same error.
+/// through the mode (rotation into new and recycled segments, recovery's seal and cut at reopen, TruncateAfter, wal.head).
+/// A failed open(2) is in WriteModeTests.
 /// </summary>
 public sealed class DataSyncReviewTests(ITestOutputHelper output) : IDisposable
 {
-    private const int DataSyncFlag = 0x1000;   // O_DSYNC
-    private const int SyncOnlyFlag = 0x100000; // __O_SYNC (O_SYNC is it plus O_DSYNC)
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
@@ -66,37 +64,8 @@ public sealed class DataSyncReviewTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(storage.Opens, o => o.Path.EndsWith(LogHeadFile.FileName, StringComparison.Ordinal));
         Assert.Contains(storage.Opens, o => o.Path.EndsWith(SegmentNames.RecycledExtension, StringComparison.Ordinal));
         Assert.All(storage.Opens, o => Assert.True(
-            o.Flags.Count > 0 && o.Flags.All(f => (f & (DataSyncFlag | SyncOnlyFlag)) == DataSyncFlag),
+            o.Flags.Count > 0 && o.Flags.All(f => (f & (DescriptorFlags.DataSync | DescriptorFlags.SyncOnly)) == DescriptorFlags.DataSync),
             $"{Path.GetFileName(o.Path)}: writable descriptors with flags {string.Join(", ", o.Flags.Select(f => Convert.ToString(f, 8)))} (octal), expected O_DSYNC without O_SYNC."));
-    }
-
-    /// <summary>
-    /// A failed open(2) in DataSync mode reports the exception File.OpenHandle reports in WriteThrough mode for the same
-    /// path. Review13 D3 (found on 2ebf652, fixed on async by 61b7e8d): only ENOENT of the file mapped; a missing directory
-    /// (DirectoryNotFoundException), a directory in the segment's place and a name too long (UnauthorizedAccessException,
-    /// PathTooLongException) came out as FileNotFoundException or a bare IOException "(errno N)".
-    /// </summary>
-    [Theory]
-    [InlineData("missing file")]
-    [InlineData("missing directory")]
-    [InlineData("a directory")]
-    [InlineData("name too long")]
-    public void A_failed_DataSync_open_throws_what_a_WriteThrough_open_throws(string what)
-    {
-        string path = what switch
-        {
-            "missing file" => Path.Combine(_temp.Path, "00000000000000000001.wal"),
-            "missing directory" => Path.Combine(_temp.Path, "no-such-directory", "00000000000000000001.wal"),
-            "a directory" => Directory.CreateDirectory(Path.Combine(_temp.Path, "00000000000000000002.wal")).FullName,
-            _ => Path.Combine(_temp.Path, new string('a', 256) + ".wal"),
-        };
-
-        Exception expected = Assert.ThrowsAny<Exception>(() => WalStorage.Files.OpenWrite(path, writeThrough: true).Dispose());
-        Exception actual = Assert.ThrowsAny<Exception>(() => WalStorage.Files.WithWriteMode(WalWriteMode.DataSync).OpenWrite(path, writeThrough: true).Dispose());
-        output.WriteLine($"{what}: WriteThrough {expected.GetType().Name} \"{expected.Message}\"; DataSync {actual.GetType().Name} \"{actual.Message}\"");
-        Assert.True(
-            expected.GetType() == actual.GetType(),
-            $"{what}: WriteThrough throws {expected.GetType().Name} (\"{expected.Message}\"), DataSync throws {actual.GetType().Name} (\"{actual.Message}\").");
     }
 
     /// <summary>The real file system, recording, for every write-through open, the flags of the process's writable descriptors on that file.</summary>

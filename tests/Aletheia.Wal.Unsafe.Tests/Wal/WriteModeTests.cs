@@ -10,15 +10,13 @@ namespace Aletheia.Wal.Tests.Wal;
 /// </summary>
 public sealed class WriteModeTests : IDisposable
 {
-    private const int DataSyncFlag = 0x1000;  // O_DSYNC
-    private const int SyncOnlyFlag = 0x100000; // __O_SYNC: O_SYNC is it plus O_DSYNC
     private readonly TempDirectory _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
     [Theory]
-    [InlineData(WalWriteMode.WriteThrough, DataSyncFlag | SyncOnlyFlag)]
-    [InlineData(WalWriteMode.DataSync, DataSyncFlag)]
+    [InlineData(WalWriteMode.WriteThrough, DescriptorFlags.DataSync | DescriptorFlags.SyncOnly)]
+    [InlineData(WalWriteMode.DataSync, DescriptorFlags.DataSync)]
     public void The_open_segment_has_the_flags_of_the_mode_and_every_record_reads_back(WalWriteMode mode, int expectedFlags)
     {
         string directory = _temp.Log();
@@ -33,7 +31,7 @@ public sealed class WriteModeTests : IDisposable
             {
                 string current = SegmentFiles.Used(directory)[^1];
                 int flags = SegmentFlags(current);
-                Assert.Equal(expectedFlags, flags & (DataSyncFlag | SyncOnlyFlag));
+                Assert.Equal(expectedFlags, flags & (DescriptorFlags.DataSync | DescriptorFlags.SyncOnly));
             }
         }
 
@@ -45,6 +43,10 @@ public sealed class WriteModeTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Found by review (review13 D3): the O_DSYNC open mapped only ENOENT of the file; a missing directory, a directory in
+    /// the segment's place and a name too long came out as FileNotFoundException or a bare IOException "(errno N)".
+    /// </summary>
     [Fact]
     public void A_failed_open_throws_what_the_write_through_open_throws_for_the_same_path()
     {
