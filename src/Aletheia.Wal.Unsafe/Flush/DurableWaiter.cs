@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using Aletheia.Wal.Native;
 
@@ -6,8 +7,9 @@ namespace Aletheia.Wal.Flush;
 /// <summary>
 /// A pooled wait for "LSN n is durable": one object serves a sync wait (parked on its own monitor) or an async one (an
 /// <see cref="IValueTaskSource{TResult}"/>), then goes back to the pool.
-/// Async completions run on the thread pool (this object is the work item, so queueing allocates nothing), never on
-/// the flush or notifier thread.
+/// Async completions run on the thread pool, never on the flush thread: the async releaser completes the waiters it
+/// takes in batches, continuations inline (<see cref="AsyncCompletions"/>); the rare others (cancelled, dropped,
+/// released by a fault or a disposal) are queued one by one (this object is the work item, so queueing allocates nothing).
 /// </summary>
 /// <remarks>
 /// Either kind may carry a cancellation token. Its callback removes the waiter from the registry under the watermark's
@@ -196,7 +198,20 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
         }
     }
 
-    void IThreadPoolWorkItem.Execute()
+    /// <summary>
+    /// Async waits released in a batch (<see cref="AsyncCompletionBatch"/>): the outcome, set by whoever removed the waiter
+    /// from the registry; the batch's executor completes it (<see cref="RunCompletion"/>). The batch's queueing publishes it.
+    /// </summary>
+    public void SetOutcome(Exception? error)
+    {
+        Debug.Assert(IsAsync, "Only async waits are completed in batches.");
+        _error = error;
+    }
+
+    void IThreadPoolWorkItem.Execute() => RunCompletion();
+
+    /// <summary>Async waits, on a thread-pool thread: completes the ValueTask with the outcome set, its continuation inline.</summary>
+    public void RunCompletion()
     {
         // Wait for a running cancellation callback to finish before the object can be reused (it does not touch
         // the waiter after losing the race for removal, but Dispose makes that explicit).

@@ -15,8 +15,9 @@ namespace Aletheia.Wal.Flush;
 /// and every sync waiter woken wakes <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are
 /// woken in three steps spread over the threads that must run anyway, while the flush thread goes back to writing the
 /// next batch. The async waiters are not the flush thread's to complete at all: it queues one work item
-/// (<see cref="AsyncReleaser"/>) that takes the ready ones from their heap and hands each to the thread pool, so that
-/// thousands of async waits in flight cost the flush thread one queueing per batch, not one per waiter.
+/// (<see cref="AsyncReleaser"/>) that takes the ready ones from their heap and completes them itself, their
+/// continuations inline (<see cref="AsyncCompletions"/>, which keeps a blocking continuation from stalling the others),
+/// so that thousands of async waits in flight cost the flush thread one queueing per write, not one per waiter.
 /// </remarks>
 internal sealed class DurableWatermark : IDisposable
 {
@@ -41,6 +42,7 @@ internal sealed class DurableWatermark : IDisposable
     private readonly ObjectPool<DurableWaiter> _pool;
     private readonly Stripes.LsnSequence? _lsns;
     private readonly AsyncReleaser _asyncReleaser;
+    private readonly AsyncCompletions _completions;
     private PaddedInt64 _durable; // mutable struct: do not make this readonly
     private int _syncWaiterCount;  // _syncWaiters.Count, readable without the lock
     private int _asyncWaiterCount; // _asyncWaiters.Count, readable without the lock
@@ -56,6 +58,7 @@ internal sealed class DurableWatermark : IDisposable
     {
         _lsns = lsns;
         _asyncReleaser = new AsyncReleaser(this);
+        _completions = new AsyncCompletions(_asyncReleaser);
         _durable.Value = (long)durable.Value;
         _pool = new DefaultObjectPool<DurableWaiter>(new WaiterPolicy(this), maximumRetained: MaxPooledWaiters);
 
@@ -475,14 +478,24 @@ internal sealed class DurableWatermark : IDisposable
     /// <summary>The async release, on a thread-pool thread: passes until no advance asked for another meanwhile.</summary>
     private void ReleaseAsyncWaiters()
     {
-        do
+        AsyncCompletionBatch? batch = _completions.Start();
+        try
         {
-            // Full fence: "looking now" (1) is published before the pass reads the durable LSN; an advance after this
-            // store sets 2 again, and the compare-exchange below fails, so that advance is never missed.
-            Interlocked.Exchange(ref _asyncRelease, 1);
-            ReleaseReady(maxSyncWakes: 0, includeAsync: true);
+            do
+            {
+                // Full fence: "looking now" (1) is published before the pass reads the durable LSN; an advance after this
+                // store sets 2 again, and the compare-exchange below fails, so that advance is never missed. Passes may
+                // overlap (the watchdog queues this again when one stands still in a continuation): each one completes
+                // what is ready when it looks, and the state ends at 0 only after a pass that began after the last 2.
+                Interlocked.Exchange(ref _asyncRelease, 1);
+                ReleaseReady(maxSyncWakes: 0, includeAsync: true, ref batch);
+            }
+            while (Interlocked.CompareExchange(ref _asyncRelease, 0, 1) != 1); // full fence; 2: an advance came meanwhile
         }
-        while (Interlocked.CompareExchange(ref _asyncRelease, 0, 1) != 1); // full fence; 2: an advance came meanwhile
+        finally
+        {
+            _completions.Finish(batch!);
+        }
     }
 
     /// <summary>
@@ -491,6 +504,17 @@ internal sealed class DurableWatermark : IDisposable
     /// ones (each of which continues the cascade when it wakes).
     /// </summary>
     private void ReleaseReady(int maxSyncWakes, bool includeAsync)
+    {
+        AsyncCompletionBatch? handEachToThePool = null;
+        ReleaseReady(maxSyncWakes, includeAsync, ref handEachToThePool);
+    }
+
+    /// <summary>
+    /// As <see cref="ReleaseReady(int, bool)"/>; with a batch (<paramref name="inline"/>, the async releaser's), the async
+    /// waiters released are completed here, their continuations inline, through that batch (which may be replaced by a
+    /// new one: <see cref="AsyncCompletions.Next"/>); without one (null), each is handed to the thread pool.
+    /// </summary>
+    private void ReleaseReady(int maxSyncWakes, bool includeAsync, ref AsyncCompletionBatch? inline)
     {
         // Acquire: pairs with Advance's release store. A waiter completed below as durable is ordered after the write
         // that made its LSN durable (and, through Complete's release, so is the thread that wakes).
@@ -522,7 +546,21 @@ internal sealed class DurableWatermark : IDisposable
                 Exception? error = waiter.Target <= durable ? null
                     : fault is not null ? Faulted(fault)
                     : new ObjectDisposedException("WriteAheadLog", "The log was disposed before this record became durable.");
-                waiter.Complete(error); // the waiter may be reused at once: nothing touches it after this
+                if (inline is null || !waiter.IsAsync)
+                {
+                    waiter.Complete(error); // the waiter may be reused at once: nothing touches it after this
+                }
+                else
+                {
+                    waiter.SetOutcome(error);
+                    inline.Add(waiter);
+                }
+            }
+
+            if (inline is not null && inline.Count != 0)
+            {
+                inline.RunClaims(); // the continuations run here, after the registry's lock is let go
+                inline = _completions.Next(inline);
             }
 
             if (!batch.More)
@@ -662,6 +700,9 @@ internal sealed class DurableWatermark : IDisposable
 
     /// <summary>Test hook: the registry's lock, for a test to hold a release pass or a cancellation at it.</summary>
     internal object TestHookGate => _gate;
+
+    /// <summary>Test hook: where the async releaser completes its waiters (its watchdog's rescues, its batches in flight).</summary>
+    internal AsyncCompletions TestHookCompletions => _completions;
 
     /// <summary>Test hook: the waiters registered now (parked sync ones and pending async ones).</summary>
     internal int TestHookRegisteredWaiters
