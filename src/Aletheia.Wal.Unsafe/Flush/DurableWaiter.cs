@@ -46,7 +46,7 @@ internal sealed unsafe class DurableWaiter : IValueTaskSource<Lsn>, IValueTaskSo
 
     public bool IsAsync { get; private set; }
 
-    /// <summary>In the watermark's heap of its kind, or not; guarded by the watermark's lock.</summary>
+    /// <summary>In the watermark's queue of its kind, or not; guarded by the watermark's lock.</summary>
     public bool IsRegistered { get; set; }
 
     /// <summary>

@@ -15,7 +15,7 @@ namespace Aletheia.Wal.Flush;
 /// and every sync waiter woken wakes <see cref="WakesPerStep"/> more before returning. Sixty-four parked threads are
 /// woken in three steps spread over the threads that must run anyway, while the flush thread goes back to writing the
 /// next batch. The async waiters are not the flush thread's to complete at all: it queues one work item
-/// (<see cref="AsyncReleaser"/>) that takes the ready ones from their heap and completes them itself, their
+/// (<see cref="AsyncReleaser"/>) that takes the ready ones from their queue and completes them itself, their
 /// continuations inline (<see cref="AsyncCompletions"/>, which keeps a blocking continuation from stalling the others),
 /// so that thousands of async waits in flight cost the flush thread one queueing per write, not one per waiter.
 /// </remarks>
@@ -37,8 +37,8 @@ internal sealed class DurableWatermark : IDisposable
     private static readonly long s_spinnerBudgetTicks = System.Diagnostics.Stopwatch.Frequency / 2000; // 500 us
 
     private readonly object _gate = new();
-    private readonly WaiterHeap _syncWaiters = new(initialCapacity: 64);   // parked threads; guarded by _gate
-    private readonly WaiterHeap _asyncWaiters = new(initialCapacity: 256); // pending ValueTasks; guarded by _gate
+    private readonly WaiterQueue _syncWaiters = new(initialCapacity: 64);   // parked threads; guarded by _gate
+    private readonly WaiterQueue _asyncWaiters = new(initialCapacity: 256); // pending ValueTasks; guarded by _gate
     private readonly ObjectPool<DurableWaiter> _pool;
     private readonly Stripes.LsnSequence? _lsns;
     private readonly AsyncReleaser _asyncReleaser;
@@ -409,7 +409,7 @@ internal sealed class DurableWatermark : IDisposable
     /// <summary>Under <see cref="_gate"/>: puts <paramref name="waiter"/> in the registry, where releases find it.</summary>
     private void AddUnderLock(DurableWaiter waiter)
     {
-        HeapOf(waiter).Add(waiter);
+        QueueOf(waiter).Add(waiter);
         waiter.IsRegistered = true;
 
         // Full fence: the count is visible before Register's re-check of _durable (pairs with Advance). On Arm64 the
@@ -435,13 +435,13 @@ internal sealed class DurableWatermark : IDisposable
             return false;
         }
 
-        bool removed = HeapOf(waiter).Remove(waiter);
-        Debug.Assert(removed, "A registered waiter is in the heap of its kind.");
+        bool removed = QueueOf(waiter).Remove(waiter);
+        Debug.Assert(removed, "A registered waiter is in the queue of its kind.");
         MarkRemovedUnderLock(waiter);
         return true;
     }
 
-    /// <summary>Under <see cref="_gate"/>: <paramref name="waiter"/>, just taken out of its heap, is no longer registered, nor counted.</summary>
+    /// <summary>Under <see cref="_gate"/>: <paramref name="waiter"/>, just taken out of its queue, is no longer registered, nor counted.</summary>
     private void MarkRemovedUnderLock(DurableWaiter waiter)
     {
         waiter.IsRegistered = false;
@@ -453,8 +453,8 @@ internal sealed class DurableWatermark : IDisposable
         Interlocked.Decrement(ref CountOf(waiter));
     }
 
-    /// <summary>The heap of <paramref name="waiter"/>'s kind.</summary>
-    private WaiterHeap HeapOf(DurableWaiter waiter) => waiter.IsAsync ? _asyncWaiters : _syncWaiters;
+    /// <summary>The queue of <paramref name="waiter"/>'s kind.</summary>
+    private WaiterQueue QueueOf(DurableWaiter waiter) => waiter.IsAsync ? _asyncWaiters : _syncWaiters;
 
     /// <summary>The lock-free count of <paramref name="waiter"/>'s kind.</summary>
     private ref int CountOf(DurableWaiter waiter) => ref waiter.IsAsync ? ref _asyncWaiterCount : ref _syncWaiterCount;
@@ -575,7 +575,7 @@ internal sealed class DurableWatermark : IDisposable
     /// registry into <paramref name="batch"/>, until it is full: sync ones while fewer than <paramref name="syncWakesLeft"/>
     /// are taken, then every async one when <paramref name="includeAsync"/>, lowest targets first. A sync waiter counts against the budget only once it is
     /// taken, never when it is left for lack of room; a ready waiter left for lack of room sets <see cref="ReadyBatch.More"/>.
-    /// Waiters that are not ready are never looked at: each kind's heap has its lowest target on top.
+    /// Waiters that are not ready are never looked at: each kind's queue has its lowest target first.
     /// </summary>
     private ReadyBatch TakeReadyUnderLock(ulong durable, bool all, int syncWakesLeft, bool includeAsync, Span<DurableWaiter> batch)
     {
@@ -605,10 +605,10 @@ internal sealed class DurableWatermark : IDisposable
         return new ReadyBatch(count, syncWakes, More: false);
     }
 
-    /// <summary>Under <see cref="_gate"/>: removes the top of <paramref name="heap"/>.</summary>
-    private DurableWaiter TakeUnderLock(WaiterHeap heap)
+    /// <summary>Under <see cref="_gate"/>: removes the first of <paramref name="queue"/>.</summary>
+    private DurableWaiter TakeUnderLock(WaiterQueue queue)
     {
-        DurableWaiter waiter = heap.RemoveMin();
+        DurableWaiter waiter = queue.RemoveMin();
         MarkRemovedUnderLock(waiter);
         return waiter;
     }
