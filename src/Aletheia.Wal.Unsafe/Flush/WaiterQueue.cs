@@ -64,25 +64,32 @@ internal sealed class WaiterQueue(int initialCapacity)
         return waiter;
     }
 
-    /// <summary>Removes <paramref name="waiter"/>; false if it is not here. A linear search: timeouts and cancellations are rare.</summary>
+    /// <summary>
+    /// Removes <paramref name="waiter"/>; false if it is not here. In the run it is found by its target (a binary search,
+    /// then the waiters of equal target), and the gap is closed from the nearer end: a wait cancelled at the run's front
+    /// (timeouts fire in registration order, which is the run's order) or taken back at its end (Register's re-check) moves
+    /// nothing; one in the middle moves the shorter side in block copies. In the heap it is a linear search: few waiters
+    /// are out of order.
+    /// </summary>
     public bool Remove(DurableWaiter waiter)
     {
-        for (int i = 0; i < _runCount; i++)
+        int at = IndexInRun(waiter);
+        if (at < 0)
         {
-            if (ReferenceEquals(_run[Index(i)].Waiter, waiter))
-            {
-                // Close the gap from the end: the run stays in order.
-                for (int j = i; j < _runCount - 1; j++)
-                {
-                    _run[Index(j)] = _run[Index(j + 1)];
-                }
-
-                _run[Index(--_runCount)] = default;
-                return true;
-            }
+            return _heap.Remove(waiter);
         }
 
-        return _heap.Remove(waiter);
+        if (at < _runCount / 2)
+        {
+            CloseGapFromFront(at);
+        }
+        else
+        {
+            CloseGapFromEnd(at);
+        }
+
+        _runCount--;
+        return true;
     }
 
     /// <summary>Removes every waiter whose target is above <paramref name="lsn"/> into <paramref name="removed"/> (TruncateAfter).</summary>
@@ -118,6 +125,82 @@ internal sealed class WaiterQueue(int initialCapacity)
     internal int OutOfOrder => _heap.Count;
 
     private int Index(int offset) => (_head + offset) & (_run.Length - 1);
+
+    /// <summary>
+    /// Moves the run's waiters before offset <paramref name="at"/> one slot up, over it, and the head past the freed slot.
+    /// Block copies (a memmove with one write barrier for the block, not one per entry): the run may wrap at the ring's
+    /// end, and then the part there and the part at its start move apart, with the one entry that crosses between.
+    /// </summary>
+    private void CloseGapFromFront(int at)
+    {
+        int head = _head;
+        int gap = Index(at);
+        if (head <= gap)
+        {
+            Array.Copy(_run, head, _run, head + 1, gap - head);
+        }
+        else
+        {
+            int last = _run.Length - 1;
+            Array.Copy(_run, 0, _run, 1, gap);
+            _run[0] = _run[last];
+            Array.Copy(_run, head, _run, head + 1, last - head);
+        }
+
+        _run[head] = default;
+        _head = (head + 1) & (_run.Length - 1);
+    }
+
+    /// <summary>Moves the run's waiters after offset <paramref name="at"/> one slot down, over it (block copies, as <see cref="CloseGapFromFront"/>).</summary>
+    private void CloseGapFromEnd(int at)
+    {
+        int gap = Index(at);
+        int end = Index(_runCount - 1);
+        if (gap <= end)
+        {
+            Array.Copy(_run, gap + 1, _run, gap, end - gap);
+        }
+        else
+        {
+            int last = _run.Length - 1;
+            Array.Copy(_run, gap + 1, _run, gap, last - gap);
+            _run[last] = _run[0];
+            Array.Copy(_run, 1, _run, 0, end);
+        }
+
+        _run[end] = default;
+    }
+
+    /// <summary>The offset of <paramref name="waiter"/> in the run, or -1: the run is in target order, so only the waiters of its target are compared.</summary>
+    private int IndexInRun(DurableWaiter waiter)
+    {
+        ulong target = waiter.Target;
+        int low = 0;
+        int high = _runCount;
+        while (low < high)
+        {
+            // The first offset whose target is at least the waiter's.
+            int middle = (int)((uint)(low + high) >> 1);
+            if (_run[Index(middle)].Target < target)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        for (int i = low; i < _runCount && _run[Index(i)].Target == target; i++)
+        {
+            if (ReferenceEquals(_run[Index(i)].Waiter, waiter))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
 
     private void Grow()
     {
