@@ -300,6 +300,10 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
     /// A continuation run inline by the releaser calls TruncateAfter(its own LSN) while the rest of the advance waits:
     /// the waiters the pass had taken into its first batch (16, lowest first) were durable when taken and return their
     /// LSN; the ones still registered are above the cut, and fail with WalTruncatedException. The log goes on from the cut.
+    /// The continuation holds the registry's lock around the call (TruncateAfter's rewind takes it again on the same
+    /// thread), so that the cut comes before any other pass takes the rest: a pass the watchdog queues while the cut
+    /// writes (longer than a stall period on a busy disk) would otherwise take them first, as durable, the other
+    /// correct order.
     /// </summary>
     [Fact]
     public void A_continuation_that_truncates_after_its_own_lsn_fails_exactly_the_waits_still_registered()
@@ -307,7 +311,13 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         var storage = new FaultyStorage();
         using WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = dir.Log(), StripeCount = 1 }, storage);
-        Task<Lsn>[] waits = HeldBackDurableAppends(log, storage, Waits, out Action release, first: lsn => log.TruncateAfter(lsn));
+        Task<Lsn>[] waits = HeldBackDurableAppends(log, storage, Waits, out Action release, first: lsn =>
+        {
+            lock (log.Watermark.TestHookGate)
+            {
+                log.TruncateAfter(lsn);
+            }
+        });
 
         release();
 
