@@ -227,7 +227,8 @@ public static class Program
         Volatile.Write(ref stop, 1); // release: the loops see it at their next append
         if (!Task.WaitAll(loops, TimeSpan.FromSeconds(60)))
         {
-            Console.WriteLine($"{loops.Count(t => !t.IsCompleted)} loops did not end");
+            Console.WriteLine(
+                $"{loops.Count(t => !t.IsCompleted)} loops did not end: LastLsn {log.LastLsn}, durable {log.DurableLsn}, registered {log.TestHookRegisteredWaiters}, batches in flight {log.Watermark.TestHookCompletions.TestHookInFlight}");
             return 1;
         }
 

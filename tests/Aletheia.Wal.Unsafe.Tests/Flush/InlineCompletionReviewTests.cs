@@ -389,7 +389,9 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         Task all = Task.WhenAll(loops);
         Task first = await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(20)));
         Assert.True(canceller.Join(Long), "The canceller stops.");
-        Assert.True(ReferenceEquals(all, first), $"{loops.Count(t => !t.IsCompleted)} of {Loops} loops still wait 17 s after the stop.");
+        Assert.True(
+            ReferenceEquals(all, first),
+            $"{loops.Count(t => !t.IsCompleted)} of {Loops} loops still wait 17 s after the stop (LastLsn {log.LastLsn}, durable {log.DurableLsn}, registered {log.Watermark.TestHookRegisteredWaiters}, batches in flight {log.Watermark.TestHookCompletions.TestHookInFlight}).");
         await all;
         List<ulong> lsns = [.. returned.SelectMany(l => l).Order()];
         int cancellations = cancelled.Sum();
@@ -490,6 +492,44 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         // window stays below one object per thousand appends. (Measured: 0 to 2,552 bytes a window for 1.2 to 6.2 million
         // appends, and the same before the inline completion (ed42a36): something of the runtime's, once a second or so.)
         Assert.True(appends >= 100_000 && allocated * 1000 < 24 * appends, $"{line}: the window must allocate less than one object per thousand appends.");
+    }
+
+    /// <summary>
+    /// A continuation blocks the release pass that runs it (which holds the releaser's state word: advances after it only
+    /// ask it to look again) for the whole test: five later advances, one at a time, still release their waits, through
+    /// the one pass the watchdog queued for the stall and the passes queued after it: with one hand-off per stall (D2's
+    /// fix), nothing more is queued for it, and nothing more is needed.
+    /// </summary>
+    [Fact]
+    public async Task Advances_made_while_a_continuation_blocks_its_release_pass_are_released_by_other_threads()
+    {
+        using var watermark = new DurableWatermark(new Lsn(4));
+        DurableWaiter blocking = watermark.TestHookRegisterUnparked(new Lsn(5), isAsync: true);
+        using var blocked = new ManualResetEventSlim();
+        using var unblock = new ManualResetEventSlim();
+        AsyncCompletionsTests.Attach(blocking, _ =>
+        {
+            blocked.Set();
+            unblock.Wait(TimeSpan.FromSeconds(30));
+        });
+        watermark.Advance(new Lsn(5));
+        Assert.True(blocked.Wait(Long), "The first continuation runs and blocks its pass.");
+
+        try
+        {
+            for (ulong lsn = 6; lsn <= 10; lsn++)
+            {
+                Task<Lsn> wait = watermark.WaitAsync(new Lsn(lsn), CancellationToken.None).AsTask();
+                watermark.Advance(new Lsn(lsn));
+                Assert.True(AsyncReleaseReviewTests.CompletedWithin([wait], Long), $"The wait for LSN {lsn} is released while the first continuation still blocks.");
+                Assert.Equal(new Lsn(lsn), await wait);
+                Assert.False(unblock.IsSet);
+            }
+        }
+        finally
+        {
+            unblock.Set();
+        }
     }
 
     /// <summary>A pooled async waiter as a release pass hands it to a batch: prepared, taken from the registry, its outcome (durable) set.</summary>
