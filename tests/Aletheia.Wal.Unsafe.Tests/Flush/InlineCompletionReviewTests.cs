@@ -136,8 +136,7 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         Assert.NotEqual(Environment.CurrentManagedThreadId, nextThread);
         Assert.True(SpinWait.SpinUntil(() => releaser.Runs >= 1, Long), "The watchdog queues a release pass for the stalled one.");
         Assert.True(SpinWait.SpinUntil(() => completions.TestHookInFlight == 0, Long), "The batch is given back.");
-        Assert.Equal(1, completions.TestHookRescues);
-        Assert.Equal(1, releaser.Runs);
+        Assert.Equal(1, releaser.Runs); // one stall of one pass, one release pass queued
     }
 
     /// <summary>
