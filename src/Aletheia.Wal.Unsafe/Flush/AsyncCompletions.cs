@@ -17,10 +17,18 @@ namespace Aletheia.Wal.Flush;
 /// timer, armed while batches are in flight, looks every <see cref="StallMilliseconds"/>: a batch whose claims stood
 /// still for that long is queued to the thread pool again, so that another thread claims the rest, and the releaser is
 /// queued again, so that the next release passes run on another thread (the releaser's state word allows passes to
-/// overlap: each completes whatever is ready when it looks). A blocking continuation delays the others by 10 to 20 ms,
-/// never forever; if the thread pool is starved, its own thread injection comes first, as for any work item.</para>
-/// <para>Between two continuations the thread's execution context and synchronization context are put back as they
-/// were, as the thread pool does between two work items, so that nothing one continuation set leaks into the next.</para>
+/// overlap: each completes whatever is ready when it looks). Each once per stall: a second run of the batch is queued
+/// only after the first one claimed (before, it would wait behind it), and a second release pass only after the stalled
+/// pass began another (the one queued resets the state word, so later advances queue their own passes; found by
+/// review: every stall period queued one more, 100 a second for as long as a continuation blocked, after disposal too).
+/// A blocking continuation delays the others by 10 to 20 ms, never forever; if the thread pool is starved, its own
+/// thread injection comes first, as for any work item (the watchdog's timer callback is a work item too).</para>
+/// <para>A batch is handed to another thread only once its pass has filled it: until <see cref="AsyncCompletionBatch.RunClaims"/>
+/// publishes the count, the batch has nothing to claim (found by review: a pass preempted between two adds lost the
+/// waiter it added after a rescued run's last, failed claim had taken its index).</para>
+/// <para>Between two continuations the thread's execution context and synchronization context, and its priority,
+/// background flag and name, are put back as they were, as the thread pool does between two work items, so that nothing
+/// one continuation set leaks into the next (found by review: the last three did).</para>
 /// </remarks>
 internal sealed class AsyncCompletions
 {
@@ -91,6 +99,7 @@ internal sealed class AsyncCompletions
             AsyncCompletionBatch batch = _free.Count > 0 ? _free.Pop() : new AsyncCompletionBatch(this);
             batch.Executors = 1;
             batch.WatchedProgress = -1;
+            batch.ReleaseHandedOff = false;
             if (_inFlightCount == _inFlight.Length)
             {
                 Array.Resize(ref _inFlight, _inFlight.Length * 2); // grows only past the most batches in flight so far
@@ -127,6 +136,21 @@ internal sealed class AsyncCompletions
         return Start();
     }
 
+    /// <summary>
+    /// The async releaser begins a pass over the registry with <paramref name="batch"/>, after it published that it looks
+    /// (its state word): a stall from now on is this pass's, and the watchdog may queue the releaser once for it.
+    /// </summary>
+    public void PassStarting(AsyncCompletionBatch batch)
+    {
+        // Under the lock, as the watchdog reads and sets the flag: if it set it before this, it queued a pass that may
+        // have run before this one began, and this one's stall needs its own; if after, the pass it queued starts after
+        // this one's state-word store, so its compare-exchange covers the advances that relied on this one.
+        lock (_lock)
+        {
+            batch.ReleaseHandedOff = false;
+        }
+    }
+
     /// <summary>An executor of <paramref name="batch"/> (the pass that filled it, or a re-queued run) is done with it; the last one gives it back.</summary>
     public void Finish(AsyncCompletionBatch batch)
     {
@@ -149,9 +173,11 @@ internal sealed class AsyncCompletions
     /// <summary>The watchdog: hands every batch that stood still for a stall period to other threads.</summary>
     private void Watch()
     {
-        long now = Stopwatch.GetTimestamp();
         lock (_lock)
         {
+            // Read under the lock: a tick that waited for it with an earlier time would date a progress it sees now to
+            // before it was made, and take a batch that stood still for less than a period for stalled.
+            long now = Stopwatch.GetTimestamp();
             if (_inFlightCount == 0)
             {
                 _watching = false;
@@ -176,16 +202,29 @@ internal sealed class AsyncCompletions
                 }
 
                 // A continuation of this batch has run for a whole stall period (or its run waits in a busy thread
-                // pool's queue). Its other waiters go to another thread, and so do the next release passes.
-                batch.WatchedSince = now; // once per stall period at most
-                _rescues++;
-                if (batch.HasUnclaimed)
+                // pool's queue). Its other waiters go to another thread, and so do the next release passes: each once
+                // per stall (see the remarks).
+                batch.WatchedSince = now;
+                bool handed = false;
+                if (batch.HasUnclaimed && progress != batch.RunQueuedAt)
                 {
+                    batch.RunQueuedAt = progress; // the run moves the progress with its first claim
                     batch.Executors++;
                     ThreadPool.UnsafeQueueUserWorkItem(batch, preferLocal: false);
+                    handed = true;
                 }
 
-                ThreadPool.UnsafeQueueUserWorkItem(_releaser, preferLocal: false);
+                if (!batch.ReleaseHandedOff)
+                {
+                    batch.ReleaseHandedOff = true; // cleared when the pass begins another (PassStarting)
+                    ThreadPool.UnsafeQueueUserWorkItem(_releaser, preferLocal: false);
+                    handed = true;
+                }
+
+                if (handed)
+                {
+                    _rescues++;
+                }
             }
         }
     }
@@ -202,7 +241,8 @@ internal sealed class AsyncCompletionBatch(AsyncCompletions owner) : IThreadPool
     public const int Capacity = 16;
 
     private readonly DurableWaiter?[] _waiters = new DurableWaiter?[Capacity];
-    private int _count;  // written by the filling pass only, before its claims (a re-queued run reads it after the lock and queue)
+    private int _filled; // waiters added; the filling pass's own until RunClaims publishes it
+    private int _count;  // waiters to claim: 0 while the pass fills, then _filled (RunClaims); a re-queued run reads it after the lock and queue
     private int _claims; // the next index to claim; may run past _count (each executor's last, failed claim)
     private int _fills;  // times emptied for the next fill: with _claims, the watchdog's measure of progress
 
@@ -217,29 +257,51 @@ internal sealed class AsyncCompletionBatch(AsyncCompletions owner) : IThreadPool
 
     internal long WatchedSince { get; set; }
 
+    /// <summary>The progress at which the watchdog last queued a run of this batch (-1: none since the fill); guarded by the owner's lock.</summary>
+    internal long RunQueuedAt { get; set; } = -1;
+
+    /// <summary>The watchdog queued the releaser for a stall of the filling pass's current pass; guarded by the owner's lock.</summary>
+    internal bool ReleaseHandedOff { get; set; }
+
     /// <summary>Grows with every claim and every fill; read by the watchdog under the owner's lock.</summary>
     // Acquire: pairs with the executors' interlocked claims; _fills is written under the owner's lock, which the reader holds.
     internal long Progress => ((long)_fills << 32) | (uint)Volatile.Read(ref _claims);
 
-    internal bool HasUnclaimed => Volatile.Read(ref _claims) < _count; // acquire, as above
+    // Acquire, as above; the count is 0 until the filling pass published it (RunClaims), so a batch being filled has
+    // nothing unclaimed and is never queued.
+    internal bool HasUnclaimed => Volatile.Read(ref _claims) < Volatile.Read(ref _count);
 
-    public int Count => _count;
+    public int Count => _filled;
 
-    /// <summary>The filling pass: adds a waiter it took from the registry, its outcome set.</summary>
-    public void Add(DurableWaiter waiter) => _waiters[_count++] = waiter;
+    /// <summary>The filling pass: adds a waiter it took from the registry, its outcome set. Nobody else sees it until <see cref="RunClaims"/>.</summary>
+    public void Add(DurableWaiter waiter) => _waiters[_filled++] = waiter;
 
     /// <summary>A run the watchdog queued: claims and completes what the stalled executor left.</summary>
     public void Execute()
     {
-        RunClaims();
+        Claim();
         owner.Finish(this);
     }
 
-    /// <summary>Claims and completes waiters, each continuation inline, until none is left to claim.</summary>
+    /// <summary>The filling pass, once it added every waiter: publishes them, then claims and completes waiters, each continuation inline, until none is left to claim.</summary>
     public void RunClaims()
     {
-        // The contexts the thread pool gave this thread: put back after every continuation, as it does between work items.
+        // Release: the waiters stored by Add are visible to whoever reads this count: the watchdog (under the owner's
+        // lock), and through its queueing the run it queues. Before this store the count was 0 (Reset).
+        Volatile.Write(ref _count, _filled);
+        Claim();
+    }
+
+    /// <summary>Claims and completes waiters, each continuation inline, until none is left to claim.</summary>
+    private void Claim()
+    {
+        // The contexts and thread state the thread pool gave this thread: put back after every continuation, as it does
+        // between work items (ThreadPoolWorkQueue.Dispatch resets priority, background flag and name too).
         ExecutionContext? context = ExecutionContext.Capture();
+        Thread thread = Thread.CurrentThread;
+        ThreadPriority priority = thread.Priority;
+        bool background = thread.IsBackground;
+        string? name = thread.Name;
         while (true)
         {
             // Full fence; claims index i for this thread alone (a re-queued run may claim beside the filling pass).
@@ -261,14 +323,37 @@ internal sealed class AsyncCompletionBatch(AsyncCompletions owner) : IThreadPool
             {
                 SynchronizationContext.SetSynchronizationContext(null);
             }
+
+            PutBack(thread, priority, background, name);
+        }
+    }
+
+    /// <summary>What a continuation may have changed on its thread and the thread pool puts back between work items: a few nanoseconds when nothing changed.</summary>
+    private static void PutBack(Thread thread, ThreadPriority priority, bool background, string? name)
+    {
+        if (thread.Priority != priority)
+        {
+            thread.Priority = priority;
+        }
+
+        if (thread.IsBackground != background)
+        {
+            thread.IsBackground = background;
+        }
+
+        if (!ReferenceEquals(thread.Name, name))
+        {
+            thread.Name = name;
         }
     }
 
     /// <summary>Owner, under its lock, when the batch is emptied for the next fill or given back.</summary>
     internal void Reset()
     {
+        _filled = 0;
         _count = 0;
         Volatile.Write(ref _claims, 0); // release: after the count, for a watchdog reading both (it holds the lock anyway)
         _fills++;
+        RunQueuedAt = -1;
     }
 }

@@ -488,6 +488,7 @@ internal sealed class DurableWatermark : IDisposable
                 // overlap (the watchdog queues this again when one stands still in a continuation): each one completes
                 // what is ready when it looks, and the state ends at 0 only after a pass that began after the last 2.
                 Interlocked.Exchange(ref _asyncRelease, 1);
+                _completions.PassStarting(batch!); // after the store: a stall of this pass gets its own hand-off
                 ReleaseReady(maxSyncWakes: 0, includeAsync: true, ref batch);
             }
             while (Interlocked.CompareExchange(ref _asyncRelease, 0, 1) != 1); // full fence; 2: an advance came meanwhile

@@ -120,7 +120,7 @@ public sealed class AsyncCompletionsTests
     /// Attaches <paramref name="continuation"/> to <paramref name="waiter"/>'s wait, as an await does, but without the test
     /// thread's synchronization context (xUnit's would post it elsewhere): it runs where the releaser completes the wait.
     /// </summary>
-    private static void Attach(DurableWaiter waiter, Action<Lsn> continuation)
+    internal static void Attach(DurableWaiter waiter, Action<Lsn> continuation)
     {
         ConfiguredValueTaskAwaitable<Lsn>.ConfiguredValueTaskAwaiter awaiter = new ValueTask<Lsn>(waiter, waiter.Version).ConfigureAwait(false).GetAwaiter();
         awaiter.UnsafeOnCompleted(() => continuation(awaiter.GetResult()));
