@@ -1,4 +1,5 @@
 using Aletheia.Wal.Flush;
+using Aletheia.Wal.Tests.Support;
 using Xunit;
 
 namespace Aletheia.Wal.Tests.Flush;
@@ -18,54 +19,18 @@ public sealed class WaiterQueueTests
     public void Random_adds_removals_pops_and_cuts_keep_the_queue_exact(int seed)
     {
         var random = new Random(seed);
-        var watermark = new DurableWatermark(Lsn.None);
         var queue = new WaiterQueue(initialCapacity: 2); // grows several times below, with the ring wrapped
-        var oracle = new List<DurableWaiter>();
         ulong next = 1;
-        for (int step = 0; step < 20_000; step++)
-        {
-            int op = random.Next(10);
-            if (op < 5 || oracle.Count == 0)
+        WaiterOrderOracle.Of(queue).Run(
+            random,
+            steps: 20_000,
+            nextTarget: () =>
             {
                 // Rising targets, repeated ones, and one in five below the latest (out of order).
                 next += (ulong)random.Next(0, 3);
-                ulong target = random.Next(5) == 0 ? next - Math.Min(next - 1, (ulong)random.Next(1, 50)) : next;
-                var waiter = new DurableWaiter(watermark);
-                waiter.PrepareSync(target);
-                queue.Add(waiter);
-                oracle.Add(waiter);
-            }
-            else if (op < 7)
-            {
-                DurableWaiter victim = oracle[random.Next(oracle.Count)];
-                Assert.True(queue.Remove(victim), "A waiter in the queue is found and removed.");
-                Assert.False(queue.Remove(victim), "A removed waiter is no longer in the queue.");
-                oracle.Remove(victim);
-            }
-            else if (op < 9)
-            {
-                ulong lowest = oracle.Min(w => w.Target);
-                DurableWaiter first = queue.RemoveMin();
-                Assert.Equal(lowest, first.Target);
-                Assert.True(oracle.Remove(first), "The first was a waiter of the queue.");
-            }
-            else
-            {
-                ulong cut = next - Math.Min(next, (ulong)random.Next(0, 100));
-                var removed = new List<DurableWaiter>();
-                queue.RemoveAbove(cut, removed);
-                DurableWaiter[] expected = oracle.Where(w => w.Target > cut).ToArray();
-                Assert.Equal(expected.OrderBy(w => w.GetHashCode()), removed.OrderBy(w => w.GetHashCode()));
-                oracle.RemoveAll(w => w.Target > cut);
-            }
-
-            Assert.Equal(oracle.Count, queue.Count);
-            Assert.True(queue.IsValid(), $"Step {step}: the run's order, the heap or an entry is broken.");
-            if (oracle.Count > 0)
-            {
-                Assert.Equal(oracle.Min(w => w.Target), queue.MinTarget);
-            }
-        }
+                return random.Next(5) == 0 ? next - Math.Min(next - 1, (ulong)random.Next(1, 50)) : next;
+            },
+            nextCut: () => next - Math.Min(next, (ulong)random.Next(0, 100)));
     }
 
     [Fact]
