@@ -738,7 +738,8 @@ internal sealed class DurableWatermark : IDisposable
     [InlineArray(Length)]
     private struct ReadyWaiters
     {
-        public const int Length = 16;
+        /// <summary>The async releaser puts every waiter of one take into one completion batch: the two sizes are one.</summary>
+        public const int Length = AsyncCompletionBatch.Capacity;
 
         private DurableWaiter _element;
     }
