@@ -242,7 +242,9 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
                     continue;
                 }
 
-                AwaitWriteInFlight(); // nothing in flight while parked: its fault, if any, is seen now
+                // A write may stay in flight while parked: records appended meanwhile are collected (and queued behind it)
+                // at once, not after it returned. A failed write rings the doorbell, and is seen here.
+                ThrowIfWriteFailed();
                 _doorbell.Park(static self => self.HasWork(), this, ParkMilliseconds);
                 idle = default;
             }
@@ -330,7 +332,8 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
         return true;
     }
 
-    private bool HasWork() => _stopRequested || _nextLsn <= _lsns.Last.Value;
+    // Acquire read of the fault: see ThrowIfWriteFailed.
+    private bool HasWork() => _stopRequested || _nextLsn <= _lsns.Last.Value || Volatile.Read(ref _writeFault) is not null;
 
     private bool AllRingsEmpty()
     {
@@ -478,15 +481,21 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
     /// <summary>
     /// Flush thread only: seals the batch, the end marker and the padding after it, and writes them: itself when the
     /// batch is small (a durable append waits for no thread hand-over), else through the writer thread, so that the next
-    /// batch is collected into the other buffer while this one is being written. One write is in flight at a time, in
-    /// order, so the format is the same either way.
+    /// batch is collected into the other buffer while this one is being written (and queued behind it). One write is in
+    /// flight at a time, in order, so the format is the same either way.
     /// </summary>
     private void WriteBatchUnsynchronized()
     {
         BatchHeader.Write(_buffer, _used - BatchHeader.Size, _batchFirstLsn, _batchRecords, _segments.Salt);
         BatchHeader.WriteEndMarker(_buffer + _used, _nextLsn, _segments.Salt);
         int length = _used + MarkerBytes;
-        AwaitWriteInFlight(); // the previous write returns first: writes land in order, and Offset is where this one goes
+        // A small batch goes to the writer too while it has a write: the flush thread would wait for that one anyway.
+        bool handOff = _used >= _handOffBytes || _posted != Volatile.Read(ref _done); // acquire: see WaitForDone
+        if (!handOff)
+        {
+            AwaitWriteInFlight(); // the writes posted return first: writes land in order
+        }
+
         long end = _segments.Offset + length;
         long paddedEnd = Math.Min(
             (end + PageBytes - 1) & ~(long)(PageBytes - 1),
@@ -494,13 +503,13 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
         int padding = (int)Math.Max(0, paddedEnd - end);
         NativeMemory.Clear(_buffer + length, (nuint)padding); // what follows an end marker is zeros, or stale bytes, never frames
         var write = new BatchWrite(_segments.ReserveWrite(_used, out long offset), offset, _buffer, length + padding, _used, _batchRecords, _batchFirstLsn, _nextLsn - 1);
-        bool handOff = _used >= _handOffBytes;
         _used = 0;
         _batchRecords = 0;
         if (handOff)
         {
-            PostWrite(write);
+            PostWrite(write); // the writer writes it once the write before it returned: Offset already moved past it
             _buffer = _buffer == _bufferSlab.Pointer ? _spareBufferSlab.Pointer : _bufferSlab.Pointer; // the next batch goes into the other one
+            AwaitSpareBuffer(); // which the write before this one may still be writing from
         }
         else
         {

@@ -57,12 +57,26 @@ public sealed class PipelinedWriteTests : IDisposable
             Assert.Equal(before + 1, storage.Writes.Count);
         }
 
-        // Which thread made each batch write (offset > 0, not a lone 24-byte end marker).
+        // Which thread made each batch write (offset > 0, not a lone 24-byte end marker). A batch goes to the writer thread
+        // when it is large, or when the writer still has a write: then it queues behind that one. So the flush thread
+        // writes only batches under the hand-over size, and a smaller write of the writer thread directly follows another.
         var byThread = storage.WriterThreads.Where(w => w.Offset != 0 && w.Length != 24).ToList();
         Assert.Contains(byThread, w => w.Thread == "wal-write" && w.Length >= 64 << 10);
-        Assert.All(byThread.Where(w => w.Length < 64 << 10 && w.Length > 4096 + 24 + 24 + 4096), w => Assert.Equal("wal-flush", w.Thread));
-        Assert.All(byThread.Where(w => w.Thread == "wal-write"), w => Assert.True(w.Length >= 64 << 10, $"A {w.Length}-byte write went to the writer thread."));
-        Assert.Equal("wal-flush", byThread[^1].Thread); // the lone durable append
+        for (int i = 0; i < byThread.Count; i++)
+        {
+            (string? thread, _, int length) = byThread[i];
+            Assert.True(thread is "wal-write" or "wal-flush", $"Batch write {i} was made by '{thread}'.");
+            if (thread == "wal-flush")
+            {
+                Assert.True(length < (64 << 10) + 24 + 4096, $"The flush thread wrote a {length}-byte batch write (batch, end marker, padding) itself.");
+            }
+            else if (length < 64 << 10)
+            {
+                Assert.True(i > 0 && byThread[i - 1].Thread == "wal-write", $"The {length}-byte batch write {i} went to an idle writer thread.");
+            }
+        }
+
+        Assert.Equal("wal-flush", byThread[^1].Thread); // the lone durable append, with the writer idle
 
         // In order, on the previous end marker: each batch write starts where the previous batch's frames ended.
         var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
@@ -77,6 +91,78 @@ public sealed class PipelinedWriteTests : IDisposable
         }
 
         Assert.Equal(new long[] { 10_000, 10_000 }, next);
+    }
+
+    [Fact]
+    public void A_small_batch_collected_while_the_writer_thread_has_a_write_queues_behind_it_and_the_writer_writes_both_in_order()
+    {
+        var storage = new FaultyStorage();
+        using var flushWriting = new ManualResetEventSlim(false);
+        using var releaseFlush = new ManualResetEventSlim(false);
+        using var writerWriting = new ManualResetEventSlim(false);
+        using var releaseWriter = new ManualResetEventSlim(false);
+        int flushHeld = 0;
+        int writerHeld = 0;
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
+        {
+            storage.BeforeWrite = () =>
+            {
+                // The first batch write of each thread waits for the test (offset 0 is the opening write, before any batch).
+                if (Thread.CurrentThread.Name == "wal-flush" && Interlocked.Exchange(ref flushHeld, 1) == 0)
+                {
+                    flushWriting.Set();
+                    Assert.True(releaseFlush.Wait(TimeSpan.FromSeconds(30)), "The test released the flush thread's write.");
+                }
+                else if (Thread.CurrentThread.Name == "wal-write" && Interlocked.Exchange(ref writerHeld, 1) == 0)
+                {
+                    writerWriting.Set();
+                    Assert.True(releaseWriter.Wait(TimeSpan.FromSeconds(30)), "The test released the writer thread's write.");
+                }
+            };
+
+            Bounded.Run(() =>
+            {
+                // 1. A lone record: a small batch, which the flush thread writes itself; it holds there.
+                Lsn first = log.Append(Payloads.Make(0, 0, 10));
+                Assert.True(flushWriting.Wait(TimeSpan.FromSeconds(30)));
+
+                // 2. 100 records of 1,000 B accumulate meanwhile: one batch of over 64 KiB, for the writer thread, which holds.
+                for (int i = 1; i <= 100; i++)
+                {
+                    log.Append(Payloads.Make(0, i, 1000));
+                }
+
+                releaseFlush.Set();
+                Assert.True(writerWriting.Wait(TimeSpan.FromSeconds(30)));
+
+                // 3. One more record while the writer holds: the flush thread collects it (its ring space is given back)
+                // into the other buffer, a small batch, and queues it behind the writer's write instead of writing it.
+                Lsn last = log.Append(Payloads.Make(0, 101, 10));
+                SpinWait.SpinUntil(() => log.GetMetrics().Stripes.Sum(s => s.PendingCount) == 0, TimeSpan.FromSeconds(30));
+                Assert.Equal(0, log.GetMetrics().Stripes.Sum(s => s.PendingCount));
+                Assert.Equal(first, log.DurableLsn); // the first write returned; the writer's holds, and the small batch waits behind it
+
+                releaseWriter.Set();
+                log.Flush();
+                Assert.Equal(last, log.DurableLsn);
+            });
+        }
+
+        var batchWrites = storage.WriterThreads.Where(w => w.Offset != 0 && w.Length != 24).ToList();
+        Assert.Equal(3, batchWrites.Count);
+        Assert.Equal("wal-flush", batchWrites[0].Thread);
+        Assert.Equal("wal-write", batchWrites[1].Thread);
+        Assert.True(batchWrites[1].Length >= 100 * 1000, $"The second write holds the 100 records ({batchWrites[1].Length} bytes).");
+        Assert.Equal("wal-write", batchWrites[2].Thread); // queued behind it, not written by the flush thread
+        Assert.True(batchWrites[2].Length < 64 << 10, $"The third write is the lone record's small batch ({batchWrites[2].Length} bytes).");
+
+        var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
+        Assert.Equal(102, records.Count);
+        LogContents.AssertContiguousFrom(records, 1);
+        for (int i = 0; i < records.Count; i++)
+        {
+            Assert.True(Payloads.Matches(records[i].Payload, 0, i), $"Record {i + 1} is byte-exact.");
+        }
     }
 
     [Fact]
