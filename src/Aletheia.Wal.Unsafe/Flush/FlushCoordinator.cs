@@ -67,6 +67,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
     private int _used;
     private int _batchRecords;
     private ulong _batchFirstLsn;
+    private long _segmentHandOffBytes; // batch bytes of the current segment given to the writer thread: a burst, if most of it
 
     // Written by the flush thread, read by GetMetrics with Volatile.
     private long _batches;
@@ -245,6 +246,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
                 // A write may stay in flight while parked: records appended meanwhile are collected (and queued behind it)
                 // at once, not after it returned. A failed write rings the doorbell, and is seen here.
                 ThrowIfWriteFailed();
+                _segments.FillNextIfSparse(); // a burst, if any, is over
                 _doorbell.Park(static self => self.HasWork(), this, ParkMilliseconds);
                 idle = default;
             }
@@ -312,6 +314,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
         _nextLsn = cut.NextLsn;
         _writeLimit = WriteLimitOf(_segments);
         _used = 0;
+        _segmentHandOffBytes = 0;
         _lagClock.Reset(cut.NextLsn - 1); // what the cut dropped will never be durable; the rest is
 
         // Only this request: the caller has returned, and the next TruncateAfter may have made its own already (found by
@@ -424,7 +427,9 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
                 }
 
                 AwaitWriteInFlight(); // the closing write goes after the last batch of the segment
-                _segments.Rotate(_nextLsn);
+                // A burst: the writer thread wrote most of the segment. Then the segment after the next is extended sparse.
+                _segments.Rotate(_nextLsn, bursting: _segmentHandOffBytes * 2 >= _segments.CurrentLength);
+                _segmentHandOffBytes = 0;
                 _writeLimit = WriteLimitOf(_segments);
                 _used = 0;
                 continue;
@@ -507,6 +512,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
         _batchRecords = 0;
         if (handOff)
         {
+            _segmentHandOffBytes += write.BatchBytes;
             PostWrite(write); // the writer writes it once the write before it returned: Offset already moved past it
             _buffer = _buffer == _bufferSlab.Pointer ? _spareBufferSlab.Pointer : _bufferSlab.Pointer; // the next batch goes into the other one
             AwaitSpareBuffer(); // which the write before this one may still be writing from

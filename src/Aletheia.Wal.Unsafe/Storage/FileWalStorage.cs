@@ -253,6 +253,8 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
             base.FillZeros(from, to);
         }
 
+        public override void Extend(long length) => RandomAccess.SetLength(handle, length);
+
         public override void Sync() => RandomAccess.FlushToDisk(handle);
 
         public override void Dispose() => (owner ?? handle).Dispose();

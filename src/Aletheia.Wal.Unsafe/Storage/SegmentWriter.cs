@@ -10,6 +10,15 @@ namespace Aletheia.Wal.Storage;
 /// which would make the file system commit metadata), fsynced, renamed to <c>{number:D20}.wal</c>, and the directory
 /// fsynced. Flush thread only, except the preparation task.
 /// </summary>
+/// <remarks>
+/// During a burst (the flush thread says so at rotation) the next segment is extended sparse instead of zero-filled: its
+/// zeros would compete with the burst's own writes for the device, and on a write-bound burst every byte would be written
+/// twice. Measured with 2 producers into a new log: 1 KiB records 0.80 M/s against 0.64 M/s, 64 B records 13.0 M/s against
+/// 11.0 M/s (perf/RESULTS.md). The price is paid by small writes into that segment, which allocate its blocks as they go
+/// (1 KiB durable appends about 30% slower there), so once the burst is over (the flush thread idles) a segment prepared
+/// sparse and not yet in use is zero-filled after all (<see cref="FillNextIfSparse"/>). Either way it reads as zeros: the
+/// format and recovery are the same.
+/// </remarks>
 internal sealed class SegmentWriter : IDisposable
 {
     private const int ZeroChunkBytes = 1 << 20;
@@ -25,6 +34,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly uint _maxWriteBytes; // this writer's largest write, for the headers of the segments it opens
     private WalFile _current;
     private Task<WalFile>? _next;
+    private bool _nextSparse; // the next segment is (being) extended sparse and not zero-filled since
 
     /// <summary>
     /// Continues in <paramref name="current"/> (open for write-through), segment <paramref name="currentNumber"/> of log
@@ -115,7 +125,9 @@ internal sealed class SegmentWriter : IDisposable
     /// so a next segment whose header reads back as zeros (damage) can never pass for one never used. Then opens the next.
     /// </summary>
     /// <exception cref="IOException">The next segment could not be prepared, or the marker not written.</exception>
-    public void Rotate(ulong nextLsn)
+    /// <param name="nextLsn">The LSN the log goes on with, in the next segment.</param>
+    /// <param name="bursting">The flush thread is writing a burst: the segment after the next is extended sparse.</param>
+    public void Rotate(ulong nextLsn, bool bursting = false)
     {
         WalFile next = _next!.GetAwaiter().GetResult();
         Span<byte> closed = stackalloc byte[BatchHeader.Size];
@@ -128,7 +140,7 @@ internal sealed class SegmentWriter : IDisposable
         CurrentLength = next.Length;
         Offset = 0;
         InheritedMaxWriteBytes = 0;
-        PrepareNextInBackground();
+        PrepareNextInBackground(sparse: bursting);
         Open(nextLsn);
         if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
         {
@@ -239,14 +251,53 @@ internal sealed class SegmentWriter : IDisposable
         }
     }
 
-    /// <summary>Creates, zero-fills and syncs segment <paramref name="number"/>, then opens it write-through.</summary>
-    internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes)
+    /// <summary>
+    /// Flush thread, idle: a next segment extended sparse during a burst that is over is zero-filled in the background
+    /// before it is used, so that the small writes that follow a burst do not allocate its blocks one by one. Its zeros
+    /// go over zeros (it is not in use until <see cref="Rotate"/>, which waits for them): it reads the same throughout.
+    /// </summary>
+    public void FillNextIfSparse()
+    {
+        if (!_nextSparse)
+        {
+            return;
+        }
+
+        _nextSparse = false;
+        long bytes = _segmentBytes;
+        _next = _next!.ContinueWith(
+            static (prepared, state) =>
+            {
+                WalFile file = prepared.GetAwaiter().GetResult(); // a failed preparation stays failed: Rotate throws it
+                file.FillZeros(0, (long)state!);
+                file.Sync();
+                return file;
+            },
+            bytes,
+            CancellationToken.None,
+            TaskContinuationOptions.LongRunning, // see PrepareNextInBackground
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Creates segment <paramref name="number"/>, zero-fills it (or, <paramref name="sparse"/>, extends it without writing
+    /// a block) and syncs it, then opens it write-through.
+    /// </summary>
+    internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes, bool sparse = false)
     {
         string path = SegmentNames.PathOf(directory, number);
         string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
         using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
         {
-            file.FillZeros(0, bytes);
+            if (sparse)
+            {
+                file.Extend(bytes);
+            }
+            else
+            {
+                file.FillZeros(0, bytes);
+            }
+
             file.Sync();
         }
 
@@ -288,9 +339,10 @@ internal sealed class SegmentWriter : IDisposable
         return storage.OpenWrite(path, writeThrough: true);
     }
 
-    private void PrepareNextInBackground()
+    private void PrepareNextInBackground(bool sparse = false)
     {
         ulong number = CurrentNumber + 1;
+        _nextSparse = false;
         if (_reusable.Count > 0 && _reusable.Peek() == number)
         {
             _reusable.Dequeue();
@@ -301,8 +353,9 @@ internal sealed class SegmentWriter : IDisposable
         // A thread of its own, not the thread pool: an engine that starves its pool (blocking calls on pool threads)
         // must not stall the log's rotation behind its own work items.
         _recycled.TryDequeue(out string? recycled);
+        _nextSparse = sparse && recycled is null;
         _next = Task.Factory.StartNew(
-            () => recycled is not null ? Reuse(_storage, _directory, recycled, number) : Prepare(_storage, _directory, number, _segmentBytes),
+            () => recycled is not null ? Reuse(_storage, _directory, recycled, number) : Prepare(_storage, _directory, number, _segmentBytes, sparse),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);

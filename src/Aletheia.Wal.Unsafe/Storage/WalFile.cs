@@ -20,6 +20,13 @@ internal abstract class WalFile : IDisposable
     /// </summary>
     public virtual void FillZeros(long from, long to) => SegmentWriter.WriteZeros(this, from, to);
 
+    /// <summary>
+    /// Makes the file <paramref name="length"/> bytes long, the bytes past its end reading as zeros: the preparation of a
+    /// segment during a burst (see <see cref="SegmentWriter"/>). The real file system extends it sparse (no block is
+    /// written; the writes that fill it allocate them); the default writes real zeros, which reads the same.
+    /// </summary>
+    public virtual void Extend(long length) => FillZeros(Length, length);
+
     /// <summary>Makes everything written durable (fsync).</summary>
     public abstract void Sync();
 

@@ -65,7 +65,13 @@ internal sealed class FaultyStorage : WalStorage
 
     public override string[] ListFiles(string directory, string searchPattern) => _inner.ListFiles(directory, searchPattern);
 
-    private WalFile Wrap(WalFile file) => file.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal) ? new FaultyFile(this, file) : file;
+    /// <summary>How each segment was prepared, in order: the file (temporary or final name) and whether it was extended sparse or zero-filled.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string Path, bool Sparse)> Preparations { get; } = new();
+
+    private WalFile Wrap(WalFile file) =>
+        file.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal) || file.Path.EndsWith(SegmentNames.PreparingExtension, StringComparison.Ordinal)
+            ? new FaultyFile(this, file)
+            : file;
 
     private sealed class FaultyFile(FaultyStorage owner, WalFile inner) : WalFile
     {
@@ -89,6 +95,19 @@ internal sealed class FaultyStorage : WalStorage
         }
 
         public override int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);
+
+        // Preparation, not the log's writes: the real file's own (direct I/O, or a sparse extension), recorded apart.
+        public override void FillZeros(long from, long to)
+        {
+            inner.FillZeros(from, to);
+            owner.Preparations.Enqueue((inner.Path, Sparse: false));
+        }
+
+        public override void Extend(long length)
+        {
+            inner.Extend(length);
+            owner.Preparations.Enqueue((inner.Path, Sparse: true));
+        }
 
         public override void Sync() => inner.Sync();
 
