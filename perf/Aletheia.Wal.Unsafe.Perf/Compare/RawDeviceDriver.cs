@@ -8,13 +8,31 @@ namespace Aletheia.Wal.Perf.Compare;
 /// <summary>
 /// The reference of the ratios: one thread writing <c>writeBytes</c> at a time with <see cref="RandomAccess.Write(SafeFileHandle, ReadOnlySpan{byte}, long)"/>
 /// on a <see cref="FileOptions.WriteThrough"/> handle into a zero-filled preallocated file, sequentially, wrapping at its end,
-/// so no write extends the file. Each write's latency goes to an HdrHistogram.
+/// so no write extends the file. Each write's latency goes to an HdrHistogram. With <c>fresh</c>, into new space instead:
+/// a new file extended sparse to <c>fileBytes</c> (its holes read as zeros, no block allocated), each write allocating the
+/// blocks it fills, and a new such file after it is full: the bandwidth of space never written before, which is what
+/// a new log's burst writes into (a segment prepared sparse during a burst is such a file).
 /// </summary>
 internal static class RawDeviceDriver
 {
-    public static Measured Run(string directory, int writeBytes, long fileBytes, TimeSpan warmup, TimeSpan duration)
+    public static Measured Run(string directory, int writeBytes, long fileBytes, TimeSpan warmup, TimeSpan duration, bool fresh = false)
     {
-        using SafeFileHandle file = ZeroFilledFile.Create(Path.Combine(directory, "raw.dat"), fileBytes);
+        int files = 0;
+        SafeFileHandle Next()
+        {
+            if (!fresh)
+            {
+                return ZeroFilledFile.Create(Path.Combine(directory, "raw.dat"), fileBytes);
+            }
+
+            SafeFileHandle handle = File.OpenHandle(
+                Path.Combine(directory, $"raw-{files++}.dat"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.WriteThrough);
+            RandomAccess.SetLength(handle, fileBytes);
+            RandomAccess.FlushToDisk(handle);
+            return handle;
+        }
+
+        SafeFileHandle file = Next();
         byte[] buffer = new byte[writeBytes];
         Random.Shared.NextBytes(buffer);
         var histogram = new LongHistogram(Stopwatch.Frequency * 60, 3);
@@ -28,6 +46,11 @@ internal static class RawDeviceDriver
                 if (offset + writeBytes > fileBytes)
                 {
                     offset = 0;
+                    if (fresh)
+                    {
+                        file.Dispose();
+                        file = Next();
+                    }
                 }
 
                 RandomAccess.Write(file, buffer, offset);
@@ -49,6 +72,7 @@ internal static class RawDeviceDriver
         long started = Stopwatch.GetTimestamp();
         WriteFor(duration, record: true, ref writes);
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        file.Dispose();
         double micros = 1_000_000.0 / Stopwatch.Frequency;
         return new Measured(
             writes / seconds,
@@ -58,6 +82,8 @@ internal static class RawDeviceDriver
             null,
             writes,
             seconds,
-            $"{writeBytes:N0} B per write, {fileBytes / (1024 * 1024):N0} MiB zero-filled file");
+            fresh
+                ? $"{writeBytes:N0} B per write, into {files:N0} new sparse file(s) of {fileBytes / (1024 * 1024):N0} MiB"
+                : $"{writeBytes:N0} B per write, {fileBytes / (1024 * 1024):N0} MiB zero-filled file");
     }
 }

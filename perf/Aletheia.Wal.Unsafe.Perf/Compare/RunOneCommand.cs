@@ -108,6 +108,7 @@ internal static class RunOneCommand
             "async-4096" => Async(peer, directory, 4096, warmup, duration),
             "burst-64" => Burst(peer, directory, 64, settings.Burst64Mebibytes * 1024L * 1024),
             "burst-1k" => Burst(peer, directory, 1024, settings.Burst1kMebibytes * 1024L * 1024),
+            "raw-1m" when peer == "raw-fresh" => RawDeviceDriver.Run(directory, 1024 * 1024, 1024L * 1024 * 1024, warmup, duration, fresh: true),
             "raw-1m" => RawDeviceDriver.Run(directory, 1024 * 1024, 256L * 1024 * 1024, warmup, duration),
             "raw-4k" => RawDeviceDriver.Run(directory, 4096, 64L * 1024 * 1024, warmup, duration),
             "recovery-warm" => RecoveryDriver.Run(peer, directory, settings.RecoveryMebibytes * 1024L * 1024, cold: false),
