@@ -289,21 +289,25 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
     {
         Bounded.Run(() =>
         {
-            int writes = RunPowerLossCase(0).Writes; // calibration: no fault
-            int cases = Math.Min(writes, 60);
+            // The batch sizes depend on timing: the crash points are those of the shortest of three calibration runs, and a
+            // case whose run made fewer writes than its k hits nothing (its log must then hold everything; counted).
+            int writes = Enumerable.Range(0, 3).Min(_ => RunPowerLossCase(0).Writes);
+            int hits = 0;
             int byWriter = 0;
-            for (int k = 1; k <= cases; k++)
+            for (int k = 1; k <= writes; k++)
             {
-                (_, int writer) = RunPowerLossCase(k);
+                (_, int writer, bool hit) = RunPowerLossCase(k);
                 byWriter += writer;
+                hits += hit ? 1 : 0;
             }
 
-            output.WriteLine($"{writes} segment writes in the calibration run, power lost at each of the first {cases}; {byWriter} writes by the writer thread in all");
+            output.WriteLine($"{writes} segment writes in the shortest calibration run, power lost at each: {hits} hit; {byWriter} writes by the writer thread in all");
             Assert.True(byWriter > 0, "Large batches went to the writer thread.");
+            Assert.True(hits >= writes - 4, $"{hits} of {writes} planned power losses hit a write.");
         }, TimeSpan.FromSeconds(60));
     }
 
-    private (int Writes, int ByWriter) RunPowerLossCase(int k)
+    private (int Writes, int ByWriter, bool Hit) RunPowerLossCase(int k)
     {
         string directory = _temp.Log($"power-{k}");
         int segmentWrites = 0;
@@ -335,7 +339,7 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             using WriteAheadLog log = WriteAheadLog.Open(Options(directory), disk);
             try
             {
-                for (int round = 0; round < 3; round++)
+                for (int round = 0; round < 4; round++)
                 {
                     for (int i = 0; i < 150; i++)
                     {
@@ -358,7 +362,6 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             // the power went
         }
 
-        Assert.True(k == 0 || disk.FaultReport is not null, $"Case {k}: the power loss hit.");
         ulong returned = disk.Tracker.LastReturnedLsn;
         disk.Disarm();
         string restored = _temp.Log($"power-{k}-restored");
@@ -379,7 +382,7 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             Assert.True(Payloads.TaggedIntact(records[i].Payload) && Payloads.ReadTag(records[i].Payload) == (1, i), $"{context}: record {i + 1} is byte-exact.");
         }
 
-        return (calibrationWrites, byWriter);
+        return (calibrationWrites, byWriter, disk.FaultReport is not null);
     }
 
     /// <summary>
