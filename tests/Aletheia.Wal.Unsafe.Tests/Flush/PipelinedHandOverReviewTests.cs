@@ -211,43 +211,13 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
     {
         var storage = new FaultyStorage();
         string directory = _temp.Log();
-        var failure = new IOException("Injected failure of the writer thread's write while the flush thread is parked (EIO).");
-        using var flushWriting = new ManualResetEventSlim(false);
-        using var releaseFlush = new ManualResetEventSlim(false);
-        using var writerWriting = new ManualResetEventSlim(false);
-        using var releaseWriter = new ManualResetEventSlim(false);
-        int flushHeld = 0;
-        long failedAt = 0;
-        storage.BeforeWrite = () =>
-        {
-            if (Thread.CurrentThread.Name == "wal-flush" && Interlocked.Exchange(ref flushHeld, 1) == 0)
-            {
-                flushWriting.Set();
-                Assert.True(releaseFlush.Wait(TimeSpan.FromSeconds(30)));
-            }
-            else if (Thread.CurrentThread.Name == "wal-write")
-            {
-                writerWriting.Set();
-                Assert.True(releaseWriter.Wait(TimeSpan.FromSeconds(30)));
-                Volatile.Write(ref failedAt, Stopwatch.GetTimestamp());
-                throw failure;
-            }
-        };
-
+        using var held = new HeldWriterWrite(storage) { WriterOutcome = new IOException("Injected failure of the writer thread's write while the flush thread is parked (EIO).") };
         WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
         Bounded.Run(() =>
         {
-            Lsn first = log.Append(Payloads.MakeTagged(0, 0, 20)); // a lone small batch: the flush thread writes it, held
-            Assert.True(flushWriting.Wait(TimeSpan.FromSeconds(10)));
-            for (int i = 1; i <= 100; i++)
-            {
-                log.Append(Payloads.MakeTagged(0, i, 1000)); // one batch of 100 KB meanwhile: the writer thread's
-            }
-
-            releaseFlush.Set();
-            Assert.True(writerWriting.Wait(TimeSpan.FromSeconds(10)));
+            held.AppendAndHold(log);
             Thread.Sleep(300); // nothing more to collect: the flush thread parks with the write in flight
-            Assert.Equal(first, log.DurableLsn);
+            Assert.Equal(new Lsn(1), log.DurableLsn);
 
             WalException? seen = null;
             long thrownAt = 0;
@@ -265,12 +235,13 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             });
             flusher.Start();
             Thread.Sleep(50); // the Flush waits
-            releaseWriter.Set();
+            long releasedAt = Stopwatch.GetTimestamp();
+            held.ReleaseWriter();
             Assert.True(flusher.Join(TimeSpan.FromSeconds(10)), "Flush returned once the write failed.");
             Assert.NotNull(seen);
-            Assert.Same(failure, seen.InnerException);
-            Assert.Equal(first, log.DurableLsn);
-            output.WriteLine($"fault seen by Flush {Stopwatch.GetElapsedTime(Volatile.Read(ref failedAt), thrownAt).TotalMilliseconds:F2} ms after the write failed");
+            Assert.Same(held.WriterOutcome, seen.InnerException);
+            Assert.Equal(new Lsn(1), log.DurableLsn);
+            output.WriteLine($"fault seen by Flush {Stopwatch.GetElapsedTime(releasedAt, thrownAt).TotalMilliseconds:F2} ms after the held write was released to fail");
             log.Dispose();
         }, TimeSpan.FromSeconds(30));
 
@@ -430,5 +401,148 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             (int round, int index, int length) = model[i];
             Assert.True(records[i].Payload.Length == length && Payloads.TaggedIntact(records[i].Payload) && Payloads.ReadTag(records[i].Payload) == (round, index), $"Record {i + 1} is round {round}'s record {index}, byte-exact.");
         }
+    }
+
+    /// <summary>
+    /// Holds the first write of each thread: a lone record's small batch on the flush thread, then, once released, the
+    /// 100 records of 1,000 B appended meanwhile, one batch of over 64 KiB, on the writer thread. <see cref="WriterOutcome"/>
+    /// decides what the writer's held write does once released: return, or throw it.
+    /// </summary>
+    private sealed class HeldWriterWrite : IDisposable
+    {
+        private readonly ManualResetEventSlim _flushWriting = new(false);
+        private readonly ManualResetEventSlim _releaseFlush = new(false);
+        private readonly ManualResetEventSlim _writerWriting = new(false);
+        private readonly ManualResetEventSlim _releaseWriter = new(false);
+        private int _flushHeld;
+        private int _writerHeld;
+
+        public HeldWriterWrite(FaultyStorage storage) => storage.BeforeWrite = () =>
+        {
+            if (Thread.CurrentThread.Name == "wal-flush" && Interlocked.Exchange(ref _flushHeld, 1) == 0)
+            {
+                _flushWriting.Set();
+                Assert.True(_releaseFlush.Wait(TimeSpan.FromSeconds(30)), "The test released the flush thread's write.");
+            }
+            else if (Thread.CurrentThread.Name == "wal-write" && Interlocked.Exchange(ref _writerHeld, 1) == 0)
+            {
+                _writerWriting.Set();
+                Assert.True(_releaseWriter.Wait(TimeSpan.FromSeconds(30)), "The test released the writer thread's write.");
+                if (WriterOutcome is { } failure)
+                {
+                    throw failure;
+                }
+            }
+        };
+
+        public Exception? WriterOutcome { get; set; }
+
+        /// <summary>Appends record 1 (written by the flush thread) and records 2 to 101 (the writer thread's write, held); returns when it holds.</summary>
+        public void AppendAndHold(WriteAheadLog log)
+        {
+            log.Append(Payloads.MakeTagged(0, 0, 20));
+            Assert.True(_flushWriting.Wait(TimeSpan.FromSeconds(10)), "The flush thread writes the lone record.");
+            for (int i = 1; i <= 100; i++)
+            {
+                log.Append(Payloads.MakeTagged(0, i, 1000));
+            }
+
+            _releaseFlush.Set();
+            Assert.True(_writerWriting.Wait(TimeSpan.FromSeconds(10)), "The writer thread writes the 100 records.");
+            Assert.Equal(new Lsn(1), log.DurableLsn);
+        }
+
+        public void ReleaseWriter() => _releaseWriter.Set();
+
+        public void Dispose()
+        {
+            _releaseFlush.Set();
+            _releaseWriter.Set();
+        }
+    }
+
+    [Fact]
+    public void Dispose_while_the_writer_holds_a_write_that_then_fails_returns_and_the_log_holds_exactly_the_returned_writes()
+    {
+        var storage = new FaultyStorage();
+        string directory = _temp.Log();
+        using var held = new HeldWriterWrite(storage) { WriterOutcome = new IOException("Injected failure of the writer's write during Dispose (EIO).") };
+        WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
+        Bounded.Run(() =>
+        {
+            held.AppendAndHold(log);
+            Exception? waiterSaw = null;
+            var waiter = new Thread(() => waiterSaw = Record.Exception(() => log.WaitForDurable(new Lsn(101))));
+            waiter.Start();
+            var disposer = new Thread(log.Dispose);
+            disposer.Start();
+            Assert.False(disposer.Join(200), "Dispose waits for the write in flight.");
+            held.ReleaseWriter();
+            Assert.True(disposer.Join(TimeSpan.FromSeconds(10)), "Dispose returned once the write failed.");
+            Assert.True(waiter.Join(TimeSpan.FromSeconds(10)), "The waiter for the failed write's records returned.");
+            WalException fault = Assert.IsType<WalException>(waiterSaw);
+            Assert.Same(held.WriterOutcome, fault.InnerException);
+        }, TimeSpan.FromSeconds(30));
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Single(records);
+        Assert.Equal(1UL, storage.Tracker.LastReturnedLsn);
+    }
+
+    [Fact]
+    public void TruncateAfter_while_the_writer_holds_a_write_that_then_fails_throws_the_fault_and_the_log_holds_exactly_the_returned_writes()
+    {
+        var storage = new FaultyStorage();
+        string directory = _temp.Log();
+        using var held = new HeldWriterWrite(storage) { WriterOutcome = new IOException("Injected failure of the writer's write during TruncateAfter (EIO).") };
+        WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
+        Bounded.Run(() =>
+        {
+            held.AppendAndHold(log);
+            Exception? cutSaw = null;
+            var cutter = new Thread(() => cutSaw = Record.Exception(() => log.TruncateAfter(new Lsn(50))));
+            cutter.Start();
+            Assert.False(cutter.Join(200), "TruncateAfter waits for the write in flight (the flush thread drains for it).");
+            held.ReleaseWriter();
+            Assert.True(cutter.Join(TimeSpan.FromSeconds(10)), "TruncateAfter returned once the write failed.");
+            WalException fault = Assert.IsType<WalException>(cutSaw);
+            Assert.Same(held.WriterOutcome, fault.InnerException);
+            Assert.Equal(new Lsn(1), log.DurableLsn);
+            log.Dispose();
+        }, TimeSpan.FromSeconds(30));
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Single(records);
+    }
+
+    [Fact]
+    public void TruncateAfter_while_the_writer_holds_a_write_that_then_returns_cuts_its_records_off_the_disk()
+    {
+        var storage = new FaultyStorage();
+        string directory = _temp.Log();
+        using var held = new HeldWriterWrite(storage);
+        Bounded.Run(() =>
+        {
+            using WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
+            held.AppendAndHold(log);
+            var cutter = new Thread(() => log.TruncateAfter(new Lsn(50)));
+            cutter.Start();
+            Assert.False(cutter.Join(200), "TruncateAfter waits for the write in flight.");
+            held.ReleaseWriter();
+            Assert.True(cutter.Join(TimeSpan.FromSeconds(10)), "TruncateAfter returned once the write returned.");
+            Assert.Equal(new Lsn(50), log.LastLsn);
+            Assert.Equal(new Lsn(50), log.DurableLsn);
+            Assert.Equal(new Lsn(51), log.AppendDurable(Payloads.MakeTagged(1, 0, 20)));
+        }, TimeSpan.FromSeconds(30));
+
+        var records = LogContents.ReadAll(directory, WalRecoveryMode.Strict);
+        Assert.Equal(51, records.Count);
+        LogContents.AssertContiguousFrom(records, 1);
+        for (int i = 0; i < 50; i++)
+        {
+            Assert.True(Payloads.TaggedIntact(records[i].Payload) && Payloads.ReadTag(records[i].Payload) == (0, i), $"Record {i + 1} is kept, byte-exact.");
+        }
+
+        Assert.Equal((1, 0L), Payloads.ReadTag(records[50].Payload));
     }
 }
