@@ -88,8 +88,8 @@ internal sealed unsafe partial class FlushCoordinator
         // Acquire: pairs with the writer's release of _done, so the fault and the batch's publication are seen.
         while (Volatile.Read(ref _done) < count)
         {
+            ProtocolDelays.Step(); // the writer publishes and sets the event between the check and the reset: the recheck sees it
             _doneEvent.Reset();
-            ProtocolDelays.Step(); // the writer publishes and sets the event around the reset
 
             // Full fence: the reset is ordered before the read below. A count the writer publishes after that read sets the
             // event after the reset, so Wait returns; one published before it is read here.
@@ -123,8 +123,8 @@ internal sealed unsafe partial class FlushCoordinator
                     return;
                 }
 
+                ProtocolDelays.Step(); // the flush thread posts and sets the event between the check and the reset: the recheck sees it
                 _postedEvent.Reset();
-                ProtocolDelays.Step(); // the flush thread posts and sets the event around the reset
 
                 // Full fence: the reset is ordered before the reads below (see WaitForDone).
                 Interlocked.MemoryBarrier();
