@@ -216,7 +216,9 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
         Bounded.Run(() =>
         {
             held.AppendAndHold(log);
-            Thread.Sleep(300); // nothing more to collect: the flush thread parks with the write in flight
+            // Nothing more to collect: the flush thread parks with the write in flight, waking every 100 ms on its own. The
+            // write fails about 320 ms after it parked, 80 ms before its fourth timed wake: rung, it sees the fault at once.
+            Thread.Sleep(270);
             Assert.Equal(new Lsn(1), log.DurableLsn);
 
             WalException? seen = null;
@@ -241,7 +243,9 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             Assert.NotNull(seen);
             Assert.Same(held.WriterOutcome, seen.InnerException);
             Assert.Equal(new Lsn(1), log.DurableLsn);
-            output.WriteLine($"fault seen by Flush {Stopwatch.GetElapsedTime(releasedAt, thrownAt).TotalMilliseconds:F2} ms after the held write was released to fail");
+            double milliseconds = Stopwatch.GetElapsedTime(releasedAt, thrownAt).TotalMilliseconds;
+            output.WriteLine($"fault seen by Flush {milliseconds:F2} ms after the held write was released to fail");
+            Assert.True(milliseconds < 40, $"The failed write rang the parked flush thread: Flush saw the fault {milliseconds:F2} ms after it (measured: 0.2 ms; without the ring, at the park's timed wake, about 80).");
             log.Dispose();
         }, TimeSpan.FromSeconds(30));
 
