@@ -407,64 +407,6 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
         }
     }
 
-    /// <summary>
-    /// Holds the first write of each thread: a lone record's small batch on the flush thread, then, once released, the
-    /// 100 records of 1,000 B appended meanwhile, one batch of over 64 KiB, on the writer thread. <see cref="WriterOutcome"/>
-    /// decides what the writer's held write does once released: return, or throw it.
-    /// </summary>
-    private sealed class HeldWriterWrite : IDisposable
-    {
-        private readonly ManualResetEventSlim _flushWriting = new(false);
-        private readonly ManualResetEventSlim _releaseFlush = new(false);
-        private readonly ManualResetEventSlim _writerWriting = new(false);
-        private readonly ManualResetEventSlim _releaseWriter = new(false);
-        private int _flushHeld;
-        private int _writerHeld;
-
-        public HeldWriterWrite(FaultyStorage storage) => storage.BeforeWrite = () =>
-        {
-            if (Thread.CurrentThread.Name == "wal-flush" && Interlocked.Exchange(ref _flushHeld, 1) == 0)
-            {
-                _flushWriting.Set();
-                Assert.True(_releaseFlush.Wait(TimeSpan.FromSeconds(30)), "The test released the flush thread's write.");
-            }
-            else if (Thread.CurrentThread.Name == "wal-write" && Interlocked.Exchange(ref _writerHeld, 1) == 0)
-            {
-                _writerWriting.Set();
-                Assert.True(_releaseWriter.Wait(TimeSpan.FromSeconds(30)), "The test released the writer thread's write.");
-                if (WriterOutcome is { } failure)
-                {
-                    throw failure;
-                }
-            }
-        };
-
-        public Exception? WriterOutcome { get; set; }
-
-        /// <summary>Appends record 1 (written by the flush thread) and records 2 to 101 (the writer thread's write, held); returns when it holds.</summary>
-        public void AppendAndHold(WriteAheadLog log)
-        {
-            log.Append(Payloads.MakeTagged(0, 0, 20));
-            Assert.True(_flushWriting.Wait(TimeSpan.FromSeconds(10)), "The flush thread writes the lone record.");
-            for (int i = 1; i <= 100; i++)
-            {
-                log.Append(Payloads.MakeTagged(0, i, 1000));
-            }
-
-            _releaseFlush.Set();
-            Assert.True(_writerWriting.Wait(TimeSpan.FromSeconds(10)), "The writer thread writes the 100 records.");
-            Assert.Equal(new Lsn(1), log.DurableLsn);
-        }
-
-        public void ReleaseWriter() => _releaseWriter.Set();
-
-        public void Dispose()
-        {
-            _releaseFlush.Set();
-            _releaseWriter.Set();
-        }
-    }
-
     [Fact]
     public void Dispose_while_the_writer_holds_a_write_that_then_fails_returns_and_the_log_holds_exactly_the_returned_writes()
     {
@@ -478,11 +420,7 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             Exception? waiterSaw = null;
             var waiter = new Thread(() => waiterSaw = Record.Exception(() => log.WaitForDurable(new Lsn(101))));
             waiter.Start();
-            var disposer = new Thread(log.Dispose);
-            disposer.Start();
-            Assert.False(disposer.Join(200), "Dispose waits for the write in flight.");
-            held.ReleaseWriter();
-            Assert.True(disposer.Join(TimeSpan.FromSeconds(10)), "Dispose returned once the write failed.");
+            Assert.Null(held.CallThenRelease("Dispose", log.Dispose));
             Assert.True(waiter.Join(TimeSpan.FromSeconds(10)), "The waiter for the failed write's records returned.");
             WalException fault = Assert.IsType<WalException>(waiterSaw);
             Assert.Same(held.WriterOutcome, fault.InnerException);
@@ -503,13 +441,7 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
         Bounded.Run(() =>
         {
             held.AppendAndHold(log);
-            Exception? cutSaw = null;
-            var cutter = new Thread(() => cutSaw = Record.Exception(() => log.TruncateAfter(new Lsn(50))));
-            cutter.Start();
-            Assert.False(cutter.Join(200), "TruncateAfter waits for the write in flight (the flush thread drains for it).");
-            held.ReleaseWriter();
-            Assert.True(cutter.Join(TimeSpan.FromSeconds(10)), "TruncateAfter returned once the write failed.");
-            WalException fault = Assert.IsType<WalException>(cutSaw);
+            WalException fault = Assert.IsType<WalException>(held.CallThenRelease("TruncateAfter", () => log.TruncateAfter(new Lsn(50))));
             Assert.Same(held.WriterOutcome, fault.InnerException);
             Assert.Equal(new Lsn(1), log.DurableLsn);
             log.Dispose();
@@ -529,11 +461,7 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
         {
             using WriteAheadLog log = WriteAheadLog.Open(Options(directory), storage);
             held.AppendAndHold(log);
-            var cutter = new Thread(() => log.TruncateAfter(new Lsn(50)));
-            cutter.Start();
-            Assert.False(cutter.Join(200), "TruncateAfter waits for the write in flight.");
-            held.ReleaseWriter();
-            Assert.True(cutter.Join(TimeSpan.FromSeconds(10)), "TruncateAfter returned once the write returned.");
+            Assert.Null(held.CallThenRelease("TruncateAfter", () => log.TruncateAfter(new Lsn(50))));
             Assert.Equal(new Lsn(50), log.LastLsn);
             Assert.Equal(new Lsn(50), log.DurableLsn);
             Assert.Equal(new Lsn(51), log.AppendDurable(Payloads.MakeTagged(1, 0, 20)));
