@@ -420,6 +420,8 @@ public sealed class PipelinedHandOverReviewTests(ITestOutputHelper output) : IDi
             Exception? waiterSaw = null;
             var waiter = new Thread(() => waiterSaw = Record.Exception(() => log.WaitForDurable(new Lsn(101))));
             waiter.Start();
+            // Registered before Dispose starts: a wait begun after it is refused with ObjectDisposedException.
+            Assert.True(SpinWait.SpinUntil(() => log.Watermark.TestHookRegisteredWaiters == 1, TimeSpan.FromSeconds(10)), "The waiter registered.");
             Assert.Null(held.CallThenRelease("Dispose", log.Dispose));
             Assert.True(waiter.Join(TimeSpan.FromSeconds(10)), "The waiter for the failed write's records returned.");
             WalException fault = Assert.IsType<WalException>(waiterSaw);
