@@ -14,7 +14,7 @@ namespace Aletheia.Wal.Worker;
 /// durations D" (D: write-latency measurements in the window). <c>alloc-async-inflight DIR</c>: the same for 4,096 async
 /// loops awaiting AppendDurableAsync of 64 B at once (the perf probe's shape, where the releaser completes the waits
 /// inline in batches); prints "allocated N appends A" for the best of five one-second windows after warm-up.</item>
-/// <item><c>protocol-stress DIR THREADS MILLISECONDS</c>: see <see cref="ProtocolStress"/>.</item>
+/// <item><c>protocol-stress DIR THREADS MILLISECONDS [pipelined]</c>: see <see cref="ProtocolStress"/>.</item>
 /// <item><c>async-stress DIR TASKS MILLISECONDS</c>: see <see cref="AsyncWaitStress"/>.</item>
 /// <item><c>tail-write DIR POSFILE MILLISECONDS</c>: see <see cref="TailWrite"/>.</item>
 /// <item><c>alloc-tail DIR</c>: a live reader follows a writer thread's appends with WaitToReadAsync and TryRead; prints
@@ -57,11 +57,11 @@ public static class Program
             case ["async-stress", string directory, string tasks, string milliseconds]:
                 return AsyncWaitStress.Run(
                     directory, int.Parse(tasks, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
-            case ["protocol-stress", string directory, string threads, string milliseconds]:
+            case ["protocol-stress", string directory, string threads, string milliseconds, .. var mode] when mode is [] or ["pipelined"]:
                 return ProtocolStress.Run(
-                    directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture));
+                    directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture), int.Parse(milliseconds, System.Globalization.CultureInfo.InvariantCulture), pipelined: mode is ["pipelined"]);
             default:
-                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-flush-metered DIR | alloc-async DIR | alloc-async-inflight DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS | async-stress DIR TASKS MILLISECONDS | tail-write DIR POSFILE MILLISECONDS | alloc-tail DIR");
+                Console.Error.WriteLine("usage: hold-lock DIR | crash-append DIR THREADS | alloc-flush DIR | alloc-flush-metered DIR | alloc-async DIR | alloc-async-inflight DIR | reader-gc DIR | protocol-stress DIR THREADS MILLISECONDS [pipelined] | async-stress DIR TASKS MILLISECONDS | tail-write DIR POSFILE MILLISECONDS | alloc-tail DIR");
                 return 2;
         }
     }
@@ -70,10 +70,10 @@ public static class Program
     public static WalOptions CrashOptions(string directory) =>
         new() { Directory = directory, SegmentSizeBytes = 256 * 1024, StripeCount = 2, MaxEntryBytes = 4096 };
 
-    /// <summary>A record whose content derives from the key it carries in its first 8 bytes.</summary>
-    public static byte[] CrashPayload(ulong key)
+    /// <summary>A record whose content derives from the key it carries in its first 8 bytes; 16 to 15 + <paramref name="spread"/> bytes long.</summary>
+    public static byte[] CrashPayload(ulong key, int spread = 700)
     {
-        byte[] payload = new byte[16 + (int)(key % 700)];
+        byte[] payload = new byte[16 + (int)(key % (ulong)spread)];
         BitConverter.TryWriteBytes(payload, key);
         ulong state = key;
         for (int i = 8; i < payload.Length; i++)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using Aletheia.Wal.Diagnostics;
 using Aletheia.Wal.Storage;
 
 namespace Aletheia.Wal.Flush;
@@ -49,6 +50,7 @@ internal sealed unsafe partial class FlushCoordinator
 
         // Release: the writer that reads the new count sees the queued batch and its buffer's bytes.
         Volatile.Write(ref _posted, _posted + 1);
+        ProtocolDelays.Step(); // the writer sees the count before the event is set, and may block between
         _postedEvent.Set();
     }
 
@@ -86,6 +88,7 @@ internal sealed unsafe partial class FlushCoordinator
         // Acquire: pairs with the writer's release of _done, so the fault and the batch's publication are seen.
         while (Volatile.Read(ref _done) < count)
         {
+            ProtocolDelays.Step(); // the writer publishes and sets the event between the check and the reset: the recheck sees it
             _doneEvent.Reset();
 
             // Full fence: the reset is ordered before the read below. A count the writer publishes after that read sets the
@@ -120,6 +123,7 @@ internal sealed unsafe partial class FlushCoordinator
                     return;
                 }
 
+                ProtocolDelays.Step(); // the flush thread posts and sets the event between the check and the reset: the recheck sees it
                 _postedEvent.Reset();
 
                 // Full fence: the reset is ordered before the reads below (see WaitForDone).
@@ -152,6 +156,7 @@ internal sealed unsafe partial class FlushCoordinator
 
             // Release: the flush thread that reads the count sees the fault, and the batch's publication.
             Volatile.Write(ref _done, next);
+            ProtocolDelays.Step(); // the flush thread sees the count before the event is set, and may block between
             _doneEvent.Set();
         }
     }

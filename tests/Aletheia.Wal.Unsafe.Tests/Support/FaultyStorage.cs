@@ -23,6 +23,9 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>Every successful segment write with the name of the thread that made it, in order.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<(string? Thread, long Offset, int Length)> WriterThreads { get; } = new();
 
+    /// <summary>Every segment write's overlap and the last LSN of the batches whose writes returned.</summary>
+    public WriteTracker Tracker { get; } = new();
+
     /// <summary>Runs before every segment write (a test holds writes back with it).</summary>
     public Action? BeforeWrite { get; set; }
 
@@ -81,17 +84,26 @@ internal sealed class FaultyStorage : WalStorage
 
         public override void Write(ReadOnlySpan<byte> data, long offset)
         {
-            owner.BeforeWrite?.Invoke();
-            Interlocked.Increment(ref owner.SegmentWrites);
-            if (Interlocked.Decrement(ref owner._writesLeft) < 0)
+            owner.Tracker.Enter();
+            try
             {
-                throw owner.WriteFault;
-            }
+                owner.BeforeWrite?.Invoke();
+                Interlocked.Increment(ref owner.SegmentWrites);
+                if (Interlocked.Decrement(ref owner._writesLeft) < 0)
+                {
+                    throw owner.WriteFault;
+                }
 
-            inner.Write(data, offset);
-            owner.Writes.Enqueue((inner.Path, offset, data.Length));
-            owner.WriterThreads.Enqueue((Thread.CurrentThread.Name, offset, data.Length));
-            owner.AfterWrite?.Invoke();
+                inner.Write(data, offset);
+                owner.Writes.Enqueue((inner.Path, offset, data.Length));
+                owner.WriterThreads.Enqueue((Thread.CurrentThread.Name, offset, data.Length));
+                owner.AfterWrite?.Invoke();
+                owner.Tracker.Returned(data, offset);
+            }
+            finally
+            {
+                owner.Tracker.Exit();
+            }
         }
 
         public override int Read(Span<byte> destination, long offset) => inner.Read(destination, offset);

@@ -301,7 +301,35 @@ internal sealed class SimulatedDisk : WalStorage
         }
     }
 
+    /// <summary>Every segment write's overlap and the last LSN of the batches whose writes returned.</summary>
+    public WriteTracker Tracker { get; } = new();
+
     private void Write(SimulatedFile file, ReadOnlySpan<byte> data, long offset)
+    {
+        bool segment = file.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal);
+        if (segment)
+        {
+            Tracker.Enter();
+        }
+
+        try
+        {
+            WriteTracked(file, data, offset);
+            if (segment)
+            {
+                Tracker.Returned(data, offset);
+            }
+        }
+        finally
+        {
+            if (segment)
+            {
+                Tracker.Exit();
+            }
+        }
+    }
+
+    private void WriteTracked(SimulatedFile file, ReadOnlySpan<byte> data, long offset)
     {
         BeforeOperation?.Invoke(DiskOperation.Write, file.Path);
         lock (_gate)

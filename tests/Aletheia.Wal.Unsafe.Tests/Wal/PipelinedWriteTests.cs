@@ -97,52 +97,23 @@ public sealed class PipelinedWriteTests : IDisposable
     public void A_small_batch_collected_while_the_writer_thread_has_a_write_queues_behind_it_and_the_writer_writes_both_in_order()
     {
         var storage = new FaultyStorage();
-        using var flushWriting = new ManualResetEventSlim(false);
-        using var releaseFlush = new ManualResetEventSlim(false);
-        using var writerWriting = new ManualResetEventSlim(false);
-        using var releaseWriter = new ManualResetEventSlim(false);
-        int flushHeld = 0;
-        int writerHeld = 0;
+        using var held = new HeldWriterWrite(storage);
         using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
         {
-            storage.BeforeWrite = () =>
-            {
-                // The first batch write of each thread waits for the test (offset 0 is the opening write, before any batch).
-                if (Thread.CurrentThread.Name == "wal-flush" && Interlocked.Exchange(ref flushHeld, 1) == 0)
-                {
-                    flushWriting.Set();
-                    Assert.True(releaseFlush.Wait(TimeSpan.FromSeconds(30)), "The test released the flush thread's write.");
-                }
-                else if (Thread.CurrentThread.Name == "wal-write" && Interlocked.Exchange(ref writerHeld, 1) == 0)
-                {
-                    writerWriting.Set();
-                    Assert.True(releaseWriter.Wait(TimeSpan.FromSeconds(30)), "The test released the writer thread's write.");
-                }
-            };
-
             Bounded.Run(() =>
             {
-                // 1. A lone record: a small batch, which the flush thread writes itself; it holds there.
-                Lsn first = log.Append(Payloads.Make(0, 0, 10));
-                Assert.True(flushWriting.Wait(TimeSpan.FromSeconds(30)));
-
-                // 2. 100 records of 1,000 B accumulate meanwhile: one batch of over 64 KiB, for the writer thread, which holds.
-                for (int i = 1; i <= 100; i++)
-                {
-                    log.Append(Payloads.Make(0, i, 1000));
-                }
-
-                releaseFlush.Set();
-                Assert.True(writerWriting.Wait(TimeSpan.FromSeconds(30)));
+                // 1. A lone record: a small batch, which the flush thread writes itself; it holds there. 2. 100 records of
+                // 1,000 B accumulate meanwhile: one batch of over 64 KiB, for the writer thread, which holds.
+                held.AppendAndHold(log);
 
                 // 3. One more record while the writer holds: the flush thread collects it (its ring space is given back)
                 // into the other buffer, a small batch, and queues it behind the writer's write instead of writing it.
-                Lsn last = log.Append(Payloads.Make(0, 101, 10));
+                Lsn last = log.Append(Payloads.MakeTagged(0, 101, 20));
                 SpinWait.SpinUntil(() => log.GetMetrics().Stripes.Sum(s => s.PendingCount) == 0, TimeSpan.FromSeconds(30));
                 Assert.Equal(0, log.GetMetrics().Stripes.Sum(s => s.PendingCount));
-                Assert.Equal(first, log.DurableLsn); // the first write returned; the writer's holds, and the small batch waits behind it
+                Assert.Equal(new Lsn(1), log.DurableLsn); // the first write returned; the writer's holds, and the small batch waits behind it
 
-                releaseWriter.Set();
+                held.ReleaseWriter();
                 log.Flush();
                 Assert.Equal(last, log.DurableLsn);
             });
@@ -161,7 +132,7 @@ public sealed class PipelinedWriteTests : IDisposable
         LogContents.AssertContiguousFrom(records, 1);
         for (int i = 0; i < records.Count; i++)
         {
-            Assert.True(Payloads.Matches(records[i].Payload, 0, i), $"Record {i + 1} is byte-exact.");
+            Assert.True(Payloads.TaggedIntact(records[i].Payload) && Payloads.ReadTag(records[i].Payload) == (0, i), $"Record {i + 1} is byte-exact.");
         }
     }
 
