@@ -14,7 +14,7 @@ namespace Aletheia.Wal.Flush;
  * the writer starts it the moment the first returns, without waiting for the flush thread to wake and post it (measured:
  * with one batch posted at a time, the device stood idle for two thread wake-ups between 1 MiB writes, and a burst's
  * cycle was 650 us against a write of about 500). The flush thread waits before it refills a buffer until the write of
- * that buffer returned (AwaitWrites), and for every write posted (AwaitWriteInFlight) before it writes a batch itself,
+ * that buffer returned (AwaitSpareBuffer), and for every write posted (AwaitWriteInFlight) before it writes a batch itself,
  * rotates, holds for a TruncateAfter, parks or stops. The writer reports each batch durable itself, as soon as its write
  * returns. Once a write failed, the writer writes nothing more: the batches after it are counted done unwritten, so the
  * flush thread sees the fault (it rethrows it into its fault path) and nothing past the failed write is reported durable.
