@@ -84,7 +84,7 @@ internal sealed class FaultyStorage : WalStorage
 
         public override void Write(ReadOnlySpan<byte> data, long offset)
         {
-            owner.Tracker.Enter();
+            owner.Tracker.Enter(inner.Path);
             try
             {
                 owner.BeforeWrite?.Invoke();
@@ -102,7 +102,7 @@ internal sealed class FaultyStorage : WalStorage
             }
             finally
             {
-                owner.Tracker.Exit();
+                owner.Tracker.Exit(inner.Path);
             }
         }
 

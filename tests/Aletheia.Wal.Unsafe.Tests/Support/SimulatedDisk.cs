@@ -309,7 +309,7 @@ internal sealed class SimulatedDisk : WalStorage
         bool segment = file.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal);
         if (segment)
         {
-            Tracker.Enter();
+            Tracker.Enter(file.Path);
         }
 
         try
@@ -324,7 +324,7 @@ internal sealed class SimulatedDisk : WalStorage
         {
             if (segment)
             {
-                Tracker.Exit();
+                Tracker.Exit(file.Path);
             }
         }
     }

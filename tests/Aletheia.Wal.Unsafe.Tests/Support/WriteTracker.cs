@@ -1,20 +1,21 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace Aletheia.Wal.Tests.Support;
 
 /// <summary>
-/// Segment writes as a storage seam sees them: how many were in progress at once at most (the format allows one, in
-/// order: native-layout.md, section 4), and the last LSN of the batches whose writes returned, set before the write
+/// Segment writes as a storage seam sees them: how many were in progress at once in one file at most (the format allows
+/// one, in order: native-layout.md, section 4; the zero-fill of the next segment, after a burst, may run beside it), and the last LSN of the batches whose writes returned, set before the write
 /// returns to the log, so that a <see cref="WriteAheadLog.DurableLsn"/> read before it can never exceed it.
 /// </summary>
 internal sealed class WriteTracker
 {
-    private int _inProgress;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StrongBox<int>> _inProgress = new(StringComparer.Ordinal);
     private int _maxInProgress;
     private long _lastReturnedLsn;
     private long _outOfOrder;
 
-    /// <summary>The most segment writes that were in progress at the same moment.</summary>
+    /// <summary>The most writes that were in progress in one segment file at the same moment.</summary>
     public int MaxInProgress => Volatile.Read(ref _maxInProgress);
 
     /// <summary>The highest last LSN of a batch whose write returned (0: none yet).</summary>
@@ -24,10 +25,10 @@ internal sealed class WriteTracker
     /// <summary>Batch writes that returned with a first LSN above the last one returned plus one (a write that overtook another).</summary>
     public long OutOfOrder => Volatile.Read(ref _outOfOrder);
 
-    /// <summary>A write starts (before any delay a test puts into it).</summary>
-    public void Enter()
+    /// <summary>A write into <paramref name="path"/> starts (before any delay a test puts into it).</summary>
+    public void Enter(string path)
     {
-        int now = Interlocked.Increment(ref _inProgress);
+        int now = Interlocked.Increment(ref _inProgress.GetOrAdd(path, static _ => new StrongBox<int>()).Value);
         int max;
         while (now > (max = Volatile.Read(ref _maxInProgress)) && Interlocked.CompareExchange(ref _maxInProgress, now, max) != max)
         {
@@ -55,8 +56,8 @@ internal sealed class WriteTracker
         }
     }
 
-    /// <summary>A write left the storage call, returned or failed.</summary>
-    public void Exit() => Interlocked.Decrement(ref _inProgress);
+    /// <summary>A write into <paramref name="path"/> left the storage call, returned or failed.</summary>
+    public void Exit(string path) => Interlocked.Decrement(ref _inProgress[path].Value);
 
     /// <summary>
     /// The first and last LSN of the batch a segment write carries (its header leads the data: tag bit 31 with frame
