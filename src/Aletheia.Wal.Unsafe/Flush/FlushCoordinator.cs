@@ -491,6 +491,9 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
     /// </summary>
     private void WriteBatchUnsynchronized()
     {
+        // The batch's records are dated before their write at the latest, even those handed out after this round's look
+        // (OnRound in Run): else a write that takes long would show no lag for them until the round after it.
+        _lagClock.OnRound(_nextLsn - 1);
         BatchHeader.Write(_buffer, _used - BatchHeader.Size, _batchFirstLsn, _batchRecords, _segments.Salt);
         BatchHeader.WriteEndMarker(_buffer + _used, _nextLsn, _segments.Salt);
         int length = _used + MarkerBytes;
