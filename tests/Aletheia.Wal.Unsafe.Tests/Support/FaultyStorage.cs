@@ -32,6 +32,12 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>Runs after every successful segment write, before it returns (the bytes are in the file, not yet acknowledged).</summary>
     public Action? AfterWrite { get; set; }
 
+    /// <summary>When set, zero-filling a segment under its final name (the fill of one extended sparse) fails with this exception.</summary>
+    public Exception? FillFault { get; set; }
+
+    /// <summary>Fills that failed with <see cref="FillFault"/>.</summary>
+    public int FillFaults;
+
     /// <summary>When set, creating a new file fails with this exception.</summary>
     public Exception? CreateFault { get; set; }
 
@@ -111,6 +117,12 @@ internal sealed class FaultyStorage : WalStorage
         // Preparation, not the log's writes: the real file's own (direct I/O, or a sparse extension), recorded apart.
         public override void FillZeros(long from, long to)
         {
+            if (owner.FillFault is { } fault && inner.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref owner.FillFaults);
+                throw fault;
+            }
+
             inner.FillZeros(from, to);
             owner.Preparations.Enqueue((inner.Path, Sparse: false));
         }

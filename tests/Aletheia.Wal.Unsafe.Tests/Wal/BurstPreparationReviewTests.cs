@@ -1,0 +1,232 @@
+using System.Runtime.InteropServices;
+using Aletheia.Wal.Storage;
+using Aletheia.Wal.Tests.Support;
+using Xunit;
+
+namespace Aletheia.Wal.Tests.Wal;
+
+/// <summary>
+/// Review of sparse segment preparation during bursts (853964c): when the zero-fill of a segment extended sparse starts
+/// (D1: at any park, between the rounds of a burst that goes on), a fill that fails (D2: its descriptor leaked), a
+/// segment extended sparse found unused at open (D3: never filled), and what held (a sparse unused segment is prepared
+/// and unused at open, exactly like a zero-filled one; every record reads back).
+/// </summary>
+public sealed partial class BurstPreparationReviewTests : IDisposable
+{
+    private const long SegmentBytes = 1 << 20;
+    private const int RoundRecords = 200; // 200 KB a round: batches past the 64 KiB hand-over, for the writer thread
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private WalOptions Options() => new()
+    {
+        Directory = _temp.Log(), WriteBufferBytes = 128 << 10, MaxEntryBytes = 4096, SegmentSizeBytes = SegmentBytes,
+        StripeCount = 2, StripeCapacityBytes = 1 << 20, MaxRecycledSegments = 0,
+    };
+
+    private string SegmentPath(ulong number) => SegmentNames.PathOf(_temp.Log(), number);
+
+    private static ulong NumberOf(string path) => ulong.Parse(Path.GetFileName(path).AsSpan(0, 20), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static bool IsFill((string Path, bool Sparse) preparation) => preparation.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal);
+
+    /// <summary>
+    /// A burst as an engine writes one: rounds of <see cref="RoundRecords"/> appends of 1,000 B, each ended by a Flush,
+    /// one right after the other, the writes slowed by 1 ms so that the writer thread gets the batches.
+    /// </summary>
+    private static void Burst(WriteAheadLog log, FaultyStorage storage, int rounds, int producer)
+    {
+        storage.BeforeWrite = () => Thread.Sleep(1);
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int i = 0; i < RoundRecords; i++)
+            {
+                log.Append(Payloads.Make(producer, (round * RoundRecords) + i, 1000));
+            }
+
+            log.Flush();
+        }
+
+        storage.BeforeWrite = null;
+    }
+
+    [Fact]
+    public void D1_a_burst_of_append_and_flush_rounds_fills_no_segment_extended_sparse_until_the_log_idles()
+    {
+        var storage = new FaultyStorage();
+        using WriteAheadLog log = WriteAheadLog.Open(Options(), storage);
+        log.TestHookWaitForPreparedSegment();
+        Burst(log, storage, rounds: 30, producer: 0); // about 6 MB: 5 rotations
+        var during = storage.Preparations.ToArray();
+
+        var prepared = during.Where(p => !IsFill(p)).ToArray();
+        Assert.True(prepared.Count(p => p.Sparse) >= 4, $"The burst's rotations extended {prepared.Count(p => p.Sparse)} segments sparse.");
+        Assert.True(prepared[^1].Sparse, "The last rotation of the burst extended the segment after the next sparse.");
+
+        // The flush thread parked between the rounds (each Flush waited for its round's writes), and with a write in
+        // flight: no idle, the burst went on. A fill then would write its 1 MiB of zeros beside the burst's writes.
+        Assert.Equal([], during.Where(IsFill).Select(p => p.Path));
+
+        // Once the log does idle, the next segment, extended sparse, is zero-filled: that one only, once.
+        string next = Path.ChangeExtension(prepared[^1].Path, null);
+        Assert.True(SpinWait.SpinUntil(() => storage.Preparations.Any(IsFill), TimeSpan.FromSeconds(10)), "The idle log filled its next segment.");
+        log.TestHookWaitForPreparedSegment();
+        Assert.Equal([next], storage.Preparations.Where(IsFill).Select(p => p.Path));
+    }
+
+    [Fact]
+    public void D2_a_fill_that_fails_is_surfaced_at_the_next_rotation_and_leaves_no_descriptor_open_after_dispose()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/fd and SEEK_HOLE as Linux numbers it
+        }
+
+        var fault = new IOException("Injected fill failure (EIO).");
+        var storage = new FaultyStorage { FillFault = fault };
+        var log = WriteAheadLog.Open(Options(), storage);
+        log.TestHookWaitForPreparedSegment();
+        Burst(log, storage, rounds: 6, producer: 0); // 1.2 MB: one rotation, which extends segment 3 sparse
+        Assert.Equal((Path.ChangeExtension(SegmentPath(3), SegmentNames.PreparingExtension), true), storage.Preparations.Last(p => !IsFill(p)));
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref storage.FillFaults) == 1, TimeSpan.FromSeconds(10)), "The idle log tried to fill segment 3.");
+
+        // Durable appends fill segment 2; the rotation into segment 3 throws the fill's failure, as a failed preparation's.
+        WalException? faulted = null;
+        for (int i = 0; i < 2_000 && faulted is null; i++)
+        {
+            try
+            {
+                log.AppendDurable(Payloads.Make(1, i, 1000));
+            }
+            catch (WalException e)
+            {
+                faulted = e;
+            }
+        }
+
+        Assert.NotNull(faulted);
+        Assert.Same(fault, faulted.InnerException);
+        log.Dispose();
+
+        string[] open = OpenDescriptorTargets().Where(t => t.StartsWith(_temp.Log(), StringComparison.Ordinal)).ToArray();
+        Assert.Equal([], open);
+    }
+
+    [Fact]
+    public void D3_a_segment_extended_sparse_and_found_unused_at_open_is_zero_filled_once_the_log_idles()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/fd and SEEK_HOLE as Linux numbers it
+        }
+
+        var storage = new FaultyStorage();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
+        {
+            log.AppendDurable(Payloads.Make(0, 0, 1000));
+            log.TestHookWaitForPreparedSegment();
+        }
+
+        // What a log disposed (or killed) mid-burst leaves: its next segment, prepared and unused, extended sparse.
+        MakeSparse(SegmentPath(2));
+        Assert.Equal(0, FirstHole(SegmentPath(2)));
+
+        storage = new FaultyStorage();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
+        {
+            Assert.True(
+                SpinWait.SpinUntil(() => FirstHole(SegmentPath(2)) == SegmentBytes, TimeSpan.FromSeconds(5)),
+                $"The idle log left its next segment sparse (first hole at {FirstHole(SegmentPath(2))}).");
+            log.TestHookWaitForPreparedSegment();
+            Assert.Equal([(SegmentPath(2), false)], storage.Preparations);
+        }
+    }
+
+    [Fact]
+    public void A_sparse_unused_segment_at_open_is_taken_as_prepared_and_unused_and_the_log_goes_on_into_it_exactly()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/fd and SEEK_HOLE as Linux numbers it
+        }
+
+        using (WriteAheadLog log = WriteAheadLog.Open(Options()))
+        {
+            for (int i = 0; i < 500; i++)
+            {
+                log.Append(Payloads.Make(0, i, 1000));
+            }
+
+            log.Flush();
+            log.TestHookWaitForPreparedSegment();
+        }
+
+        MakeSparse(SegmentPath(2));
+        var storage = new FaultyStorage();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
+        {
+            log.TestHookWaitForPreparedSegment();
+            Assert.Equal([], storage.Preparations); // segment 2 is the next, as it is: no new preparation
+            for (int i = 500; i < 1_500; i++)
+            {
+                log.AppendDurable(Payloads.Make(0, i, 1000));
+            }
+
+            // The log went on into segment 2; the rotation into it prepared segment 3, zero-filled (the flush thread wrote segment 1).
+            Assert.Equal(2ul, NumberOf(storage.Writes.Last().Path));
+            Assert.Equal([(Path.ChangeExtension(SegmentPath(3), SegmentNames.PreparingExtension), false)], storage.Preparations.Where(p => !IsFill(p)));
+        }
+
+        var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
+        Assert.Equal(1_500, records.Count);
+        LogContents.AssertContiguousFrom(records, 1);
+        for (int i = 0; i < records.Count; i++)
+        {
+            Assert.True(Payloads.Matches(records[i].Payload, 0, i), $"Record {i + 1} reads back byte-exact.");
+        }
+    }
+
+    /// <summary>Replaces the file with one of the same length that has no block at all (ftruncate of an empty file).</summary>
+    private static void MakeSparse(string path)
+    {
+        long length = new FileInfo(path).Length;
+        File.Delete(path);
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+        file.SetLength(length);
+    }
+
+    /// <summary>Where the file's first hole starts (its length: none), by lseek(SEEK_HOLE).</summary>
+    private static long FirstHole(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        long hole = LSeek(handle, 0, SeekHole);
+        return hole >= 0 ? hole : throw new IOException($"lseek(SEEK_HOLE) on '{path}' failed (errno {Marshal.GetLastPInvokeError()}).");
+    }
+
+    private const int SeekHole = 4; // Linux
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LSeek(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, int whence);
+
+    /// <summary>What this process's open descriptors point to.</summary>
+    private static IEnumerable<string> OpenDescriptorTargets()
+    {
+        foreach (string fd in Directory.GetFiles("/proc/self/fd"))
+        {
+            string? target = null;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget;
+            }
+            catch (IOException)
+            {
+            }
+
+            if (target is not null)
+            {
+                yield return target;
+            }
+        }
+    }
+}
