@@ -206,6 +206,11 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     private static partial int Open(string path, int flags);
 
+    private const int SeekHoleWhence = 4; // SEEK_HOLE, Linux
+
+    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
+    private static partial long LSeek(SafeFileHandle fd, long offset, int whence);
+
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FSync(int fd);
 
@@ -254,6 +259,10 @@ internal sealed partial class FileWalStorage(UnixFileMode createMode, WalWriteMo
         }
 
         public override void Extend(long length) => RandomAccess.SetLength(handle, length);
+
+        // Linux: lseek(SEEK_HOLE) from 0 finds the first hole, the file's end if it has none (a file system without
+        // holes reports none). pread/pwrite ignore the descriptor's offset, which this moves.
+        public override bool HasHoles => OperatingSystem.IsLinux() && Length is > 0 and var length && LSeek(handle, 0, SeekHoleWhence) is >= 0 and var hole && hole < length;
 
         public override void Sync() => RandomAccess.FlushToDisk(handle);
 

@@ -264,16 +264,24 @@ internal sealed class SegmentWriter : IDisposable
         }
 
         _nextSparse = false;
-        long bytes = _segmentBytes;
         _next = _next!.ContinueWith(
-            static (prepared, state) =>
+            static prepared =>
             {
                 WalFile file = prepared.GetAwaiter().GetResult(); // a failed preparation stays failed: Rotate throws it
-                file.FillZeros(0, (long)state!);
-                file.Sync();
+                try
+                {
+                    // Its own length: one found at open may have the size of the log that prepared it, not this writer's.
+                    file.FillZeros(0, file.Length);
+                    file.Sync();
+                }
+                catch
+                {
+                    file.Dispose(); // a failed fill fails like a failed preparation, whose file nobody holds (found by review)
+                    throw;
+                }
+
                 return file;
             },
-            bytes,
             CancellationToken.None,
             TaskContinuationOptions.LongRunning, // see PrepareNextInBackground
             TaskScheduler.Default);
@@ -346,7 +354,11 @@ internal sealed class SegmentWriter : IDisposable
         if (_reusable.Count > 0 && _reusable.Peek() == number)
         {
             _reusable.Dequeue();
-            _next = Task.FromResult(_storage.OpenWrite(SegmentNames.PathOf(_directory, number), writeThrough: true));
+            WalFile reused = _storage.OpenWrite(SegmentNames.PathOf(_directory, number), writeThrough: true);
+            // Extended sparse by a log that stopped mid-burst: zero-filled once this one idles, like one it extended itself
+            // (found by review: left sparse for good).
+            _nextSparse = reused.HasHoles;
+            _next = Task.FromResult(reused);
             return;
         }
 

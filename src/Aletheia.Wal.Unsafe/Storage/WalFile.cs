@@ -27,6 +27,12 @@ internal abstract class WalFile : IDisposable
     /// </summary>
     public virtual void Extend(long length) => FillZeros(Length, length);
 
+    /// <summary>
+    /// Whether some range of the file has no block (a hole, as <see cref="Extend"/> leaves on the real file system): a
+    /// prepared segment found at open that was extended sparse. False where it cannot be told (the default).
+    /// </summary>
+    public virtual bool HasHoles => false;
+
     /// <summary>Makes everything written durable (fsync).</summary>
     public abstract void Sync();
 

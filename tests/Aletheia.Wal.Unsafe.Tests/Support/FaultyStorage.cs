@@ -133,6 +133,8 @@ internal sealed class FaultyStorage : WalStorage
             owner.Preparations.Enqueue((inner.Path, Sparse: true));
         }
 
+        public override bool HasHoles => inner.HasHoles;
+
         public override void Sync() => inner.Sync();
 
         public override void Dispose() => inner.Dispose();
