@@ -35,6 +35,9 @@ internal sealed class FaultyStorage : WalStorage
     /// <summary>When set, zero-filling a segment under its final name (the fill of one extended sparse) fails with this exception.</summary>
     public Exception? FillFault { get; set; }
 
+    /// <summary>Runs before a segment is zero-filled under its final name (a test holds the fill with it).</summary>
+    public Action? BeforeFill { get; set; }
+
     /// <summary>Fills that failed with <see cref="FillFault"/>.</summary>
     public int FillFaults;
 
@@ -117,6 +120,11 @@ internal sealed class FaultyStorage : WalStorage
         // Preparation, not the log's writes: the real file's own (direct I/O, or a sparse extension), recorded apart.
         public override void FillZeros(long from, long to)
         {
+            if (inner.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal))
+            {
+                owner.BeforeFill?.Invoke();
+            }
+
             if (owner.FillFault is { } fault && inner.Path.EndsWith(SegmentNames.Extension, StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref owner.FillFaults);

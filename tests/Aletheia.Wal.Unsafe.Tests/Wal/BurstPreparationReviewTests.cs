@@ -187,6 +187,70 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A burst of 1,200 records into a new log (one rotation: segment 3 extended sparse), then its fill held once it
+    /// started (the log idled); returns the gate that releases it.
+    /// </summary>
+    private static ManualResetEventSlim BurstThenHoldFill(WriteAheadLog log, FaultyStorage storage)
+    {
+        var entered = new ManualResetEventSlim();
+        var gate = new ManualResetEventSlim();
+        storage.BeforeFill = () =>
+        {
+            entered.Set();
+            Assert.True(gate.Wait(TimeSpan.FromSeconds(20)), "The test released the fill.");
+        };
+        log.TestHookWaitForPreparedSegment();
+        Burst(log, storage, rounds: 6, producer: 0);
+        Assert.True(entered.Wait(TimeSpan.FromSeconds(10)), "The idle log started the fill of segment 3.");
+        return gate;
+    }
+
+    [Fact]
+    public async Task TruncateAfter_while_the_next_segment_is_being_filled_waits_for_the_fill_and_cuts_exactly()
+    {
+        var storage = new FaultyStorage();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
+        {
+            ManualResetEventSlim gate = BurstThenHoldFill(log, storage);
+            var cut = Task.Run(() => log.TruncateAfter(new Lsn(600)));
+            await Task.Delay(300);
+            Assert.False(cut.IsCompleted, "The cut waits for the fill of the segment it deletes.");
+            gate.Set();
+            await cut.WaitAsync(TimeSpan.FromSeconds(10)); // the cut ends once the fill returned
+            Assert.Equal(new Lsn(601), log.AppendDurable(Payloads.Make(1, 0, 1000)));
+            log.TestHookWaitForPreparedSegment();
+        }
+
+        Assert.Equal([], OpenDescriptorTargets().Where(t => t.StartsWith(_temp.Log(), StringComparison.Ordinal)));
+        Assert.Equal(
+            [Path.GetFileName(SegmentPath(1)), Path.GetFileName(SegmentPath(2))],
+            Directory.GetFiles(_temp.Log(), "*" + SegmentNames.Extension).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
+        Assert.Equal(601, records.Count);
+        LogContents.AssertContiguousFrom(records, 1);
+        Assert.True(Payloads.Matches(records[600].Payload, 1, 0), "The record appended after the cut is LSN 601.");
+    }
+
+    [Fact]
+    public async Task Dispose_while_the_next_segment_is_being_filled_waits_for_it_closes_every_file_and_loses_no_record()
+    {
+        var storage = new FaultyStorage();
+        var log = WriteAheadLog.Open(Options(), storage);
+        ManualResetEventSlim gate = BurstThenHoldFill(log, storage);
+        var dispose = Task.Run(log.Dispose);
+        await Task.Delay(300);
+        Assert.False(dispose.IsCompleted, "Dispose waits for the fill.");
+        gate.Set();
+        await dispose.WaitAsync(TimeSpan.FromSeconds(10)); // Dispose ends once the fill returned
+
+        Assert.Equal([], OpenDescriptorTargets().Where(t => t.StartsWith(_temp.Log(), StringComparison.Ordinal)));
+        Assert.Equal(SegmentBytes, FirstHole(SegmentPath(3))); // filled through, no hole
+        var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
+        Assert.Equal(6 * RoundRecords, records.Count);
+        LogContents.AssertContiguousFrom(records, 1);
+    }
+
     /// <summary>Replaces the file with one of the same length that has no block at all (ftruncate of an empty file).</summary>
     private static void MakeSparse(string path)
     {
