@@ -144,7 +144,7 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
     }
 
     [Fact]
-    public void A_sparse_unused_segment_at_open_is_taken_as_prepared_and_unused_and_the_log_goes_on_into_it_exactly()
+    public void Sparse_current_and_unused_segments_at_open_inspect_as_zero_filled_ones_and_the_log_goes_on_through_them_exactly()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -162,7 +162,15 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
             log.TestHookWaitForPreparedSegment();
         }
 
+        // What a log killed mid-burst leaves: its current segment written into holes (its tail still one), and its next
+        // one extended sparse, unused. Inspection sees exactly what it sees with every block written.
+        var zeroFilled = Shape(WalInspection.Inspect(Options(), null, CancellationToken.None));
+        MakeSparse(SegmentPath(1));
         MakeSparse(SegmentPath(2));
+        Assert.True(FirstHole(SegmentPath(1)) < SegmentBytes, "Segment 1's tail is a hole.");
+        Assert.Equal(0, FirstHole(SegmentPath(2)));
+        Assert.Equal(zeroFilled, Shape(WalInspection.Inspect(Options(), null, CancellationToken.None)));
+
         var storage = new FaultyStorage();
         using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
         {
@@ -251,13 +259,30 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         LogContents.AssertContiguousFrom(records, 1);
     }
 
-    /// <summary>Replaces the file with one of the same length that has no block at all (ftruncate of an empty file).</summary>
+    /// <summary>The verdict, counts and per-segment shape of an inspection, comparable.</summary>
+    private static string Shape(WalInspectionReport report) =>
+        $"{report.Verdict} {report.Action} {report.Damage} {report.RecordCount} {report.OldestLsn}..{report.LastLsn} end {report.EndSegment}@{report.EndOffset} "
+        + string.Join(" | ", report.Segments.Select(g => $"{g.Number} {g.State} {g.FileBytes} {g.HeaderBytes} {g.FirstLsn} {g.UsedBytes} {g.Records}"))
+        + " changes " + string.Join(" | ", report.Changes.Select(c => $"{c.Path} {c.Kind} {c.Offset} {c.FileBytes} {c.NewPath}"));
+
+    /// <summary>
+    /// Replaces the file with one of the same length and bytes in which every 4 KiB block of zeros is a hole (ftruncate,
+    /// then only the other blocks written): a segment extended sparse, as far as it was written.
+    /// </summary>
     private static void MakeSparse(string path)
     {
-        long length = new FileInfo(path).Length;
+        byte[] bytes = File.ReadAllBytes(path);
         File.Delete(path);
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
-        file.SetLength(length);
+        file.SetLength(bytes.Length);
+        for (int offset = 0; offset < bytes.Length; offset += 4096)
+        {
+            var block = bytes.AsSpan(offset, Math.Min(4096, bytes.Length - offset));
+            if (block.IndexOfAnyExcept((byte)0) >= 0)
+            {
+                RandomAccess.Write(file.SafeFileHandle, block, offset);
+            }
+        }
     }
 
     /// <summary>Where the file's first hole starts (its length: none), by lseek(SEEK_HOLE).</summary>
