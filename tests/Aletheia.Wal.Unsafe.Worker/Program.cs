@@ -40,6 +40,8 @@ public static class Program
                 return HoldLock(directory);
             case ["crash-append", string directory, string threads]:
                 return CrashAppend(directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
+            case ["crash-append", string directory, string threads, "burst"]:
+                return CrashBurst(directory, int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
             case ["alloc-flush", string directory]:
                 return AllocFlush(directory, metered: false);
             case ["alloc-flush-metered", string directory]:
@@ -104,6 +106,49 @@ public static class Program
                 }
             }) { IsBackground = true };
             workers[t].Start();
+        }
+
+        Thread.Sleep(Timeout.Infinite); // until killed
+        return 0;
+    }
+
+    /// <summary>
+    /// Options of the burst crash: segments of 1 MiB and a 128 KiB write buffer, so that batches past the 64 KiB
+    /// hand-over go to the writer thread and rotations extend the segment after the next sparse.
+    /// </summary>
+    public static WalOptions CrashBurstOptions(string directory) =>
+        new() { Directory = directory, SegmentSizeBytes = 1 << 20, WriteBufferBytes = 128 << 10, StripeCount = 2, MaxEntryBytes = 4096 };
+
+    /// <summary>
+    /// As <see cref="CrashAppend"/>, in bursts: each thread appends rounds of 100 records, then Flush, and only then
+    /// prints the round's acknowledgements.
+    /// </summary>
+    private static int CrashBurst(string directory, int threads)
+    {
+        WriteAheadLog log = WriteAheadLog.Open(CrashBurstOptions(directory));
+        Console.WriteLine($"open {log.LastLsn}");
+        for (int t = 0; t < threads; t++)
+        {
+            int seed = Environment.ProcessId * 31 + t;
+            new Thread(() =>
+            {
+                var random = new Random(seed);
+                var round = new (Lsn Lsn, ulong Key)[100];
+                while (true)
+                {
+                    for (int i = 0; i < round.Length; i++)
+                    {
+                        ulong key = (ulong)random.NextInt64();
+                        round[i] = (log.Append(CrashPayload(key)), key);
+                    }
+
+                    log.Flush();
+                    foreach ((Lsn lsn, ulong key) in round)
+                    {
+                        Console.WriteLine($"ack {lsn} {key}"); // durable: Flush returned
+                    }
+                }
+            }) { IsBackground = true }.Start();
         }
 
         Thread.Sleep(Timeout.Infinite); // until killed

@@ -20,17 +20,27 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public void Killed_worker_never_loses_an_acknowledged_record()
+    public void Killed_worker_never_loses_an_acknowledged_record() =>
+        KillLoop(int.TryParse(Environment.GetEnvironmentVariable("ALETHEIA_CRASH_CYCLES"), out int soak) ? soak : 25);
+
+    /// <summary>
+    /// The same, with bursts (rounds of appends then Flush, batches for the writer thread): logs killed mid-burst, with
+    /// segments extended sparse, mid-fill or continued in after reopening (review of 853964c).
+    /// </summary>
+    [Fact]
+    public void Killed_worker_mid_burst_never_loses_an_acknowledged_record() => KillLoop(8, "burst");
+
+    private void KillLoop(int cycles, params string[] mode)
     {
-        int cycles = int.TryParse(Environment.GetEnvironmentVariable("ALETHEIA_CRASH_CYCLES"), out int soak) ? soak : 25;
         var acknowledged = new Dictionary<ulong, ulong>(); // LSN -> key
         var random = new Random(20261124);
         long totalAcks = 0;
+        int killedWithHoles = 0; // kills that left a segment extended sparse (burst mode)
         Bounded.Run(() =>
         {
             for (int cycle = 0; cycle < cycles; cycle++)
             {
-                using Process worker = WorkerProcess.Start("crash-append", _temp.Log(), "4");
+                using Process worker = WorkerProcess.Start(["crash-append", _temp.Log(), "4", .. mode]);
                 string open = WorkerProcess.ReadLine(worker);
                 Assert.StartsWith("open ", open, StringComparison.Ordinal);
                 ulong lastAtOpen = ulong.Parse(open.AsSpan(5), CultureInfo.InvariantCulture);
@@ -60,11 +70,21 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
                     totalAcks++;
                 }
 
+                if (mode is ["burst"] && OperatingSystem.IsLinux())
+                {
+                    killedWithHoles += Directory.GetFiles(_temp.Log(), "*" + Storage.SegmentNames.Extension).Any(f => SparseFiles.FirstHole(f) < new FileInfo(f).Length) ? 1 : 0;
+                }
+
                 CheckLog(acknowledged, cycle);
             }
         }, TimeSpan.FromMinutes(Math.Max(3, cycles / 5)));
         output.WriteLine($"{cycles} kills survived, {totalAcks} acknowledged records, none lost.");
         Assert.True(totalAcks > cycles, "The worker acknowledged records between kills.");
+        if (mode is ["burst"] && OperatingSystem.IsLinux())
+        {
+            output.WriteLine($"{killedWithHoles} kills left a segment with a hole.");
+            Assert.True(killedWithHoles > 0, "Some kill came mid-burst, with a segment extended sparse in the directory.");
+        }
     }
 
     private void CheckLog(Dictionary<ulong, ulong> acknowledged, int cycle)

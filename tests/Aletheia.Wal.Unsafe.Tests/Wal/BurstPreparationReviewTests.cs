@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Aletheia.Wal.Storage;
 using Aletheia.Wal.Tests.Support;
 using Xunit;
@@ -11,7 +10,7 @@ namespace Aletheia.Wal.Tests.Wal;
 /// segment extended sparse found unused at open (D3: never filled), and what held (a sparse unused segment is prepared
 /// and unused at open, exactly like a zero-filled one; every record reads back).
 /// </summary>
-public sealed partial class BurstPreparationReviewTests : IDisposable
+public sealed class BurstPreparationReviewTests : IDisposable
 {
     private const long SegmentBytes = 1 << 20;
     private const int RoundRecords = 200; // 200 KB a round: batches past the 64 KiB hand-over, for the writer thread
@@ -129,15 +128,15 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         }
 
         // What a log disposed (or killed) mid-burst leaves: its next segment, prepared and unused, extended sparse.
-        MakeSparse(SegmentPath(2));
-        Assert.Equal(0, FirstHole(SegmentPath(2)));
+        SparseFiles.MakeSparse(SegmentPath(2));
+        Assert.Equal(0, SparseFiles.FirstHole(SegmentPath(2)));
 
         storage = new FaultyStorage();
         using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
         {
             Assert.True(
-                SpinWait.SpinUntil(() => FirstHole(SegmentPath(2)) == SegmentBytes, TimeSpan.FromSeconds(5)),
-                $"The idle log left its next segment sparse (first hole at {FirstHole(SegmentPath(2))}).");
+                SpinWait.SpinUntil(() => SparseFiles.FirstHole(SegmentPath(2)) == SegmentBytes, TimeSpan.FromSeconds(5)),
+                $"The idle log left its next segment sparse (first hole at {SparseFiles.FirstHole(SegmentPath(2))}).");
             log.TestHookWaitForPreparedSegment();
             Assert.Equal([(SegmentPath(2), false)], storage.Preparations);
         }
@@ -165,10 +164,10 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         // What a log killed mid-burst leaves: its current segment written into holes (its tail still one), and its next
         // one extended sparse, unused. Inspection sees exactly what it sees with every block written.
         var zeroFilled = Shape(WalInspection.Inspect(Options(), null, CancellationToken.None));
-        MakeSparse(SegmentPath(1));
-        MakeSparse(SegmentPath(2));
-        Assert.True(FirstHole(SegmentPath(1)) < SegmentBytes, "Segment 1's tail is a hole.");
-        Assert.Equal(0, FirstHole(SegmentPath(2)));
+        SparseFiles.MakeSparse(SegmentPath(1));
+        SparseFiles.MakeSparse(SegmentPath(2));
+        Assert.True(SparseFiles.FirstHole(SegmentPath(1)) < SegmentBytes, "Segment 1's tail is a hole.");
+        Assert.Equal(0, SparseFiles.FirstHole(SegmentPath(2)));
         Assert.Equal(zeroFilled, Shape(WalInspection.Inspect(Options(), null, CancellationToken.None)));
 
         var storage = new FaultyStorage();
@@ -253,7 +252,7 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         await dispose.WaitAsync(TimeSpan.FromSeconds(10)); // Dispose ends once the fill returned
 
         Assert.Equal([], OpenDescriptorTargets().Where(t => t.StartsWith(_temp.Log(), StringComparison.Ordinal)));
-        Assert.Equal(SegmentBytes, FirstHole(SegmentPath(3))); // filled through, no hole
+        Assert.Equal(SegmentBytes, SparseFiles.FirstHole(SegmentPath(3))); // filled through, no hole
         var records = LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict);
         Assert.Equal(6 * RoundRecords, records.Count);
         LogContents.AssertContiguousFrom(records, 1);
@@ -264,39 +263,6 @@ public sealed partial class BurstPreparationReviewTests : IDisposable
         $"{report.Verdict} {report.Action} {report.Damage} {report.RecordCount} {report.OldestLsn}..{report.LastLsn} end {report.EndSegment}@{report.EndOffset} "
         + string.Join(" | ", report.Segments.Select(g => $"{g.Number} {g.State} {g.FileBytes} {g.HeaderBytes} {g.FirstLsn} {g.UsedBytes} {g.Records}"))
         + " changes " + string.Join(" | ", report.Changes.Select(c => $"{c.Path} {c.Kind} {c.Offset} {c.FileBytes} {c.NewPath}"));
-
-    /// <summary>
-    /// Replaces the file with one of the same length and bytes in which every 4 KiB block of zeros is a hole (ftruncate,
-    /// then only the other blocks written): a segment extended sparse, as far as it was written.
-    /// </summary>
-    private static void MakeSparse(string path)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        File.Delete(path);
-        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
-        file.SetLength(bytes.Length);
-        for (int offset = 0; offset < bytes.Length; offset += 4096)
-        {
-            var block = bytes.AsSpan(offset, Math.Min(4096, bytes.Length - offset));
-            if (block.IndexOfAnyExcept((byte)0) >= 0)
-            {
-                RandomAccess.Write(file.SafeFileHandle, block, offset);
-            }
-        }
-    }
-
-    /// <summary>Where the file's first hole starts (its length: none), by lseek(SEEK_HOLE).</summary>
-    private static long FirstHole(string path)
-    {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        long hole = LSeek(handle, 0, SeekHole);
-        return hole >= 0 ? hole : throw new IOException($"lseek(SEEK_HOLE) on '{path}' failed (errno {Marshal.GetLastPInvokeError()}).");
-    }
-
-    private const int SeekHole = 4; // Linux
-
-    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-    private static partial long LSeek(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, int whence);
 
     /// <summary>What this process's open descriptors point to.</summary>
     private static IEnumerable<string> OpenDescriptorTargets()
