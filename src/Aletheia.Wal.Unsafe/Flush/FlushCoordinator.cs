@@ -281,11 +281,11 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
 
     /// <summary>
     /// Flush thread, about to park with nothing to do: once it has found nothing to do for a whole park, with no write in
-    /// flight, a burst, if any, is over, and a next segment extended sparse during it is zero-filled (in the background).
+    /// flight, a burst, if any, is over, and a next segment only reserved during it is zero-filled (in the background).
     /// Not at the first park: between the rounds of a burst that goes on (each ended by a Flush, or durable appends
     /// waiting for the writes in flight) the flush thread parks too, for microseconds, and the fill's zeros would compete
-    /// with the burst's writes, which its sparse preparation was to avoid (found by review: every segment extended
-    /// sparse was filled beside the burst).
+    /// with the burst's writes, which reserving it was to avoid (found by review: every segment reserved was filled
+    /// beside the burst).
     /// </summary>
     private void FillNextIfIdle(ref long idleSince)
     {
@@ -296,7 +296,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
         }
         else if (now - idleSince >= ParkMilliseconds && _posted == Volatile.Read(ref _done)) // acquire: see WaitForDone
         {
-            _segments.FillNextIfSparse();
+            _segments.FillNextIfReserved();
         }
     }
 
@@ -451,7 +451,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
                 }
 
                 AwaitWriteInFlight(); // the closing write goes after the last batch of the segment
-                // A burst: the writer thread wrote most of the segment. Then the segment after the next is extended sparse.
+                // A burst: the writer thread wrote most of the segment. Then the segment after the next is only reserved.
                 _segments.Rotate(_nextLsn, bursting: _segmentHandOffBytes * 2 >= _segments.CurrentLength);
                 _segmentHandOffBytes = 0;
                 _writeLimit = WriteLimitOf(_segments);

@@ -11,13 +11,15 @@ namespace Aletheia.Wal.Storage;
 /// fsynced. Flush thread only, except the preparation task.
 /// </summary>
 /// <remarks>
-/// During a burst (the flush thread says so at rotation) the next segment is extended sparse instead of zero-filled: its
-/// zeros would compete with the burst's own writes for the device, and on a write-bound burst every byte would be written
-/// twice. Measured with 2 producers into a new log: 1 KiB records 0.80 M/s against 0.64 M/s, 64 B records 13.0 M/s against
-/// 11.0 M/s (perf/RESULTS.md). The price is paid by small writes into that segment, which allocate its blocks as they go
-/// (1 KiB durable appends about 30% slower there), so once the burst is over (the flush thread idles) a segment prepared
-/// sparse and not yet in use is zero-filled after all (<see cref="FillNextIfSparse"/>). Either way it reads as zeros: the
-/// format and recovery are the same.
+/// During a burst (the flush thread says so at rotation) the next segment's space is only reserved instead of zero-filled
+/// (<see cref="WalFile.Extend"/>: on Linux <c>posix_fallocate</c>, unwritten extents that read as zeros; elsewhere real
+/// zeros): its zeros would compete with the burst's own writes for the device, and on a write-bound burst every byte
+/// would be written twice. A full disk still fails the preparation, never a write of records. Measured with 2 producers
+/// into a new log (probe, payloads of random bytes): 1 KiB records 0.79 against 0.66 M/s, 64 B records 12.9 against
+/// 10.5 M/s. The price is paid by small writes into that segment, which convert its extents as they go (1 KiB durable
+/// appends about 30% slower there), so once the burst is over (the flush thread idles for a whole park) a next segment
+/// only reserved and not yet in use is zero-filled after all (<see cref="FillNextIfReserved"/>), as is one found so at
+/// open. Either way it reads as zeros: the format and recovery are the same.
 /// </remarks>
 internal sealed class SegmentWriter : IDisposable
 {
@@ -34,7 +36,7 @@ internal sealed class SegmentWriter : IDisposable
     private readonly uint _maxWriteBytes; // this writer's largest write, for the headers of the segments it opens
     private WalFile _current;
     private Task<WalFile>? _next;
-    private bool _nextSparse; // the next segment is (being) extended sparse and not zero-filled since
+    private bool _nextReserved; // the next segment is (being) only reserved (Extend) and not zero-filled since
 
     /// <summary>
     /// Continues in <paramref name="current"/> (open for write-through), segment <paramref name="currentNumber"/> of log
@@ -126,7 +128,7 @@ internal sealed class SegmentWriter : IDisposable
     /// </summary>
     /// <exception cref="IOException">The next segment could not be prepared, or the marker not written.</exception>
     /// <param name="nextLsn">The LSN the log goes on with, in the next segment.</param>
-    /// <param name="bursting">The flush thread is writing a burst: the segment after the next is extended sparse.</param>
+    /// <param name="bursting">The flush thread is writing a burst: the segment after the next is only reserved, not zero-filled.</param>
     public void Rotate(ulong nextLsn, bool bursting = false)
     {
         WalFile next = _next!.GetAwaiter().GetResult();
@@ -140,7 +142,7 @@ internal sealed class SegmentWriter : IDisposable
         CurrentLength = next.Length;
         Offset = 0;
         InheritedMaxWriteBytes = 0;
-        PrepareNextInBackground(sparse: bursting);
+        PrepareNextInBackground(reserveOnly: bursting);
         Open(nextLsn);
         if (WalEventSource.Log.IsEnabled(EventLevel.Informational, WalEventSource.Keywords.Segments))
         {
@@ -252,18 +254,18 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>
-    /// Flush thread, idle: a next segment extended sparse during a burst that is over is zero-filled in the background
+    /// Flush thread, idle: a next segment only reserved during a burst that is over is zero-filled in the background
     /// before it is used, so that the small writes that follow a burst do not allocate its blocks one by one. Its zeros
     /// go over zeros (it is not in use until <see cref="Rotate"/>, which waits for them): it reads the same throughout.
     /// </summary>
-    public void FillNextIfSparse()
+    public void FillNextIfReserved()
     {
-        if (!_nextSparse)
+        if (!_nextReserved)
         {
             return;
         }
 
-        _nextSparse = false;
+        _nextReserved = false;
         _next = _next!.ContinueWith(
             static prepared =>
             {
@@ -288,16 +290,16 @@ internal sealed class SegmentWriter : IDisposable
     }
 
     /// <summary>
-    /// Creates segment <paramref name="number"/>, zero-fills it (or, <paramref name="sparse"/>, extends it without writing
+    /// Creates segment <paramref name="number"/>, zero-fills it (or, <paramref name="reserveOnly"/>, reserves it without writing
     /// a block) and syncs it, then opens it write-through.
     /// </summary>
-    internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes, bool sparse = false)
+    internal static WalFile Prepare(WalStorage storage, string directory, ulong number, long bytes, bool reserveOnly = false)
     {
         string path = SegmentNames.PathOf(directory, number);
         string temporary = Path.ChangeExtension(path, SegmentNames.PreparingExtension);
         using (WalFile file = storage.CreateNew(temporary, writeThrough: false))
         {
-            if (sparse)
+            if (reserveOnly)
             {
                 file.Extend(bytes);
             }
@@ -347,17 +349,17 @@ internal sealed class SegmentWriter : IDisposable
         return storage.OpenWrite(path, writeThrough: true);
     }
 
-    private void PrepareNextInBackground(bool sparse = false)
+    private void PrepareNextInBackground(bool reserveOnly = false)
     {
         ulong number = CurrentNumber + 1;
-        _nextSparse = false;
+        _nextReserved = false;
         if (_reusable.Count > 0 && _reusable.Peek() == number)
         {
             _reusable.Dequeue();
             WalFile reused = _storage.OpenWrite(SegmentNames.PathOf(_directory, number), writeThrough: true);
-            // Extended sparse by a log that stopped mid-burst: zero-filled once this one idles, like one it extended itself
+            // Only reserved by a log that stopped mid-burst: zero-filled once this one idles, like one it reserved itself
             // (found by review: left sparse for good).
-            _nextSparse = reused.HasHoles;
+            _nextReserved = reused.HasHoles; // an unwritten extent is a hole to SEEK_HOLE
             _next = Task.FromResult(reused);
             return;
         }
@@ -365,9 +367,9 @@ internal sealed class SegmentWriter : IDisposable
         // A thread of its own, not the thread pool: an engine that starves its pool (blocking calls on pool threads)
         // must not stall the log's rotation behind its own work items.
         _recycled.TryDequeue(out string? recycled);
-        _nextSparse = sparse && recycled is null;
+        _nextReserved = reserveOnly && recycled is null;
         _next = Task.Factory.StartNew(
-            () => recycled is not null ? Reuse(_storage, _directory, recycled, number) : Prepare(_storage, _directory, number, _segmentBytes, sparse),
+            () => recycled is not null ? Reuse(_storage, _directory, recycled, number) : Prepare(_storage, _directory, number, _segmentBytes, reserveOnly),
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);

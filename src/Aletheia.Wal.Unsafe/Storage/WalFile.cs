@@ -21,15 +21,16 @@ internal abstract class WalFile : IDisposable
     public virtual void FillZeros(long from, long to) => SegmentWriter.WriteZeros(this, from, to);
 
     /// <summary>
-    /// Makes the file <paramref name="length"/> bytes long, the bytes past its end reading as zeros: the preparation of a
-    /// segment during a burst (see <see cref="SegmentWriter"/>). The real file system extends it sparse (no block is
-    /// written; the writes that fill it allocate them); the default writes real zeros, which reads the same.
+    /// Makes the file <paramref name="length"/> bytes long, the bytes past its end reading as zeros, without writing them
+    /// where the file system allows: the preparation of a segment during a burst (see <see cref="SegmentWriter"/>). The
+    /// real file system reserves the blocks on Linux (<c>posix_fallocate</c>: unwritten extents, so a full disk fails
+    /// here); the default writes real zeros, which reads the same.
     /// </summary>
     public virtual void Extend(long length) => FillZeros(Length, length);
 
     /// <summary>
-    /// Whether some range of the file has no block (a hole, as <see cref="Extend"/> leaves on the real file system): a
-    /// prepared segment found at open that was extended sparse. False where it cannot be told (the default).
+    /// Whether some range of the file has no written block (a hole, or an unwritten extent as <see cref="Extend"/> leaves on
+    /// the real file system): a prepared segment found at open that was only reserved. False where it cannot be told (the default).
     /// </summary>
     public virtual bool HasHoles => false;
 

@@ -6,8 +6,8 @@ namespace Aletheia.Wal.Tests.Wal;
 
 /// <summary>
 /// Segment preparation during a burst: a rotation made while the writer thread has the batches (a burst) extends the
-/// segment after the next sparse instead of zero-filling it; once the burst is over (the flush thread idles) a segment
-/// extended sparse and not yet in use is zero-filled; any other rotation zero-fills. Sparse or not, a segment reads as
+/// segment after the next (posix_fallocate on Linux) instead of zero-filling it; once the burst is over (the flush thread idles) a segment
+/// only reserved and not yet in use is zero-filled; any other rotation zero-fills. Reserved or zero-filled, a segment reads as
 /// zeros, so every record reads back exactly, across reopening.
 /// </summary>
 public sealed class BurstPreparationTests : IDisposable
@@ -27,7 +27,7 @@ public sealed class BurstPreparationTests : IDisposable
     private static ulong NumberOf(string path) => ulong.Parse(Path.GetFileName(path).AsSpan(0, 20), System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
-    public void A_burst_extends_the_segments_it_rotates_to_prepare_sparse_and_the_next_one_is_zero_filled_once_it_is_over()
+    public void A_burst_only_reserves_the_segments_it_rotates_to_prepare_and_the_next_one_is_zero_filled_once_it_is_over()
     {
         var storage = new FaultyStorage();
         string Temporary(ulong number) => Path.ChangeExtension(SegmentNames.PathOf(_temp.Log(), number), SegmentNames.PreparingExtension);
@@ -51,7 +51,7 @@ public sealed class BurstPreparationTests : IDisposable
             AssertNextIsZeroFilledWhenIdle(log, storage, burst);
 
             // Small durable appends, written by the flush thread itself, into the next segments: the rotation that closes
-            // the burst's last segment (mostly the writer thread's) extends sparse, as the rule says; the others zero-fill.
+            // the burst's last segment (mostly the writer thread's) only reserves, as the rule says; the others zero-fill.
             for (int i = 0; i < 3_000; i++)
             {
                 log.AppendDurable(Payloads.Make(2, i, 1000));
@@ -59,18 +59,18 @@ public sealed class BurstPreparationTests : IDisposable
 
             Dictionary<ulong, bool> all = ExpectedPreparations(storage);
             Assert.True(all.Count >= burst.Count + 2, $"The durable appends crossed {all.Count - burst.Count} segments.");
-            Assert.All(all.Keys.Where(n => n > burst.Keys.Max() + 1), n => Assert.False(all[n], $"Segment {n} is to be extended sparse after the burst."));
+            Assert.All(all.Keys.Where(n => n > burst.Keys.Max() + 1), n => Assert.False(all[n], $"Segment {n} is to be only reserved after the burst."));
             AssertNextIsZeroFilledWhenIdle(log, storage, all);
 
             // Every preparation, in order: at open segments 1 and 2 zero-filled, then one per rotation, as its closed segment
-            // was written. Every fill of a segment extended sparse, once each (mid-burst the flush thread may idle too).
+            // was written. Every fill of a segment only reserved, once each (mid-burst the flush thread may idle too).
             var preparations = storage.Preparations.ToArray();
             var expected = new List<(string, bool)> { (Temporary(1), false), (Temporary(2), false) };
             expected.AddRange(all.OrderBy(e => e.Key).Select(e => (Temporary(e.Key), e.Value)));
             Assert.Equal(expected, preparations.Where(p => p.Path.EndsWith(SegmentNames.PreparingExtension, StringComparison.Ordinal)));
             var fills = preparations.Where(p => !p.Path.EndsWith(SegmentNames.PreparingExtension, StringComparison.Ordinal)).ToList();
             Assert.Equal(fills.Distinct().Count(), fills.Count);
-            Assert.All(fills, f => Assert.True(!f.Sparse && all[NumberOf(f.Path)], $"{f.Path} was filled, and it was extended sparse."));
+            Assert.All(fills, f => Assert.True(!f.Sparse && all[NumberOf(f.Path)], $"{f.Path} was filled, and it was only reserved."));
         }
 
         // Sparse or zero-filled, every record reads back, in each producer's order, byte-exact.
@@ -90,7 +90,7 @@ public sealed class BurstPreparationTests : IDisposable
 
     /// <summary>
     /// From the writes made so far: for each rotation, the segment it prepared (closing segment n prepares n + 2) and
-    /// whether it is to be extended sparse: when the writer thread wrote at least half of segment n's bytes. A batch's
+    /// whether it is to be only reserved: when the writer thread wrote at least half of segment n's bytes. A batch's
     /// bytes run from its offset to the next write's (the next batch, or the closing marker, starts on its end marker).
     /// </summary>
     private static Dictionary<ulong, bool> ExpectedPreparations(FaultyStorage storage)
@@ -118,7 +118,7 @@ public sealed class BurstPreparationTests : IDisposable
         return expected;
     }
 
-    /// <summary>Once the log idles, the next segment, if it was extended sparse, is zero-filled (in the background) before it is used.</summary>
+    /// <summary>Once the log idles, the next segment, if it was only reserved, is zero-filled (in the background) before it is used.</summary>
     private void AssertNextIsZeroFilledWhenIdle(WriteAheadLog log, FaultyStorage storage, Dictionary<ulong, bool> prepared)
     {
         ulong next = prepared.Keys.Max();
