@@ -67,7 +67,7 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
             _stripes[i] = new Stripe(i, options.StripeCapacityBytes, _doorbell);
         }
 
-        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal", telemetry);
+        _flusher = new FlushCoordinator(_stripes, _lsns, _watermark, _doorbell, segments, options.WriteBufferBytes, "wal", telemetry, options.ReserveSegmentsDuringBursts);
         _flusher.Start();
         if (head.CutFrom != 0)
         {

@@ -114,10 +114,10 @@ public static class Program
 
     /// <summary>
     /// Options of the burst crash: segments of 1 MiB and a 128 KiB write buffer, so that batches past the 64 KiB
-    /// hand-over go to the writer thread and rotations extend the segment after the next sparse.
+    /// hand-over go to the writer thread and rotations reserve the segment after the next.
     /// </summary>
     public static WalOptions CrashBurstOptions(string directory) =>
-        new() { Directory = directory, SegmentSizeBytes = 1 << 20, WriteBufferBytes = 128 << 10, StripeCount = 2, MaxEntryBytes = 4096 };
+        new() { Directory = directory, SegmentSizeBytes = 1 << 20, WriteBufferBytes = 128 << 10, StripeCount = 2, MaxEntryBytes = 4096, ReserveSegmentsDuringBursts = true };
 
     /// <summary>
     /// As <see cref="CrashAppend"/>, in bursts: each thread appends rounds of 100 records, then Flush, and only then

@@ -67,6 +67,7 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
     private int _used;
     private int _batchRecords;
     private ulong _batchFirstLsn;
+    private readonly bool _reserveDuringBursts; // WalOptions.ReserveSegmentsDuringBursts
     private long _segmentHandOffBytes; // batch bytes of the current segment given to the writer thread: a burst, if most of it
 
     // Written by the flush thread, read by GetMetrics with Volatile.
@@ -77,8 +78,9 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
 
     public FlushCoordinator(
         Stripe[] stripes, LsnSequence lsns, DurableWatermark watermark, FlushDoorbell doorbell, SegmentWriter segments, int writeBufferBytes, string name,
-        WalTelemetry telemetry)
+        WalTelemetry telemetry, bool reserveDuringBursts = false)
     {
+        _reserveDuringBursts = reserveDuringBursts;
         _stripes = stripes;
         _telemetry = telemetry;
         _lagClock = new DurableLagClock(lsns.Last.Value);
@@ -451,8 +453,8 @@ internal sealed unsafe partial class FlushCoordinator : IDisposable
                 }
 
                 AwaitWriteInFlight(); // the closing write goes after the last batch of the segment
-                // A burst: the writer thread wrote most of the segment. Then the segment after the next is only reserved.
-                _segments.Rotate(_nextLsn, bursting: _segmentHandOffBytes * 2 >= _segments.CurrentLength);
+                // A burst: the writer thread wrote most of the segment. Then, if asked, the segment after the next is only reserved.
+                _segments.Rotate(_nextLsn, bursting: _reserveDuringBursts && _segmentHandOffBytes * 2 >= _segments.CurrentLength);
                 _segmentHandOffBytes = 0;
                 _writeLimit = WriteLimitOf(_segments);
                 _used = 0;

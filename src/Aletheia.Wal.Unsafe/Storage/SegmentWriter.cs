@@ -11,7 +11,8 @@ namespace Aletheia.Wal.Storage;
 /// fsynced. Flush thread only, except the preparation task.
 /// </summary>
 /// <remarks>
-/// During a burst (the flush thread says so at rotation) the next segment's space is only reserved instead of zero-filled
+/// During a burst (the flush thread says so at rotation, when <see cref="WalOptions.ReserveSegmentsDuringBursts"/> asks for
+/// it) the next segment's space is only reserved instead of zero-filled
 /// (<see cref="WalFile.Extend"/>: on Linux <c>posix_fallocate</c>, unwritten extents that read as zeros; elsewhere real
 /// zeros): its zeros would compete with the burst's own writes for the device, and on a write-bound burst every byte
 /// would be written twice. A full disk still fails the preparation, never a write of records. Measured with 2 producers

@@ -21,7 +21,7 @@ public sealed class BurstPreparationReviewTests : IDisposable
     private WalOptions Options() => new()
     {
         Directory = _temp.Log(), WriteBufferBytes = 128 << 10, MaxEntryBytes = 4096, SegmentSizeBytes = SegmentBytes,
-        StripeCount = 2, StripeCapacityBytes = 1 << 20, MaxRecycledSegments = 0,
+        StripeCount = 2, StripeCapacityBytes = 1 << 20, MaxRecycledSegments = 0, ReserveSegmentsDuringBursts = true,
     };
 
     private string SegmentPath(ulong number) => SegmentNames.PathOf(_temp.Log(), number);

@@ -18,10 +18,10 @@ public sealed class BurstPreparationTests : IDisposable
 
     public void Dispose() => _temp.Dispose();
 
-    private WalOptions Options() => new()
+    private WalOptions Options(bool reserve = true) => new()
     {
         Directory = _temp.Log(), WriteBufferBytes = WriteBuffer, MaxEntryBytes = 4096, SegmentSizeBytes = SegmentBytes,
-        StripeCount = 2, StripeCapacityBytes = 1 << 20, MaxRecycledSegments = 0,
+        StripeCount = 2, StripeCapacityBytes = 1 << 20, MaxRecycledSegments = 0, ReserveSegmentsDuringBursts = reserve,
     };
 
     private static ulong NumberOf(string path) => ulong.Parse(Path.GetFileName(path).AsSpan(0, 20), System.Globalization.CultureInfo.InvariantCulture);
@@ -130,6 +130,35 @@ public sealed class BurstPreparationTests : IDisposable
         }
 
         log.TestHookWaitForPreparedSegment();
+    }
+
+    [Fact]
+    public void By_default_a_burst_zero_fills_every_segment_it_prepares()
+    {
+        var storage = new FaultyStorage();
+        using (WriteAheadLog log = WriteAheadLog.Open(Options(reserve: false), storage))
+        {
+            log.TestHookWaitForPreparedSegment();
+            storage.BeforeWrite = () => Thread.Sleep(1); // the producers get ahead: batches for the writer thread
+            Bounded.Parallel(2, p =>
+            {
+                for (int i = 0; i < 4_000; i++)
+                {
+                    log.Append(Payloads.Make(p, i, 1000));
+                }
+            });
+            log.Flush();
+            storage.BeforeWrite = null;
+            log.TestHookWaitForPreparedSegment();
+
+            // The same burst as above: segments the writer thread wrote most of, whose rotations would reserve if asked.
+            Dictionary<ulong, bool> burst = ExpectedPreparations(storage);
+            Assert.True(burst.Values.Count(sparse => sparse) >= 4, "Most segments of the burst were written by the writer thread.");
+            Assert.Equal(burst.Count + 2, storage.Preparations.Count); // segments 1 and 2 at open, one per rotation, no fill
+            Assert.All(storage.Preparations, p => Assert.False(p.Sparse, $"{p.Path} was only reserved, by default."));
+        }
+
+        Assert.Equal(8_000, LogContents.ReadAll(_temp.Log(), WalRecoveryMode.Strict).Count);
     }
 
     [Fact]
