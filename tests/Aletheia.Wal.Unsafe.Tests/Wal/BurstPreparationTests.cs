@@ -33,17 +33,7 @@ public sealed class BurstPreparationTests : IDisposable
         string Temporary(ulong number) => Path.ChangeExtension(SegmentNames.PathOf(_temp.Log(), number), SegmentNames.PreparingExtension);
         using (WriteAheadLog log = WriteAheadLog.Open(Options(), storage))
         {
-            log.TestHookWaitForPreparedSegment();
-            storage.BeforeWrite = () => Thread.Sleep(1); // the producers get ahead: batches for the writer thread
-            Bounded.Parallel(2, p =>
-            {
-                for (int i = 0; i < 4_000; i++)
-                {
-                    log.Append(Payloads.Make(p, i, 1000));
-                }
-            });
-            log.Flush();
-            storage.BeforeWrite = null;
+            Burst(log, storage);
 
             Dictionary<ulong, bool> burst = ExpectedPreparations(storage);
             Assert.True(burst.Count >= 6, $"The burst of about 8 MB crossed {burst.Count} segments of 1 MiB.");
@@ -86,6 +76,25 @@ public sealed class BurstPreparationTests : IDisposable
         }
 
         Assert.Equal(new long[] { 4_000, 4_000, 3_000 }, nextOf);
+    }
+
+    /// <summary>
+    /// Two producers append 4,000 records of 1,000 B each, then one Flush, with every segment write slowed by 1 ms so that
+    /// the producers get ahead and the batches go to the writer thread: about 8 MB, over several segments of 1 MiB.
+    /// </summary>
+    private static void Burst(WriteAheadLog log, FaultyStorage storage)
+    {
+        log.TestHookWaitForPreparedSegment();
+        storage.BeforeWrite = () => Thread.Sleep(1);
+        Bounded.Parallel(2, p =>
+        {
+            for (int i = 0; i < 4_000; i++)
+            {
+                log.Append(Payloads.Make(p, i, 1000));
+            }
+        });
+        log.Flush();
+        storage.BeforeWrite = null;
     }
 
     /// <summary>
@@ -138,17 +147,7 @@ public sealed class BurstPreparationTests : IDisposable
         var storage = new FaultyStorage();
         using (WriteAheadLog log = WriteAheadLog.Open(Options(reserve: false), storage))
         {
-            log.TestHookWaitForPreparedSegment();
-            storage.BeforeWrite = () => Thread.Sleep(1); // the producers get ahead: batches for the writer thread
-            Bounded.Parallel(2, p =>
-            {
-                for (int i = 0; i < 4_000; i++)
-                {
-                    log.Append(Payloads.Make(p, i, 1000));
-                }
-            });
-            log.Flush();
-            storage.BeforeWrite = null;
+            Burst(log, storage);
             log.TestHookWaitForPreparedSegment();
 
             // The same burst as above: segments the writer thread wrote most of, whose rotations would reserve if asked.
