@@ -109,6 +109,7 @@ internal static class RunOneCommand
             "burst-64" => Burst(peer, directory, 64, settings.Burst64Mebibytes * 1024L * 1024),
             "burst-1k" => Burst(peer, directory, 1024, settings.Burst1kMebibytes * 1024L * 1024),
             "raw-1m" when peer == "raw-fresh" => RawDeviceDriver.Run(directory, 1024 * 1024, 1024L * 1024 * 1024, warmup, duration, fresh: true),
+            "raw-1m" when peer == "raw-prepared" => RawDeviceDriver.Run(directory, 1024 * 1024, new WalOptions { Directory = directory }.SegmentSizeBytes, warmup, duration, prepared: true),
             "raw-1m" => RawDeviceDriver.Run(directory, 1024 * 1024, 256L * 1024 * 1024, warmup, duration),
             "raw-4k" => RawDeviceDriver.Run(directory, 4096, 64L * 1024 * 1024, warmup, duration),
             "recovery-warm" => RecoveryDriver.Run(peer, directory, settings.RecoveryMebibytes * 1024L * 1024, cold: false),
@@ -166,7 +167,7 @@ internal static class RunOneCommand
         {
             "aletheia" => new AletheiaLog(directory),
             "aletheia-dsync" => new AletheiaLog(directory, WalWriteMode.DataSync),
-            "aletheia-recycled" => AletheiaLog.WithRecycledSpace(directory, burstBytes),
+            "aletheia-recycled" => AletheiaLog.WithRecycledSpace(directory, burstBytes / payloadBytes * (payloadBytes + Storage.FrameHeader.Size)),
             "channel" => new ChannelFileStreamLog(directory, ChannelMode.Buffered),
             "faster" => new FasterLogPeer(directory, autoCommit: false),
             "rocksdb" => new RocksDbLog(directory),
