@@ -314,9 +314,13 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
 
     /// <summary>
     /// 4,096 async loops appending with AppendDurableAsync, each append with its own token, which another thread cancels
-    /// at random while the releaser completes the waits inline. Every loop ends, and every append either returned its LSN
-    /// or was cancelled: the LSNs returned are distinct, and returned plus cancelled is exactly LastLsn (a cancelled
-    /// durable append is appended anyway; only its wait is cancelled).
+    /// at random while the releaser completes the waits inline. Every loop ends, and every call ends once: returned with
+    /// its LSN, or cancelled. Each call's payload carries its loop and sequence, so the log read back says what became of
+    /// each: a call that returned holds exactly the record at its LSN; a cancelled one holds at most one record (its wait
+    /// was cancelled after the append), or none (it was cancelled while it waited for space in its full stripe, before it
+    /// took an LSN: the documented contract; a loop whose waits are cancelled appends again at once, so it can fill its
+    /// stripe). Found by a full run: the first version counted every cancelled call as appended, and failed when one was
+    /// cancelled waiting for space.
     /// </summary>
     [Fact]
     public async Task Thousands_of_async_appends_cancelled_while_being_completed_each_end_once()
@@ -325,8 +329,8 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         using var dir = new TempDirectory();
         using WriteAheadLog log = WriteAheadLog.Open(new WalOptions { Directory = dir.Log() });
         var tokens = new CancellationTokenSource?[Loops];
-        var returned = new List<ulong>[Loops];
-        var cancelled = new int[Loops];
+        var returned = new List<(long Sequence, ulong Lsn)>[Loops]; // per loop: the calls that returned, with their LSNs
+        var cancelled = new List<long>[Loops];                       // per loop: the sequences of the calls that were cancelled
         using var loopsEnded = new CancellationTokenSource();
         var canceller = new Thread(() =>
         {
@@ -350,19 +354,21 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
         {
             await RunLoopsForThreeSecondsAsync(log, Loops, async (loop, stop) =>
             {
-                List<ulong> mine = returned[loop] = [];
-                ReadOnlyMemory<byte> payload = Payloads.Make(loop, 0, 64);
-                while (!stop.IsCancellationRequested)
+                List<(long, ulong)> mine = returned[loop] = [];
+                List<long> mineCancelled = cancelled[loop] = [];
+                byte[] payload = new byte[64]; // the call before has ended (and copied it) when the next one refills it
+                for (long sequence = 0; !stop.IsCancellationRequested; sequence++)
                 {
+                    Payloads.FillTagged(payload, loop, sequence);
                     using var token = new CancellationTokenSource();
                     Volatile.Write(ref tokens[loop], token); // release: the canceller sees a fully made source
                     try
                     {
-                        mine.Add((await log.AppendDurableAsync(payload, token.Token).ConfigureAwait(false)).Value);
+                        mine.Add((sequence, (await log.AppendDurableAsync(payload, token.Token).ConfigureAwait(false)).Value));
                     }
                     catch (OperationCanceledException)
                     {
-                        cancelled[loop]++;
+                        mineCancelled.Add(sequence);
                     }
 
                     Volatile.Write(ref tokens[loop], null);
@@ -375,12 +381,44 @@ public sealed class InlineCompletionReviewTests(ITestOutputHelper output)
             Assert.True(canceller.Join(Long), "The canceller stops.");
         }
 
-        List<ulong> lsns = [.. returned.SelectMany(l => l).Order()];
-        int cancellations = cancelled.Sum();
-        output.WriteLine($"{lsns.Count:N0} appends returned, {cancellations:N0} cancelled, LastLsn {log.LastLsn}, {log.Watermark.TestHookCompletions.TestHookRescues} rescues");
+        log.Flush(); // the records of cancelled waits become durable too
+        int returns = returned.Sum(r => r.Count);
+        int cancellations = cancelled.Sum(c => c.Count);
+        output.WriteLine($"{returns:N0} appends returned, {cancellations:N0} cancelled, LastLsn {log.LastLsn}, {log.Watermark.TestHookCompletions.TestHookRescues} rescues");
         Assert.True(cancellations > 0, "The canceller cancelled some waits.");
-        Assert.Equal(lsns.Count, lsns.Distinct().Count());
-        Assert.Equal(log.LastLsn.Value, (ulong)(lsns.Count + cancellations));
+
+        // Read back: LSNs 1 to LastLsn, each record intact and made by exactly one call.
+        var recorded = new Dictionary<(int Loop, long Sequence), ulong>();
+        ulong expectedLsn = 1;
+        using (WalReader reader = log.ReadFrom(new Lsn(1)))
+        {
+            while (reader.TryRead(out WalRecord record))
+            {
+                Assert.Equal(expectedLsn++, record.Lsn.Value);
+                Assert.True(Payloads.TaggedIntact(record.Payload), $"Record {record.Lsn} is not a payload a call made.");
+                Assert.True(recorded.TryAdd(Payloads.ReadTag(record.Payload), record.Lsn.Value), $"Record {record.Lsn} repeats a call's payload.");
+            }
+        }
+
+        Assert.Equal(log.LastLsn.Value, expectedLsn - 1);
+        Dictionary<long, ulong>[] returnedBySequence = [.. returned.Select(r => r.ToDictionary(c => c.Sequence, c => c.Lsn))];
+        HashSet<long>[] cancelledSequences = [.. cancelled.Select(c => c.ToHashSet())];
+        int cancelledAfterAppend = 0;
+        foreach (((int loop, long sequence), ulong lsn) in recorded)
+        {
+            if (returnedBySequence[loop].TryGetValue(sequence, out ulong returnedLsn))
+            {
+                Assert.Equal(returnedLsn, lsn); // the call returned the LSN of its own record
+            }
+            else
+            {
+                Assert.True(cancelledSequences[loop].Contains(sequence), $"Record {lsn} (loop {loop}, call {sequence}) belongs to no call that ended.");
+                cancelledAfterAppend++;
+            }
+        }
+
+        Assert.Equal(returns, recorded.Count - cancelledAfterAppend); // every call that returned has its record
+        output.WriteLine($"{cancelledAfterAppend:N0} cancelled after their append, {cancellations - cancelledAfterAppend:N0} before it");
         Assert.Equal(0, log.Watermark.TestHookRegisteredWaiters);
     }
 
