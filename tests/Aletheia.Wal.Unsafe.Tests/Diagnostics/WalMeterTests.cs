@@ -129,6 +129,7 @@ public sealed class WalMeterTests : IDisposable
         var sinceFirstAppend = Stopwatch.StartNew();
         log.Append(payload); // the flush thread takes it and is held in its write
         held.WaitUntilInWrite();
+        var sinceInWrite = Stopwatch.StartNew(); // the flush thread dated the record before it began this write
 
         int appended = 1;
         while (log.TryAppend(payload, out _))
@@ -154,14 +155,16 @@ public sealed class WalMeterTests : IDisposable
         Assert.False(pending.IsCompleted);
 
         // Durable lag while the write is held: every record handed out waits, the oldest since the round that took it.
+        TimeSpan lower = sinceInWrite.Elapsed;
         Dictionary<string, MeterCapture.Measured> observed = capture.Collect();
         TimeSpan bound = sinceFirstAppend.Elapsed;
         Assert.Equal(appended, observed["aletheia.wal.durable_lag.records"].Value);
         Assert.Equal((ulong)appended, log.LastLsn.Value - log.DurableLsn.Value);
         double age = observed["aletheia.wal.durable_lag.age"].Value;
         Assert.True(
-            age >= 0.3 && age <= bound.TotalSeconds,
-            $"The oldest record waited {age} s: at least the 300 ms the test waited above since the flush thread took it, at most the {bound} since it was appended.");
+            age >= lower.TotalSeconds && age <= bound.TotalSeconds,
+            $"The oldest record waited {age} s: at least the {lower} since the flush thread was seen in the write it dated it before (the test slept 200 ms of it above), at most the {bound} since it was appended.");
+        Assert.True(lower.TotalSeconds >= 0.2, $"The test waited {lower} while the write was held: at least its 200 ms sleep.");
 
         held.Release();
         await Task.WhenAll(pending, blocked, cancellable).WaitAsync(TimeSpan.FromSeconds(30)); // the waiting appends complete once space frees
