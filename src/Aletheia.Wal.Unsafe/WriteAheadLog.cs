@@ -965,6 +965,9 @@ public sealed class WriteAheadLog : IDisposable, IAsyncDisposable
 
     internal long TestHookBatches => _flusher.Batches;
 
+    /// <summary>Tests: the flush thread's writer thread has no batch posted and not done.</summary>
+    internal bool TestHookWriterIdle => _flusher.TestHookWriterIdle;
+
     /// <summary>A TruncateAfter has handed its cut to the flush thread, which has not gone on after it yet (tests: order a cut before a write returns).</summary>
     internal bool TestHookCutRequested => _flusher.TestHookCutRequested;
 

@@ -42,6 +42,10 @@ internal sealed unsafe partial class FlushCoordinator
     private Exception? _writeFault;    // the first write that failed: written by the writer (Volatile) before it publishes _done
     private volatile bool _writerStopping; // written by the flush thread before _postedEvent.Set, once nothing is posted
 
+    /// <summary>Tests: every batch posted to the writer thread is done (the writer reported it durable and is idle).</summary>
+    // Acquire reads of both counts: a fresh view from another thread; it orders nothing else.
+    internal bool TestHookWriterIdle => Volatile.Read(ref _posted) == Volatile.Read(ref _done);
+
     /// <summary>Flush thread: hands <paramref name="write"/> to the writer thread; at most one other may be posted and not done.</summary>
     private void PostWrite(in BatchWrite write)
     {
